@@ -1,0 +1,55 @@
+//! `-t` and `-T`: validate the configuration exactly as startup does, try
+//! each listen address (an address in use is fine: the running server may
+//! hold it), and report nginx-style. Never touches the pid file.
+
+use std::io::ErrorKind;
+use std::process::ExitCode;
+
+use crate::config::{self, Location};
+
+/// Runs the test; with `dump`, prints the file and the effective config.
+pub fn run(location: &Location, dump: bool) -> ExitCode {
+    let source = location.source();
+    let fail = |msg: &str| {
+        eprintln!("moltd: [emerg] {msg}");
+        eprintln!("moltd: configuration file {source} test failed");
+        ExitCode::FAILURE
+    };
+    let config = match config::load(location) {
+        Ok(c) => c,
+        Err(e) => return fail(&e.to_string()),
+    };
+    for addr in config.listen_addrs() {
+        if let Err(e) = crate::listen::bind(addr)
+            && e.err.kind() != ErrorKind::AddrInUse
+        {
+            return fail(&e.to_string());
+        }
+    }
+    if let Some(log) = &config.error_log {
+        let opened = log
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| {
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(log)
+            });
+        if let Err(e) = opened {
+            return fail(&format!(
+                "could not open the error log \"{}\": {e}",
+                log.display()
+            ));
+        }
+    }
+    eprintln!("moltd: the configuration file {source} syntax is ok");
+    eprintln!("moltd: configuration file {source} test is successful");
+    if dump {
+        println!("# configuration file {source}:");
+        println!("{}", config.text);
+        println!("# effective configuration (defaults filled in, paths resolved):");
+        println!("{}", config.effective_toml());
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,108 @@
+//! Decode and normalise the request path once: percent-escapes, `.`, `..`
+//! and repeated slashes. The result is relative and can never leave the
+//! root.
+
+use std::path::PathBuf;
+
+use hyper::StatusCode;
+
+/// A normalised request path.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RelPath {
+    /// Relative to the root, no `.`/`..` components.
+    pub relative: PathBuf,
+    /// The request path ended in `/` (a file asked for as `file/` is 404).
+    pub trailing_slash: bool,
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Percent-decodes `s`; a malformed escape or a NUL is a bad request.
+fn decode(s: &str) -> Result<Vec<u8>, StatusCode> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hi = b.get(i + 1).copied().and_then(hex);
+            let lo = b.get(i + 2).copied().and_then(hex);
+            match (hi, lo) {
+                (Some(h), Some(l)) => out.push(h * 16 + l),
+                _ => return Err(StatusCode::BAD_REQUEST),
+            }
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    if out.contains(&0) {
+        return Err(StatusCode::BAD_REQUEST);
+    }
+    Ok(out)
+}
+
+/// Normalises a request path (as on the request line, without the query).
+pub fn normalize(raw: &str) -> Result<RelPath, StatusCode> {
+    if !raw.starts_with('/') {
+        return Err(StatusCode::BAD_REQUEST);
+    }
+    let decoded = decode(raw)?;
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for seg in decoded.split(|&c| c == b'/') {
+        match seg {
+            b"" | b"." => {}
+            b".." => {
+                if parts.pop().is_none() {
+                    return Err(StatusCode::BAD_REQUEST);
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    let mut relative = PathBuf::new();
+    for p in &parts {
+        use std::os::unix::ffi::OsStrExt;
+        relative.push(std::ffi::OsStr::from_bytes(p));
+    }
+    Ok(RelPath {
+        relative,
+        trailing_slash: decoded.ends_with(b"/"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rel(s: &str) -> Result<String, StatusCode> {
+        normalize(s).map(|r| r.relative.to_string_lossy().into_owned())
+    }
+
+    #[test]
+    fn normalises() {
+        assert_eq!(rel("/"), Ok(String::new()));
+        assert_eq!(rel("/a//b/./c"), Ok("a/b/c".into()));
+        assert_eq!(rel("/a/b/../c"), Ok("a/c".into()));
+        assert_eq!(rel("/a%20b"), Ok("a b".into()));
+        assert!(normalize("/dir/").expect("ok").trailing_slash);
+    }
+
+    #[test]
+    fn never_leaves_root() {
+        assert_eq!(rel("/.."), Err(StatusCode::BAD_REQUEST));
+        assert_eq!(rel("/a/../../etc/passwd"), Err(StatusCode::BAD_REQUEST));
+        assert_eq!(rel("/%2e%2e/etc/passwd"), Err(StatusCode::BAD_REQUEST));
+        assert_eq!(rel("/..%2fetc"), Err(StatusCode::BAD_REQUEST));
+        assert_eq!(rel("/a%00b"), Err(StatusCode::BAD_REQUEST));
+        assert_eq!(rel("/%zz"), Err(StatusCode::BAD_REQUEST));
+        assert_eq!(rel("relative"), Err(StatusCode::BAD_REQUEST));
+    }
+}

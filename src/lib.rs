@@ -1,0 +1,65 @@
+//! moltd: a static-file web server with nginx's master/worker process model
+//! and nginx-style binary hot swap.
+//!
+//! Layout (DESIGN §1): `config` is read once per generation; `master` owns
+//! the listening sockets and forks `worker`s; a worker serves `http`;
+//! `listen` binds and adopts sockets; `log` is the error log; `sys` holds
+//! every `unsafe` block. Data flows one way: config -> master -> worker ->
+//! http.
+
+#![deny(unsafe_code)]
+
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod listen;
+pub mod log;
+pub mod master;
+#[allow(unsafe_code)]
+pub mod sys;
+pub mod worker;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+/// The version operators see in `-v` and `Server` with tokens.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Runs moltd for a parsed command line; `argv` is the original argument
+/// vector, replayed on upgrade.
+pub fn run(cli: cli::Cli, argv: Vec<OsString>) -> ExitCode {
+    if cli.version || cli.version_details {
+        eprintln!("moltd version: moltd/{VERSION}");
+        if cli.version_details {
+            eprintln!(
+                "built for {}-{} ({} build)",
+                std::env::consts::ARCH,
+                std::env::consts::OS,
+                if cfg!(debug_assertions) { "debug" } else { "release" }
+            );
+            eprintln!("configuration: TOML (conf/moltd.toml under the prefix, or the built-in default)");
+        }
+        if !cli.test && !cli.test_dump {
+            return ExitCode::SUCCESS;
+        }
+    }
+    let prefix = match cli.prefix.clone().map_or_else(std::env::current_dir, Ok) {
+        Ok(p) => std::path::absolute(&p).unwrap_or(p),
+        Err(e) => {
+            eprintln!("moltd: [emerg] could not determine the current directory: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let location = config::Location {
+        prefix,
+        file: cli.conf.clone(),
+    };
+    if cli.test || cli.test_dump {
+        return check::run(&location, cli.test_dump);
+    }
+    if let Some(s) = &cli.signal {
+        return master::control::send(&location, s);
+    }
+    master::run(master::Start { location, argv })
+}

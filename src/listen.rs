@@ -1,0 +1,257 @@
+//! Listening sockets: bind the configured addresses, adopt the ones a
+//! previous master handed over (`MOLTD`, or systemd's `LISTEN_FDS`), and
+//! match them to the configuration by address, never by position.
+//!
+//! Every socket here is close-on-exec; only the upgrade clears that flag, for
+//! the exec, through `sys::fd::InheritGuard`.
+
+use std::fmt;
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
+
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+use crate::sys::fd;
+use crate::{crit, emerg, notice};
+
+/// The environment variable that carries listener fds into a new binary,
+/// `"3;4;"`, like nginx's `NGINX`.
+pub const HANDOVER_VAR: &str = "MOLTD";
+
+/// The listen(2) backlog, nginx's default: enough for a burst of connects
+/// while workers are busy or being replaced.
+const BACKLOG: i32 = 511;
+
+/// One listening socket and the address it is bound to.
+#[derive(Debug)]
+pub struct Listener {
+    /// The bound address (as configured).
+    pub addr: SocketAddr,
+    /// The socket, non-blocking and close-on-exec.
+    pub socket: TcpListener,
+}
+
+/// A listener shared between the generation that uses it and the next one
+/// (a reload keeps the same socket for an address both configs listen on).
+pub type Shared = Rc<Listener>;
+
+/// Why a listening socket could not be opened.
+#[derive(Debug)]
+pub struct BindError {
+    /// The address that failed.
+    pub addr: SocketAddr,
+    /// The system call that failed.
+    pub call: &'static str,
+    /// The error it returned.
+    pub err: std::io::Error,
+}
+
+impl fmt::Display for BindError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let code = self.err.raw_os_error().unwrap_or(0);
+        let text = self.err.to_string();
+        let text = text.split(" (os error").next().unwrap_or(&text);
+        write!(f, "{}() to {} failed ({code}: {text})", self.call, self.addr)
+    }
+}
+
+impl std::error::Error for BindError {}
+
+/// Opens a listening socket on `addr`: SO_REUSEADDR, IPV6_V6ONLY for v6,
+/// non-blocking, close-on-exec, backlog 511.
+pub fn bind(addr: SocketAddr) -> Result<TcpListener, BindError> {
+    let e = |call| move |err| BindError { addr, call, err };
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(e("socket"))?;
+    socket.set_reuse_address(true).map_err(e("setsockopt"))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true).map_err(e("setsockopt"))?;
+    }
+    socket.set_nonblocking(true).map_err(e("ioctl"))?;
+    socket.bind(&addr.into()).map_err(e("bind"))?;
+    socket.listen(BACKLOG).map_err(e("listen"))?;
+    Ok(socket.into())
+}
+
+/// Builds the listener set for `addrs`: an address already open in
+/// `current` keeps that socket, one found in `inherited` adopts it (removed
+/// from the vector), anything else is bound fresh.
+pub fn open(
+    addrs: &[SocketAddr],
+    current: &[Shared],
+    inherited: &mut Vec<Listener>,
+) -> Result<Vec<Shared>, BindError> {
+    let mut out = Vec::with_capacity(addrs.len());
+    for &addr in addrs {
+        if let Some(l) = current.iter().find(|l| l.addr == addr) {
+            out.push(Rc::clone(l));
+        } else if let Some(i) = inherited.iter().position(|l| l.addr == addr) {
+            out.push(Rc::new(inherited.swap_remove(i)));
+        } else {
+            out.push(Rc::new(Listener {
+                addr,
+                socket: bind(addr)?,
+            }));
+        }
+    }
+    Ok(out)
+}
+
+/// The `MOLTD` value for `listeners`: each fd followed by `;`.
+pub fn handover_value(listeners: &[Shared]) -> String {
+    listeners
+        .iter()
+        .map(|l| format!("{};", l.socket.as_raw_fd()))
+        .collect()
+}
+
+/// A complaint found while parsing a handover variable.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BadToken(pub String);
+
+/// Parses a handover value by nginx's rules: `;` or `:` ends a number; a bad
+/// token stops the parse; an unterminated tail is ignored. Returns the fds
+/// and the complaints (as log messages).
+pub fn parse_handover(value: &str) -> (Vec<RawFd>, Vec<String>) {
+    let mut fds = Vec::new();
+    let mut complaints = Vec::new();
+    let mut rest = value;
+    while let Some(end) = rest.find([';', ':']) {
+        let token = &rest[..end];
+        match token.parse::<RawFd>() {
+            Ok(n) if !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) => {
+                if !fds.contains(&n) {
+                    fds.push(n);
+                }
+                rest = &rest[end + 1..];
+            }
+            _ => {
+                complaints.push(format!(
+                    "invalid socket number \"{rest}\" in {HANDOVER_VAR} environment variable, ignoring the rest of the variable"
+                ));
+                break;
+            }
+        }
+    }
+    if !rest.is_empty() {
+        complaints.push(format!(
+            "invalid socket number \"{rest}\" in {HANDOVER_VAR} environment variable, ignoring"
+        ));
+    }
+    (fds, complaints)
+}
+
+/// Checks one inherited fd and turns it into a listener: it must be an open
+/// IPv4/IPv6 listening stream socket. It is forced non-blocking and
+/// close-on-exec.
+fn check_inherited(raw: RawFd) -> Result<Listener, String> {
+    let owned: OwnedFd = fd::adopt_inherited(raw).map_err(|e| match e {
+        fd::AdoptError::Stdio => format!("the inherited socket #{raw} is a standard stream, ignored"),
+        fd::AdoptError::NotOpen(e) => format!(
+            "getsockname() of the inherited socket #{raw} failed ({}: {})",
+            e as i32,
+            e.desc()
+        ),
+    })?;
+    let sock = SockRef::from(&owned);
+    let local = sock.local_addr().map_err(|e| {
+        format!("getsockname() of the inherited socket #{raw} failed ({e})")
+    })?;
+    let addr = local
+        .as_socket()
+        .ok_or_else(|| format!("the inherited socket #{raw} has an unsupported protocol family"))?;
+    if sock.r#type().ok() != Some(Type::STREAM) || !sock.is_listener().unwrap_or(false) {
+        return Err(format!(
+            "the inherited socket #{raw} is not a listening stream socket, ignored"
+        ));
+    }
+    fd::set_nonblocking(owned.as_fd()).map_err(|e| format!("fcntl(#{raw}) failed: {e}"))?;
+    fd::set_cloexec(owned.as_fd(), true).map_err(|e| format!("fcntl(#{raw}) failed: {e}"))?;
+    Ok(Listener {
+        addr,
+        socket: TcpListener::from(owned),
+    })
+}
+
+/// Adopts the listeners handed over by a previous master (`MOLTD`) or by
+/// systemd (`LISTEN_FDS` for this pid), logging what it uses and ignoring
+/// anything that is not a listening socket. Removes the variables from the
+/// environment so no later exec sees stale numbers. Returns the listeners
+/// and whether this process was started by a master's upgrade.
+pub fn take_inherited() -> (Vec<Listener>, bool) {
+    let mut raws = Vec::new();
+    let upgraded = match std::env::var(HANDOVER_VAR) {
+        Ok(value) => {
+            notice!("using inherited sockets from \"{value}\"");
+            let (fds, complaints) = parse_handover(&value);
+            for c in complaints {
+                emerg!("{c}");
+            }
+            raws.extend(fds);
+            true
+        }
+        Err(_) => false,
+    };
+    crate::sys::env::remove_var(HANDOVER_VAR);
+    if let (Ok(n), Ok(pid)) = (std::env::var("LISTEN_FDS"), std::env::var("LISTEN_PID")) {
+        if pid.parse::<u32>().ok() == Some(std::process::id()) {
+            let n: RawFd = n.parse().unwrap_or(0);
+            notice!("using {n} socket(s) from systemd (LISTEN_FDS)");
+            for f in 3..3 + n.clamp(0, 1024) {
+                if !raws.contains(&f) {
+                    raws.push(f);
+                }
+            }
+        }
+        crate::sys::env::remove_var("LISTEN_FDS");
+        crate::sys::env::remove_var("LISTEN_PID");
+        crate::sys::env::remove_var("LISTEN_FDNAMES");
+    }
+    let mut out = Vec::new();
+    for raw in raws {
+        match check_inherited(raw) {
+            Ok(l) => out.push(l),
+            Err(msg) => crit!("{msg}"),
+        }
+    }
+    (out, upgraded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handover_parsing_follows_nginx_rules() {
+        assert_eq!(parse_handover("3;4;"), (vec![3, 4], vec![]));
+        assert_eq!(parse_handover("3:"), (vec![3], vec![]));
+        assert_eq!(parse_handover("3;3;"), (vec![3], vec![]));
+        assert_eq!(parse_handover(""), (vec![], vec![]));
+        let (fds, c) = parse_handover("3");
+        assert!(fds.is_empty());
+        assert_eq!(c.len(), 1);
+        assert!(c[0].contains("\"3\""), "{c:?}");
+        let (fds, c) = parse_handover("abc;3;");
+        assert!(fds.is_empty());
+        assert_eq!(c.len(), 2);
+        let (fds, c) = parse_handover("3;abc");
+        assert_eq!(fds, vec![3]);
+        assert_eq!(c.len(), 1);
+        let (fds, _) = parse_handover(";5;");
+        assert!(fds.is_empty());
+    }
+
+    #[test]
+    fn bind_and_check_inherited() {
+        let l = bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let sock = SockRef::from(&l);
+        assert!(sock.is_listener().expect("SO_ACCEPTCONN"));
+        assert!(sock.nonblocking().expect("flags"));
+        let v = handover_value(&[Rc::new(Listener {
+            addr: l.local_addr().expect("addr"),
+            socket: l,
+        })]);
+        assert!(v.ends_with(';'));
+    }
+}

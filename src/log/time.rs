@@ -1,0 +1,50 @@
+//! Wall-clock formatting for log lines, without a time-zone database: UTC,
+//! in nginx's `2026/11/21 22:16:23` shape.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Civil date (year, month, day) from days since 1970-01-01 (Howard
+/// Hinnant's algorithm), so log timestamps need no libc localtime.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// `YYYY/MM/DD HH:MM:SS` for `t`, in UTC.
+pub fn log_timestamp(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(log_timestamp(UNIX_EPOCH), "1970/01/01 00:00:00");
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_306_583);
+        assert_eq!(log_timestamp(t), "2026/11/21 22:16:23");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(log_timestamp(leap), "2000/02/29 00:00:00");
+    }
+}

@@ -1,0 +1,45 @@
+//! `-s stop|quit|reopen|reload`: signal the running master named by the pid
+//! file. Works with a broken config (control.md #10): only the pid path is
+//! needed, read leniently.
+
+use std::process::ExitCode;
+
+use nix::sys::signal::kill;
+
+use super::pidfile;
+use super::signal::Signal;
+use crate::config::{self, Location};
+
+/// Sends the signal for `command` to the master; exit 0 if it was sent.
+pub fn send(location: &Location, command: &str) -> ExitCode {
+    let Some(sig) = Signal::from_command(command) else {
+        eprintln!("moltd: invalid option: \"-s {command}\"");
+        return ExitCode::FAILURE;
+    };
+    let (pid_path, problem) = config::pid_path_lenient(location);
+    if let Some(e) = problem {
+        eprintln!(
+            "moltd: [warn] {e}; using the pid file \"{}\"",
+            pid_path.display()
+        );
+    }
+    let pid = match pidfile::read(&pid_path) {
+        Ok(p) => p,
+        Err(msg) => {
+            eprintln!("moltd: [error] {msg}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match kill(pid, sig.raw()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "moltd: [error] kill({pid}, {}) failed ({}: {})",
+                sig.raw() as i32,
+                e as i32,
+                e.desc()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}

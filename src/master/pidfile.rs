@@ -1,0 +1,81 @@
+//! The pid file (control.md #9): written atomically once the listeners are
+//! ready, renamed to `.oldbin` for an upgrade and back on rollback, removed
+//! only by the master it names.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::unistd::Pid;
+
+/// Writes `pid` to `path` via a temp file and a rename, so a reader never
+/// sees an empty or half-written file.
+pub fn write(path: &Path, pid: Pid) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp{pid}"));
+    let tmp = PathBuf::from(tmp);
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(&tmp)?;
+        f.write_all(format!("{pid}\n").as_bytes())?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Reads the pid in `path`, with nginx's error wording.
+pub fn read(path: &Path) -> Result<Pid, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "open() \"{}\" failed ({}: {})",
+            path.display(),
+            e.raw_os_error().unwrap_or(0),
+            strip_os_error(&e)
+        )
+    })?;
+    let t = text.trim_end_matches(['\n', '\r']);
+    match t.parse::<i32>() {
+        Ok(n) if n > 0 => Ok(Pid::from_raw(n)),
+        _ => Err(format!(
+            "invalid PID number \"{t}\" in \"{}\"",
+            path.display()
+        )),
+    }
+}
+
+/// The text of an io error without Rust's ` (os error N)` suffix.
+pub fn strip_os_error(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    s.split(" (os error").next().unwrap_or(&s).to_string()
+}
+
+/// Removes `path` if it still names `pid`: a master never deletes a pid
+/// file that another master has taken over.
+pub fn remove_if_ours(path: &Path, pid: Pid) {
+    if read(path).ok() == Some(pid) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// The live moltd master named by `path`, if any: starting a second one on
+/// the same pid file is an error.
+pub fn running_master(path: &Path) -> Option<Pid> {
+    let pid = read(path).ok()?;
+    if pid == nix::unistd::getpid() {
+        return None;
+    }
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    String::from_utf8_lossy(&cmdline)
+        .starts_with("moltd: master process")
+        .then_some(pid)
+}

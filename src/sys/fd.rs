@@ -1,0 +1,114 @@
+//! File-descriptor mechanics: close-on-exec, adopting an inherited fd,
+//! closing what a child must not keep, and stdio redirection.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+
+/// Sets or clears FD_CLOEXEC on `fd`.
+pub fn set_cloexec(fd: BorrowedFd<'_>, on: bool) -> nix::Result<()> {
+    let mut flags = FdFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFD)?);
+    flags.set(FdFlag::FD_CLOEXEC, on);
+    fcntl(fd, FcntlArg::F_SETFD(flags)).map(drop)
+}
+
+/// Sets O_NONBLOCK on `fd`: an inherited listener may arrive blocking.
+pub fn set_nonblocking(fd: BorrowedFd<'_>) -> nix::Result<()> {
+    let mut flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    flags.insert(OFlag::O_NONBLOCK);
+    fcntl(fd, FcntlArg::F_SETFL(flags)).map(drop)
+}
+
+/// Clears FD_CLOEXEC on a set of fds for the duration of an exec and sets it
+/// again when dropped, so that only these fds cross into a new binary and
+/// they do not leak into anything started later.
+pub struct InheritGuard<'a> {
+    fds: Vec<BorrowedFd<'a>>,
+}
+
+impl<'a> InheritGuard<'a> {
+    /// Clears FD_CLOEXEC on every fd in `fds`; on failure restores the ones
+    /// already cleared and names the fd that failed.
+    pub fn new(fds: Vec<BorrowedFd<'a>>) -> Result<Self, (RawFd, nix::Error)> {
+        let mut guard = InheritGuard { fds: Vec::new() };
+        for fd in fds {
+            set_cloexec(fd, false).map_err(|e| (fd.as_raw_fd(), e))?;
+            guard.fds.push(fd);
+        }
+        Ok(guard)
+    }
+}
+
+impl Drop for InheritGuard<'_> {
+    fn drop(&mut self) {
+        for fd in &self.fds {
+            // Best effort: the fd is ours and open, so this cannot fail short
+            // of EBADF, which would mean it is already gone.
+            let _ = set_cloexec(*fd, true);
+        }
+    }
+}
+
+/// Why an inherited fd number was refused.
+#[derive(Debug)]
+pub enum AdoptError {
+    /// 0, 1, 2 are stdio, never a listener handed over.
+    Stdio,
+    /// The number is not an open fd in this process.
+    NotOpen(nix::Error),
+}
+
+/// Takes ownership of an fd number that a previous master handed over
+/// through the environment. The caller must pass each number once.
+pub fn adopt_inherited(raw: RawFd) -> Result<OwnedFd, AdoptError> {
+    if (0..=2).contains(&raw) {
+        return Err(AdoptError::Stdio);
+    }
+    // SAFETY: F_GETFD only queries flags; an invalid number yields EBADF and
+    // no memory is touched. The borrow does not outlive this call.
+    let probe = unsafe { BorrowedFd::borrow_raw(raw) };
+    fcntl(probe, FcntlArg::F_GETFD).map_err(AdoptError::NotOpen)?;
+    // SAFETY: the fd is open (checked just above), and it came from the
+    // handover variable, which the caller parses once and de-duplicates, so
+    // nothing else in this process owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Closes every fd above stderr except those in `keep`. A forked worker uses
+/// it to drop everything that belongs to the master (its signalfd, the pipes
+/// of other children), so a stray fd cannot tie two processes together.
+pub fn close_all_except(keep: &[RawFd]) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let open: Vec<RawFd> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in open {
+        if fd > 2 && !keep.contains(&fd) {
+            // SAFETY: closing an fd number this process owns; nothing in the
+            // forked child refers to these master-only fds (the caller
+            // listed everything it keeps). EBADF for the read_dir handle,
+            // already closed, is harmless.
+            unsafe {
+                libc::close(fd);
+            }
+        }
+    }
+}
+
+/// Points stdin and stdout at /dev/null, as a daemon must.
+pub fn stdio_to_devnull() -> std::io::Result<()> {
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    nix::unistd::dup2_stdin(null.as_fd())?;
+    nix::unistd::dup2_stdout(null.as_fd())?;
+    Ok(())
+}
+
+/// Points stderr at `fd` (the error log), so a panic message lands there.
+pub fn stderr_to(fd: BorrowedFd<'_>) -> nix::Result<()> {
+    nix::unistd::dup2_stderr(fd)
+}

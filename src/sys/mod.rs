@@ -1,0 +1,15 @@
+//! The only place with `unsafe`: fork, fd flags, process title, environment,
+//! signal dispositions, privileges and the parent-death signal.
+//!
+//! `sys` is mechanism without policy: it never reads configuration and never
+//! decides when to act. `master/` decides when to fork, `worker/` when to drop
+//! privileges. Every `unsafe` block carries a `// SAFETY:` comment naming the
+//! invariant it relies on.
+
+pub mod env;
+pub mod fd;
+pub mod fork;
+pub mod pdeathsig;
+pub mod privs;
+pub mod signals;
+pub mod title;

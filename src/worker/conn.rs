@@ -1,0 +1,115 @@
+//! One HTTP/1.1 connection: hyper serves it; this task decides when it
+//! ends.
+//!
+//! Drain rule (control.md #7): once the worker drains, every response is
+//! sent with `Connection: close`, and a keep-alive connection with no
+//! request in progress is closed only after it has been quiet for
+//! [`DRAIN_IDLE_GRACE`] with no unread bytes waiting, so a request that the
+//! client has already sent is answered, not lost.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::Request;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use super::drain::{Drain, Guard};
+use super::io::{Activity, TrackedIo, has_pending_input};
+use crate::config::Config;
+
+/// How long an idle keep-alive connection must be quiet before a draining
+/// worker closes it. Clients sending back-to-back requests are never quiet
+/// this long, so their next request is served rather than lost in a close.
+pub const DRAIN_IDLE_GRACE: Duration = Duration::from_millis(1000);
+
+/// nginx's `keepalive_timeout` default: an idle connection is closed after
+/// this long, so abandoned clients do not hold a connection forever.
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(75);
+
+/// After we end a connection, how long to keep reading (and discarding)
+/// what the client still sends before closing, so that the close does not
+/// become a reset that destroys the last response in flight.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Serves `stream` until the client leaves, keep-alive ends, or the drain
+/// closes it.
+pub async fn serve(stream: TcpStream, config: Arc<Config>, server: usize, drain: Drain, _guard: Guard) {
+    let stream = Arc::new(stream);
+    let activity = Arc::new(Activity::new());
+    let io = TrackedIo::new(Arc::clone(&stream), Arc::clone(&activity));
+    let svc_drain = drain.clone();
+    let svc = service_fn(move |req: Request<Incoming>| {
+        let closing = svc_drain.started();
+        let resp = match config.servers.get(server) {
+            Some(s) => crate::http::handle(s, &req, closing),
+            None => crate::http::error_page::response(hyper::StatusCode::INTERNAL_SERVER_ERROR),
+        };
+        async move { Ok::<_, Infallible>(resp) }
+    });
+    let conn = http1::Builder::new()
+        .keep_alive(true)
+        .title_case_headers(true)
+        .serve_connection(TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            _ = &mut conn => break,
+            _ = close_when_due(&drain, &activity, &stream), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+        }
+    }
+    linger(&stream).await;
+}
+
+/// Resolves when this connection should stop being kept alive: it has been
+/// idle past the keep-alive timeout, or the worker drains and it has been
+/// quiet for the drain grace with nothing unread.
+async fn close_when_due(drain: &Drain, activity: &Activity, stream: &TcpStream) {
+    loop {
+        let limit = if drain.started() {
+            DRAIN_IDLE_GRACE
+        } else {
+            KEEPALIVE_TIMEOUT
+        };
+        let quiet = activity.quiet_for();
+        if quiet >= limit && !has_pending_input(stream) {
+            return;
+        }
+        let wait = limit.saturating_sub(quiet).max(Duration::from_millis(10));
+        if drain.started() {
+            tokio::time::sleep(wait).await;
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = drain.wait_started() => {}
+            }
+        }
+    }
+}
+
+/// Reads and discards input until the client closes or [`LINGER`] passes.
+async fn linger(stream: &TcpStream) {
+    let _ = tokio::time::timeout(LINGER, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            if stream.readable().await.is_err() {
+                break;
+            }
+            match stream.try_read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => break,
+            }
+        }
+    })
+    .await;
+}

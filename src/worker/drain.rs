@@ -1,0 +1,88 @@
+//! Connection tracking for a graceful drain: each connection holds a guard;
+//! the drain waits for the last guard to drop. The drain flag is a watch
+//! channel passed to every connection, never a global.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::{Notify, watch};
+
+/// The drain state shared by the accept loops and connections of a worker.
+#[derive(Clone)]
+pub struct Drain {
+    flag: watch::Sender<bool>,
+    open: Arc<AtomicUsize>,
+    idle: Arc<Notify>,
+}
+
+/// Held by a live connection; dropping it may finish the drain.
+pub struct Guard {
+    open: Arc<AtomicUsize>,
+    idle: Arc<Notify>,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if self.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+}
+
+impl Drain {
+    /// A drain that has not started.
+    pub fn new() -> Self {
+        Drain {
+            flag: watch::channel(false).0,
+            open: Arc::new(AtomicUsize::new(0)),
+            idle: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Registers a connection.
+    pub fn guard(&self) -> Guard {
+        self.open.fetch_add(1, Ordering::AcqRel);
+        Guard {
+            open: Arc::clone(&self.open),
+            idle: Arc::clone(&self.idle),
+        }
+    }
+
+    /// Number of connections still open.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// Starts the drain: listeners close, connections finish and close.
+    pub fn start(&self) {
+        self.flag.send_replace(true);
+    }
+
+    /// True once the drain has started.
+    pub fn started(&self) -> bool {
+        *self.flag.borrow()
+    }
+
+    /// Resolves once the drain has started.
+    pub async fn wait_started(&self) {
+        let mut rx = self.flag.subscribe();
+        let _ = rx.wait_for(|&v| v).await;
+    }
+
+    /// Resolves when no connection is open.
+    pub async fn finished(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.open() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Default for Drain {
+    fn default() -> Self {
+        Self::new()
+    }
+}

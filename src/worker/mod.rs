@@ -1,0 +1,189 @@
+//! One worker process: after the fork it resets what it inherited from the
+//! master, drops privileges, builds its own current-thread tokio runtime and
+//! serves HTTP on the inherited listeners until told to stop.
+//!
+//! A worker never forks or execs and never touches the pid file. It tells
+//! the master it is serving by writing one byte on its ready pipe.
+//!
+//! Signals (DESIGN §3): QUIT (and the master's death, via the parent-death
+//! signal) drains gracefully (`drain.rs`); TERM and INT exit at once; USR1
+//! reopens the log; HUP, USR2 and WINCH are ignored.
+
+pub mod accept;
+pub mod conn;
+pub mod drain;
+pub mod io;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::config::Config;
+use crate::sys;
+use crate::{alert, emerg, notice};
+
+/// Exit code for an init failure that a respawn cannot fix (bad user,
+/// unusable listener): the master does not respawn it, as with nginx.
+pub const EXIT_FATAL: i32 = 2;
+
+/// Everything a worker takes from the master at fork time.
+pub struct Setup<'a> {
+    /// The configuration of the worker's generation.
+    pub config: Arc<Config>,
+    /// The master's listeners for this generation.
+    pub listeners: Vec<&'a TcpListener>,
+    /// Write end of the ready pipe.
+    pub ready: OwnedFd,
+    /// The master's pid, to detect its death.
+    pub master: Pid,
+}
+
+/// Runs a worker in the freshly forked child; returns its exit code.
+pub fn run(setup: Setup<'_>) -> i32 {
+    sys::title::set("moltd: worker process");
+    for sig in [Signal::SIGHUP, Signal::SIGUSR2, Signal::SIGWINCH] {
+        let _ = sys::signals::ignore(sig);
+    }
+    for sig in [
+        Signal::SIGQUIT,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGUSR1,
+        Signal::SIGCHLD,
+    ] {
+        let _ = sys::signals::default(sig);
+    }
+    // Our own listener copies, then drop every fd that belongs to the master.
+    let mut listeners = Vec::new();
+    for l in &setup.listeners {
+        match l.try_clone() {
+            Ok(c) => listeners.push(c),
+            Err(e) => {
+                emerg!("could not take over a listening socket: {e}");
+                return EXIT_FATAL;
+            }
+        }
+    }
+    let mut keep: Vec<i32> = listeners.iter().map(|l| l.as_raw_fd()).collect();
+    keep.push(setup.ready.as_raw_fd());
+    keep.extend(crate::log::error::raw_fd());
+    sys::fd::close_all_except(&keep);
+    if let Err(e) = sys::signals::unblock_all() {
+        emerg!("sigprocmask() failed: {e}");
+        return EXIT_FATAL;
+    }
+    let parent_alive =
+        sys::pdeathsig::set_parent_death_signal(Signal::SIGQUIT, setup.master).unwrap_or(true);
+    if !parent_alive {
+        notice!("master process {} is gone, exiting", setup.master);
+        return 0;
+    }
+    if let Some((user, group)) = &setup.config.user {
+        if sys::privs::is_root() {
+            if let Err(e) = sys::privs::drop_to(user, group.as_deref()) {
+                emerg!("{e}");
+                return EXIT_FATAL;
+            }
+        }
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            alert!("could not build the worker runtime: {e}");
+            return EXIT_FATAL;
+        }
+    };
+    rt.block_on(serve(setup.config, listeners, setup.ready))
+}
+
+/// Serves until QUIT (drain) or TERM (exit now).
+async fn serve(config: Arc<Config>, listeners: Vec<TcpListener>, ready: OwnedFd) -> i32 {
+    let (Ok(mut quit), Ok(mut term), Ok(mut int), Ok(mut usr1)) = (
+        signal(SignalKind::quit()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::user_defined1()),
+    ) else {
+        alert!("could not install the worker's signal handlers");
+        return EXIT_FATAL;
+    };
+    let drain = drain::Drain::new();
+    for l in listeners {
+        let server = l
+            .local_addr()
+            .ok()
+            .and_then(|a| config.servers.iter().position(|s| s.listen.contains(&a)))
+            .unwrap_or(0);
+        match tokio::net::TcpListener::from_std(l) {
+            Ok(l) => {
+                tokio::spawn(accept::run(l, Arc::clone(&config), server, drain.clone()));
+            }
+            Err(e) => {
+                emerg!("could not register a listening socket: {e}");
+                return EXIT_FATAL;
+            }
+        }
+    }
+    let mut ready = std::fs::File::from(ready);
+    let _ = ready.write_all(b"1");
+    drop(ready);
+
+    loop {
+        tokio::select! {
+            _ = quit.recv() => break,
+            _ = term.recv() => return exit_now("SIGTERM"),
+            _ = int.recv() => return exit_now("SIGINT"),
+            _ = usr1.recv() => reopen(),
+        }
+    }
+    notice!("gracefully shutting down");
+    sys::title::set("moltd: worker process is shutting down");
+    drain.start();
+    let limit = config.worker_shutdown_timeout;
+    let finished = async {
+        match limit {
+            Some(t) => tokio::time::timeout(t, drain.finished()).await.is_ok(),
+            None => {
+                drain.finished().await;
+                true
+            }
+        }
+    };
+    tokio::pin!(finished);
+    loop {
+        tokio::select! {
+            done = &mut finished => {
+                if !done {
+                    notice!("worker_shutdown_timeout expired, closing {} connection(s)", drain.open());
+                }
+                break;
+            }
+            _ = term.recv() => return exit_now("SIGTERM"),
+            _ = int.recv() => return exit_now("SIGINT"),
+            _ = usr1.recv() => reopen(),
+            _ = quit.recv() => {}
+        }
+    }
+    notice!("exiting");
+    0
+}
+
+fn exit_now(name: &str) -> i32 {
+    notice!("signal received ({name}), exiting");
+    0
+}
+
+fn reopen() {
+    notice!("reopening logs");
+    if let Err(e) = crate::log::error::reopen() {
+        alert!("could not reopen the error log: {e}");
+    }
+}
