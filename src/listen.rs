@@ -156,7 +156,12 @@ fn check_inherited(raw: RawFd) -> Result<Listener, String> {
     })?;
     let sock = SockRef::from(&owned);
     let local = sock.local_addr().map_err(|e| {
-        format!("getsockname() of the inherited socket #{raw} failed ({e})")
+        let text = e.to_string();
+        let text = text.split(" (os error").next().unwrap_or(&text);
+        format!(
+            "getsockname() of the inherited socket #{raw} failed ({}: {text})",
+            e.raw_os_error().unwrap_or(0)
+        )
     })?;
     let addr = local
         .as_socket()

@@ -42,7 +42,7 @@ mod tests {
     #[test]
     fn formats_known_instants() {
         assert_eq!(log_timestamp(UNIX_EPOCH), "1970/01/01 00:00:00");
-        let t = UNIX_EPOCH + Duration::from_secs(1_795_306_583);
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_299_383);
         assert_eq!(log_timestamp(t), "2026/11/21 22:16:23");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(log_timestamp(leap), "2000/02/29 00:00:00");

@@ -126,12 +126,17 @@ struct Master {
     inbox: Inbox,
 }
 
-/// Prints a startup error the way nginx does (`moltd: [emerg] ...`) and
-/// logs it if the error log is a file.
-fn startup_error(msg: &str) {
+/// Prints a startup error the way nginx does (`moltd: [emerg] ...`), logs
+/// it if the error log is a file, and, for a new binary, sends it to the
+/// old master over the readiness pipe so it lands in the old master's log
+/// even when this one could not open its own.
+fn startup_error(msg: &str, upgrade_report: &mut Option<File>) {
     eprintln!("moltd: [emerg] {msg}");
     if crate::log::error::is_file() {
         emerg!("{msg}");
+    }
+    if let Some(mut f) = upgrade_report.take() {
+        let _ = f.write_all(msg.as_bytes());
     }
 }
 
@@ -139,17 +144,18 @@ fn startup_error(msg: &str) {
 pub fn run(start: Start) -> ExitCode {
     // Nothing may interrupt the master before its signalfd exists; blocking
     // first also means the signals queue while we start.
+    let mut ready_report = take_ready_fd();
     let inbox = match Inbox::open() {
         Ok(i) => i,
         Err(e) => {
-            startup_error(&format!("could not set up signal handling: {e}"));
+            startup_error(&format!("could not set up signal handling: {e}"), &mut ready_report);
             return ExitCode::FAILURE;
         }
     };
     let config = match config::load(&start.location) {
         Ok(c) => Arc::new(c),
         Err(e) => {
-            startup_error(&e.to_string());
+            startup_error(&e.to_string(), &mut ready_report);
             return ExitCode::FAILURE;
         }
     };
@@ -158,23 +164,22 @@ pub fn run(start: Start) -> ExitCode {
             "could not open the error log \"{}\": {}",
             config.error_log.as_deref().unwrap_or(std::path::Path::new("stderr")).display(),
             pidfile::strip_os_error(&e)
-        ));
+        ), &mut ready_report);
         return ExitCode::FAILURE;
     }
     // After the error log is open, so `using inherited sockets` lands there.
     let (mut inherited, upgraded) = listen::take_inherited();
-    let ready_report = take_ready_fd();
     if let Some(pid) = pidfile::running_master(&config.pid) {
         startup_error(&format!(
             "moltd is already running: master process {pid} (pid file \"{}\")",
             config.pid.display()
-        ));
+        ), &mut ready_report);
         return ExitCode::FAILURE;
     }
     let listeners = match listen::open(&config.listen_addrs(), &[], &mut inherited) {
         Ok(l) => l,
         Err(e) => {
-            startup_error(&e.to_string());
+            startup_error(&e.to_string(), &mut ready_report);
             return ExitCode::FAILURE;
         }
     };
@@ -185,7 +190,7 @@ pub fn run(start: Start) -> ExitCode {
         match daemon::daemonize() {
             Ok(r) => Some(r),
             Err(e) => {
-                startup_error(&format!("could not daemonize: {e}"));
+                startup_error(&format!("could not daemonize: {e}"), &mut ready_report);
                 return ExitCode::FAILURE;
             }
         }
@@ -205,7 +210,7 @@ pub fn run(start: Start) -> ExitCode {
                 emerg!("{msg}");
                 r.fail(&msg);
             }
-            None => startup_error(&msg),
+            None => startup_error(&msg, &mut ready_report),
         }
         return ExitCode::FAILURE;
     }
@@ -438,9 +443,10 @@ impl Master {
         if self.phase != Phase::Running {
             return;
         }
-        notice!("reopening logs");
-        if let Err(e) = crate::log::error::reopen() {
-            alert!("could not reopen the error log: {e}");
+        // Logged after the reopen, so the fresh file shows it happened.
+        match crate::log::error::reopen() {
+            Ok(()) => notice!("reopening logs"),
+            Err(e) => alert!("could not reopen the error log: {e}"),
         }
         self.signal_workers(Raw::SIGUSR1, |w| w.state != State::Exiting);
     }
@@ -570,12 +576,23 @@ impl Master {
         }
     }
 
+    /// The new binary wrote on its readiness pipe: `1` once it serves, or
+    /// the reason it could not start.
     fn on_new_binary_ready(&mut self) {
         let Some(nb) = &mut self.new_binary else { return };
         let Some(r) = nb.ready.take() else { return };
-        let mut byte = [0u8; 1];
-        if matches!(File::from(r).read(&mut byte), Ok(1)) {
-            notice!("new binary process {} is ready", nb.pid);
+        // One read: a write of up to PIPE_BUF bytes arrives whole, and the
+        // master must not block on a child.
+        let mut buf = [0u8; 4096];
+        let n = File::from(r).read(&mut buf).unwrap_or(0);
+        match &buf[..n] {
+            [] => {}
+            b"1" => notice!("new binary process {} is ready", nb.pid),
+            msg => alert!(
+                "new binary process {} failed to start: {}",
+                nb.pid,
+                String::from_utf8_lossy(msg).trim_end()
+            ),
         }
     }
 

@@ -181,9 +181,10 @@ fn exit_now(name: &str) -> i32 {
     0
 }
 
+/// Reopens the error log, then says so in the new file.
 fn reopen() {
-    notice!("reopening logs");
-    if let Err(e) = crate::log::error::reopen() {
-        alert!("could not reopen the error log: {e}");
+    match crate::log::error::reopen() {
+        Ok(()) => notice!("reopening logs"),
+        Err(e) => alert!("could not reopen the error log: {e}"),
     }
 }

@@ -1,0 +1,24 @@
+//! Integration tests: each runs the real `moltd` binary in a temporary
+//! prefix on free loopback ports and checks what an operator would see.
+
+mod support;
+
+/// Import boundaries between the layers, and `unsafe` only in `sys`.
+mod architecture;
+/// `-t`, `-T`, `-s`, `-v`, `-V` and bad flags.
+mod cli;
+/// GET/HEAD, index, 404/403/405, directory redirect, drain semantics.
+mod http_basic;
+/// `MOLTD` handover values that are garbage or name non-listening fds.
+mod inherit;
+/// Start and stop in the foreground and as a daemon: process tree, titles,
+/// pid file, exit codes, startup errors.
+mod lifecycle;
+/// HUP: good and bad configs, listens added and removed.
+mod reload;
+/// QUIT, TERM, INT, USR1, WINCH, CHLD (respawn), kill -9 of the master.
+mod signals;
+/// USR2 binary upgrade: commit, rollback, failed binaries, refusals.
+mod upgrade;
+/// Keep-alive clients through USR2 -> WINCH -> QUIT: every request a 200.
+mod upgrade_load;
