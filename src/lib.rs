@@ -36,9 +36,15 @@ pub fn run(cli: cli::Cli, argv: Vec<OsString>) -> ExitCode {
                 "built for {}-{} ({} build)",
                 std::env::consts::ARCH,
                 std::env::consts::OS,
-                if cfg!(debug_assertions) { "debug" } else { "release" }
+                if cfg!(debug_assertions) {
+                    "debug"
+                } else {
+                    "release"
+                }
             );
-            eprintln!("configuration: TOML (conf/moltd.toml under the prefix, or the built-in default)");
+            eprintln!(
+                "configuration: TOML (conf/moltd.toml under the prefix, or the built-in default)"
+            );
         }
         if !cli.test && !cli.test_dump {
             return ExitCode::SUCCESS;

@@ -52,7 +52,11 @@ impl fmt::Display for BindError {
         let code = self.err.raw_os_error().unwrap_or(0);
         let text = self.err.to_string();
         let text = text.split(" (os error").next().unwrap_or(&text);
-        write!(f, "{}() to {} failed ({code}: {text})", self.call, self.addr)
+        write!(
+            f,
+            "{}() to {} failed ({code}: {text})",
+            self.call, self.addr
+        )
     }
 }
 
@@ -147,7 +151,9 @@ pub fn parse_handover(value: &str) -> (Vec<RawFd>, Vec<String>) {
 /// close-on-exec.
 fn check_inherited(raw: RawFd) -> Result<Listener, String> {
     let owned: OwnedFd = fd::adopt_inherited(raw).map_err(|e| match e {
-        fd::AdoptError::Stdio => format!("the inherited socket #{raw} is a standard stream, ignored"),
+        fd::AdoptError::Stdio => {
+            format!("the inherited socket #{raw} is a standard stream, ignored")
+        }
         fd::AdoptError::NotOpen(e) => format!(
             "getsockname() of the inherited socket #{raw} failed ({}: {})",
             e as i32,

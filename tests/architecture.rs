@@ -20,7 +20,10 @@ fn all_sources() -> Vec<(String, String)> {
     sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut out);
     out.into_iter()
         .map(|(p, t)| {
-            let code: Vec<&str> = t.lines().map(|l| l.split("//").next().unwrap_or("")).collect();
+            let code: Vec<&str> = t
+                .lines()
+                .map(|l| l.split("//").next().unwrap_or(""))
+                .collect();
             (p, code.join("\n"))
         })
         .collect()
@@ -37,14 +40,23 @@ fn raw_sources() -> Vec<(String, String)> {
 fn imports_flow_one_way() {
     for (path, text) in all_sources() {
         if path.contains("/src/master/") {
-            assert!(!text.contains("crate::http"), "{path}: the master never names http");
+            assert!(
+                !text.contains("crate::http"),
+                "{path}: the master never names http"
+            );
         }
         if path.contains("/src/worker/") || path.contains("/src/http/") {
             assert!(!text.contains("sys::fork"), "{path}: workers never fork");
-            assert!(!text.contains("crate::master"), "{path}: workers never reach the master");
+            assert!(
+                !text.contains("crate::master"),
+                "{path}: workers never reach the master"
+            );
         }
         if path.contains("/src/http/") {
-            assert!(!text.contains("nix::sys::signal") && !text.contains("tokio::signal"), "{path}: http never touches signals");
+            assert!(
+                !text.contains("nix::sys::signal") && !text.contains("tokio::signal"),
+                "{path}: http never touches signals"
+            );
         }
     }
 }
@@ -58,7 +70,10 @@ fn unsafe_lives_only_in_sys() {
         for (i, line) in text.lines().enumerate() {
             let code = line.split("//").next().unwrap_or("");
             assert!(
-                !(code.contains("unsafe {") || code.contains("unsafe fn") || code.contains("unsafe extern") || code.contains("unsafe impl")),
+                !(code.contains("unsafe {")
+                    || code.contains("unsafe fn")
+                    || code.contains("unsafe extern")
+                    || code.contains("unsafe impl")),
                 "{path}:{}: unsafe outside src/sys",
                 i + 1
             );
@@ -74,7 +89,9 @@ fn every_unsafe_block_has_a_safety_comment() {
             if line.contains("unsafe {") || line.contains("unsafe extern") {
                 let before = lines[i.saturating_sub(6)..i].join("\n");
                 assert!(
-                    before.contains("// SAFETY:") || line.contains("// SAFETY:") || line.contains("unsafe extern"),
+                    before.contains("// SAFETY:")
+                        || line.contains("// SAFETY:")
+                        || line.contains("unsafe extern"),
                     "{path}:{}: unsafe without a SAFETY comment",
                     i + 1
                 );
@@ -87,8 +104,14 @@ fn every_unsafe_block_has_a_safety_comment() {
 fn the_master_starts_no_runtime_or_thread() {
     for (path, text) in all_sources() {
         if path.contains("/src/master/") {
-            assert!(!text.contains("tokio"), "{path}: the master has no tokio runtime");
-            assert!(!text.contains("thread::spawn"), "{path}: the master starts no thread");
+            assert!(
+                !text.contains("tokio"),
+                "{path}: the master has no tokio runtime"
+            );
+            assert!(
+                !text.contains("thread::spawn"),
+                "{path}: the master starts no thread"
+            );
         }
     }
 }

@@ -13,9 +13,16 @@ fn t_reports_ok_and_touches_no_pid_file() {
     let o = s.run(&["-t"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let conf_path = s.path("conf/moltd.toml").display().to_string();
-    assert!(stderr(&o).contains(&format!("moltd: the configuration file {conf_path} syntax is ok")));
-    assert!(stderr(&o).contains(&format!("moltd: configuration file {conf_path} test is successful")));
-    assert!(!s.path("logs/moltd.pid").exists(), "-t never creates the pid file");
+    assert!(stderr(&o).contains(&format!(
+        "moltd: the configuration file {conf_path} syntax is ok"
+    )));
+    assert!(stderr(&o).contains(&format!(
+        "moltd: configuration file {conf_path} test is successful"
+    )));
+    assert!(
+        !s.path("logs/moltd.pid").exists(),
+        "-t never creates the pid file"
+    );
 }
 
 #[test]
@@ -26,7 +33,10 @@ fn t_reports_errors_with_file_line_and_key() {
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
     assert!(e.contains("moltd: [emerg]"), "{e}");
-    assert!(e.contains("127.0.0.1:80800") && e.contains("\"listen\"") && e.contains("moltd.toml:4"), "{e}");
+    assert!(
+        e.contains("127.0.0.1:80800") && e.contains("\"listen\"") && e.contains("moltd.toml:4"),
+        "{e}"
+    );
     assert!(e.contains("test failed"), "{e}");
 
     s.config("[[server]]\nlisten = [\"127.0.0.1:1\"]\ntypo_key = true\n");
@@ -44,7 +54,11 @@ fn t_fails_on_an_address_this_host_does_not_have() {
     s.config("[[server]]\nlisten = [\"192.0.2.1:8080\"]\n");
     let o = s.run(&["-t"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("bind() to 192.0.2.1:8080 failed (99:"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("bind() to 192.0.2.1:8080 failed (99:"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -55,10 +69,19 @@ fn capital_t_dumps_the_configuration() {
     let o = s.run(&["-T"]);
     assert_eq!(o.status.code(), Some(0));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains(&format!("# configuration file {}:", s.path("conf/moltd.toml").display())), "{out}");
+    assert!(
+        out.contains(&format!(
+            "# configuration file {}:",
+            s.path("conf/moltd.toml").display()
+        )),
+        "{out}"
+    );
     assert!(out.contains("# a comment operators wrote"), "{out}");
     assert!(out.contains("worker_processes = 3"), "{out}");
-    assert!(out.contains(&format!("pid = \"{}\"", s.path("logs/moltd.pid").display())), "{out}");
+    assert!(
+        out.contains(&format!("pid = \"{}\"", s.path("logs/moltd.pid").display())),
+        "{out}"
+    );
 }
 
 #[test]
@@ -103,7 +126,10 @@ fn s_without_a_running_master_fails_clearly() {
     let o = s.run(&["-s", "reload"]);
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
-    assert!(e.contains("open() \"") && e.contains("moltd.pid\" failed (2: No such file or directory)"), "{e}");
+    assert!(
+        e.contains("open() \"") && e.contains("moltd.pid\" failed (2: No such file or directory)"),
+        "{e}"
+    );
 
     std::fs::create_dir_all(s.path("logs")).expect("logs");
     std::fs::write(s.path("logs/moltd.pid"), "").expect("empty pid file");
@@ -124,7 +150,11 @@ fn v_and_capital_v_print_the_version() {
     let s = Server::new();
     let o = s.run(&["-v"]);
     assert_eq!(o.status.code(), Some(0));
-    assert!(stderr(&o).starts_with("moltd version: moltd/"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("moltd version: moltd/"),
+        "{}",
+        stderr(&o)
+    );
     let o = s.run(&["-V"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("built for"), "{}", stderr(&o));
@@ -140,5 +170,8 @@ fn sigterm_via_s_stop_is_fast() {
     let master = s.start(port);
     assert_eq!(s.run(&["-s", "stop"]).status.code(), Some(0));
     s.wait_gone(master);
-    assert!(s.log().contains(&format!("signal {} (SIGTERM)", Signal::SIGTERM as i32)));
+    assert!(
+        s.log()
+            .contains(&format!("signal {} (SIGTERM)", Signal::SIGTERM as i32))
+    );
 }

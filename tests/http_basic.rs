@@ -20,7 +20,11 @@ fn files_index_and_errors() {
     assert_eq!(r.header("content-type"), Some("text/html"));
     assert_eq!(r.header("content-length"), Some("17"));
     assert_eq!(r.header("server"), Some("moltd"));
-    assert!(r.header("etag").is_some() && r.header("last-modified").is_some() && r.header("date").is_some());
+    assert!(
+        r.header("etag").is_some()
+            && r.header("last-modified").is_some()
+            && r.header("date").is_some()
+    );
 
     let r = http::request(port, "HEAD", "/index.html").expect("HEAD");
     assert_eq!(r.status, 200);
@@ -33,7 +37,11 @@ fn files_index_and_errors() {
 
     let r = http::get(port, "/missing").expect("404");
     assert_eq!(r.status, 404);
-    assert!(r.text().contains("<title>404 Not Found</title>"), "{}", r.text());
+    assert!(
+        r.text().contains("<title>404 Not Found</title>"),
+        "{}",
+        r.text()
+    );
 
     let r = http::get(port, "/other?q=1").expect("301");
     assert_eq!(r.status, 301);
@@ -46,7 +54,13 @@ fn files_index_and_errors() {
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("GET, HEAD"));
 
-    for evil in ["/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc/passwd", "/a%00b", "/%zz"] {
+    for evil in [
+        "/../../etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/..%2f..%2fetc/passwd",
+        "/a%00b",
+        "/%zz",
+    ] {
         let r = http::get(port, evil).expect("traversal attempt");
         assert_eq!(r.status, 400, "{evil}");
         assert!(!r.text().contains("root:"), "{evil}");
@@ -70,7 +84,9 @@ fn drain_answers_a_request_on_a_kept_alive_connection_with_close() {
     let (s, port) = started();
     let master = s.pid();
     let mut conn = BufReader::new(http::connect(port).expect("connect"));
-    conn.get_mut().write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
+    conn.get_mut()
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send");
     let r = http::read_response(&mut conn, "GET").expect("first");
     assert!(!r.closes());
 
@@ -78,7 +94,9 @@ fn drain_answers_a_request_on_a_kept_alive_connection_with_close() {
     s.wait_log_count("gracefully shutting down", 2);
     // The connection was idle when the drain started; a request sent now
     // (within the grace) is served, with `Connection: close`.
-    conn.get_mut().write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").expect("send after QUIT");
+    conn.get_mut()
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send after QUIT");
     let r = http::read_response(&mut conn, "GET").expect("answered during drain");
     assert_eq!(r.status, 200);
     assert!(r.closes(), "{:?}", r.headers);
@@ -93,7 +111,9 @@ fn drain_closes_idle_keepalive_connections() {
     let (s, port) = started();
     let master = s.pid();
     let mut conn = BufReader::new(http::connect(port).expect("connect"));
-    conn.get_mut().write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
+    conn.get_mut()
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send");
     http::read_response(&mut conn, "GET").expect("first");
     s.signal(master, Signal::SIGQUIT);
     // Without another request, the worker closes the idle connection after
@@ -111,7 +131,8 @@ fn worker_shutdown_timeout_cuts_a_stalled_download() {
     std::fs::write(s.path("html/big.bin"), vec![7u8; 16 * 1024 * 1024]).expect("big");
     let master = s.start(port);
     let mut conn = http::connect(port).expect("connect");
-    conn.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
+    conn.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send");
     let mut first = [0u8; 1024];
     conn.read_exact(&mut first).expect("start of the response");
     // The client stops reading; QUIT must still end within the timeout.

@@ -19,25 +19,40 @@ fn start_via_shell(s: &mut Server, script: &str, port: u16) {
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     s.remember(pid);
     s.wait_master();
-    wait_for("a 200", || http::get(port, "/").ok().filter(|r| r.status == 200));
+    wait_for("a 200", || {
+        http::get(port, "/").ok().filter(|r| r.status == 200)
+    });
     std::mem::forget(child);
 }
 
 #[test]
 fn garbage_in_moltd_is_logged_and_ignored() {
     for (value, needle) in [
-        ("abc;", "invalid socket number \"abc;\" in MOLTD environment variable"),
-        ("7", "invalid socket number \"7\" in MOLTD environment variable, ignoring"),
+        (
+            "abc;",
+            "invalid socket number \"abc;\" in MOLTD environment variable",
+        ),
+        (
+            "7",
+            "invalid socket number \"7\" in MOLTD environment variable, ignoring",
+        ),
         ("999;", "getsockname() of the inherited socket #999 failed"),
         ("1;", "the inherited socket #1 is a standard stream"),
     ] {
         let port = free_port();
         let mut s = Server::new();
         s.config(&conf(&[port], 1, ""));
-        start_via_shell(&mut s, &format!("MOLTD='{value}' exec \"$BIN\" -p \"$PREFIX\""), port);
+        start_via_shell(
+            &mut s,
+            &format!("MOLTD='{value}' exec \"$BIN\" -p \"$PREFIX\""),
+            port,
+        );
         let log = s.log();
         assert!(log.contains(needle), "{value}: {log}");
-        assert!(log.contains(&format!("using inherited sockets from \"{value}\"")), "{log}");
+        assert!(
+            log.contains(&format!("using inherited sockets from \"{value}\"")),
+            "{log}"
+        );
     }
 }
 
@@ -46,15 +61,24 @@ fn an_inherited_fd_that_is_not_a_listener_is_refused() {
     let port = free_port();
     let mut s = Server::new();
     s.config(&conf(&[port], 1, ""));
-    start_via_shell(&mut s, "exec 5<conf/moltd.toml; MOLTD='5;' exec \"$BIN\" -p \"$PREFIX\"", port);
+    start_via_shell(
+        &mut s,
+        "exec 5<conf/moltd.toml; MOLTD='5;' exec \"$BIN\" -p \"$PREFIX\"",
+        port,
+    );
     let master = s.pid();
     assert!(
-        s.log().contains("getsockname() of the inherited socket #5 failed (88: Socket operation on non-socket)"),
+        s.log().contains(
+            "getsockname() of the inherited socket #5 failed (88: Socket operation on non-socket)"
+        ),
         "{}",
         s.log()
     );
     // And it was not kept open.
-    assert!(std::fs::read_link(format!("/proc/{master}/fd/5")).map_or(true, |l| !l.ends_with("moltd.toml")));
+    assert!(
+        std::fs::read_link(format!("/proc/{master}/fd/5"))
+            .map_or(true, |l| !l.ends_with("moltd.toml"))
+    );
 }
 
 #[test]
@@ -69,7 +93,11 @@ fn a_listening_socket_from_a_foreign_parent_is_adopted_by_address() {
     start_via_shell(&mut s, "exec python3 adopt.py", port);
     let master = s.pid();
     assert!(procs::title(master).starts_with("moltd: master process"));
-    assert!(s.log().contains("using inherited sockets from"), "{}", s.log());
+    assert!(
+        s.log().contains("using inherited sockets from"),
+        "{}",
+        s.log()
+    );
     assert!(!s.log().contains("bind()"), "{}", s.log());
 }
 

@@ -31,11 +31,17 @@ fn foreground_start_shows_tree_and_stops_on_term() {
     for w in workers {
         s.wait_gone(w);
     }
-    assert!(!s.path("logs/moltd.pid").exists(), "pid file removed on exit");
+    assert!(
+        !s.path("logs/moltd.pid").exists(),
+        "pid file removed on exit"
+    );
     assert!(!support::connects(port), "nothing listens after exit");
     let log = s.log();
     assert!(log.contains("signal 15 (SIGTERM) received from"), "{log}");
-    assert!(log.contains("] ") && log.contains(&format!("{master}#0: exit")), "{log}");
+    assert!(
+        log.contains("] ") && log.contains(&format!("{master}#0: exit")),
+        "{log}"
+    );
 }
 
 #[test]
@@ -44,19 +50,34 @@ fn daemon_launcher_returns_after_pid_file_is_written() {
     let mut s = Server::new();
     s.config(&conf(&[port], 1, "daemon = true"));
     s.spawn(&[]);
-    assert_eq!(s.wait_launcher(), Some(0), "launcher output: {}", s.launcher_output());
+    assert_eq!(
+        s.wait_launcher(),
+        Some(0),
+        "launcher output: {}",
+        s.launcher_output()
+    );
     // No polling here: the launcher returned, so the pid file must exist.
-    let master = s.read_pid("logs/moltd.pid").expect("pid file written before the launcher returned");
+    let master = s
+        .read_pid("logs/moltd.pid")
+        .expect("pid file written before the launcher returned");
     s.remember(master);
     assert!(procs::alive(master));
     let stat = std::fs::read_to_string(format!("/proc/{master}/stat")).expect("stat");
-    let f: Vec<&str> = stat[stat.rfind(')').expect(")") + 1..].split_whitespace().collect();
+    let f: Vec<&str> = stat[stat.rfind(')').expect(")") + 1..]
+        .split_whitespace()
+        .collect();
     assert_eq!(f[3], master.to_string(), "the daemon leads its own session");
-    support::wait_for("a 200", || http::get(port, "/").ok().filter(|r| r.status == 200));
+    support::wait_for("a 200", || {
+        http::get(port, "/").ok().filter(|r| r.status == 200)
+    });
     let fd0 = std::fs::read_link(format!("/proc/{master}/fd/0")).expect("fd 0");
     assert_eq!(fd0, std::path::Path::new("/dev/null"));
     let fd2 = std::fs::read_link(format!("/proc/{master}/fd/2")).expect("fd 2");
-    assert_eq!(fd2, s.path("logs/error.log"), "stderr goes to the error log");
+    assert_eq!(
+        fd2,
+        s.path("logs/error.log"),
+        "stderr goes to the error log"
+    );
 
     s.signal(master, Signal::SIGQUIT);
     s.wait_gone(master);
@@ -70,7 +91,11 @@ fn daemon_startup_failure_makes_launcher_fail() {
     let mut s = Server::new();
     // The pid file's directory is a regular file: only the daemon child,
     // after the fork, finds out.
-    s.config(&conf(&[port], 1, "daemon = true\npid = \"html/index.html/moltd.pid\""));
+    s.config(&conf(
+        &[port],
+        1,
+        "daemon = true\npid = \"html/index.html/moltd.pid\"",
+    ));
     s.spawn(&[]);
     assert_eq!(s.wait_launcher(), Some(1));
     let out = s.launcher_output();
@@ -90,7 +115,9 @@ fn startup_errors_name_the_problem() {
     assert_eq!(s.wait_launcher(), Some(1));
     let out = s.launcher_output();
     assert!(
-        out.contains(&format!("bind() to 127.0.0.1:{port} failed (98: Address already in use)")),
+        out.contains(&format!(
+            "bind() to 127.0.0.1:{port} failed (98: Address already in use)"
+        )),
         "{out}"
     );
 
@@ -103,14 +130,25 @@ fn startup_errors_name_the_problem() {
     s.spawn(&[]);
     assert_eq!(s.wait_launcher(), Some(1));
     let out = s.launcher_output();
-    assert!(out.contains("nowhere") && out.contains("moltd.toml:3"), "{out}");
+    assert!(
+        out.contains("nowhere") && out.contains("moltd.toml:3"),
+        "{out}"
+    );
 
     // Unwritable error log (its directory is a file).
     let mut s = Server::new();
-    s.config(&conf(&[free_port()], 1, "error_log = \"html/index.html/error.log\""));
+    s.config(&conf(
+        &[free_port()],
+        1,
+        "error_log = \"html/index.html/error.log\"",
+    ));
     s.spawn(&[]);
     assert_eq!(s.wait_launcher(), Some(1));
-    assert!(s.launcher_output().contains("could not open the error log"), "{}", s.launcher_output());
+    assert!(
+        s.launcher_output().contains("could not open the error log"),
+        "{}",
+        s.launcher_output()
+    );
 }
 
 #[test]
@@ -122,7 +160,10 @@ fn second_start_on_same_pid_file_is_refused() {
     let out = s.run(&[]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("already running: master process {master}")), "{err}");
+    assert!(
+        err.contains(&format!("already running: master process {master}")),
+        "{err}"
+    );
     assert_eq!(s.pid(), master, "the pid file still names the first master");
 }
 
@@ -133,8 +174,16 @@ fn embedded_default_serves_html_when_no_config() {
     let s = Server::new();
     std::fs::remove_dir_all(s.path("conf")).expect("no conf dir");
     let out = s.run(&["-T"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dump = String::from_utf8_lossy(&out.stdout);
     assert!(dump.contains("127.0.0.1:8080"), "{dump}");
-    assert!(dump.contains(&s.path("html").display().to_string()), "{dump}");
+    assert!(
+        dump.contains(&s.path("html").display().to_string()),
+        "{dump}"
+    );
 }

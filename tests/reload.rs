@@ -41,7 +41,10 @@ fn reload_with_bad_config_keeps_serving() {
     for (i, (bad, needle)) in [
         ("worker_processes = 2\nbogus_key = 1\n", "bogus_key"),
         ("worker_processes = [[\n", "moltd.toml:"),
-        ("[[server]]\nlisten = [\"127.0.0.1:1\"]\nroot = \"missing-root\"\n", "missing-root"),
+        (
+            "[[server]]\nlisten = [\"127.0.0.1:1\"]\nroot = \"missing-root\"\n",
+            "missing-root",
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -86,7 +89,9 @@ fn reload_adds_and_removes_listens() {
     s.config(&conf(&[a, b], 1, ""));
     s.signal(master, Signal::SIGHUP);
     s.wait_log_count("reload complete", 1);
-    wait_for("port b to serve", || http::get(b, "/").ok().filter(|r| r.status == 200));
+    wait_for("port b to serve", || {
+        http::get(b, "/").ok().filter(|r| r.status == 200)
+    });
     assert_eq!(http::get(a, "/").expect("GET a").status, 200);
 
     s.config(&conf(&[b], 1, ""));

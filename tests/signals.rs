@@ -18,9 +18,16 @@ fn quit_drains_and_removes_pid_file() {
     let log = s.log();
     assert!(log.contains("signal 3 (SIGQUIT) received from"), "{log}");
     assert!(log.contains(", shutting down"), "{log}");
-    assert_eq!(log.matches("gracefully shutting down").count(), 3, "master + 2 workers: {log}");
+    assert_eq!(
+        log.matches("gracefully shutting down").count(),
+        3,
+        "master + 2 workers: {log}"
+    );
     for w in workers {
-        assert!(log.contains(&format!("worker process {w} exited with code 0")), "{log}");
+        assert!(
+            log.contains(&format!("worker process {w} exited with code 0")),
+            "{log}"
+        );
     }
 }
 
@@ -47,8 +54,14 @@ fn term_escalates_to_sigkill_for_a_stuck_worker() {
     s.signal(master, Signal::SIGTERM);
     assert_eq!(s.wait_launcher(), Some(0));
     let log = s.log();
-    assert!(log.contains(&format!("worker process {w} did not exit, sending SIGKILL")), "{log}");
-    assert!(log.contains(&format!("worker process {w} exited on signal 9")), "{log}");
+    assert!(
+        log.contains(&format!("worker process {w} did not exit, sending SIGKILL")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("worker process {w} exited on signal 9")),
+        "{log}"
+    );
 }
 
 #[test]
@@ -88,7 +101,9 @@ fn winch_stops_workers_keeps_sockets_and_hup_restarts_them() {
     s.signal(master, Signal::SIGHUP);
     let new = s.wait_workers(master, 2);
     assert!(new.iter().all(|w| !old.contains(w)));
-    wait_for("a 200 after HUP", || http::get(port, "/").ok().filter(|r| r.status == 200));
+    wait_for("a 200 after HUP", || {
+        http::get(port, "/").ok().filter(|r| r.status == 200)
+    });
 }
 
 #[test]
@@ -125,7 +140,9 @@ fn workers_that_keep_dying_are_respawned_with_backoff() {
     s.wait_log("respawning in");
     // It still comes back.
     s.wait_workers(master, 1);
-    wait_for("a 200 after the back-off", || http::get(port, "/").ok().filter(|r| r.status == 200));
+    wait_for("a 200 after the back-off", || {
+        http::get(port, "/").ok().filter(|r| r.status == 200)
+    });
 }
 
 #[test]
@@ -139,6 +156,8 @@ fn killed_master_takes_its_workers_down() {
     for w in workers {
         s.wait_gone(w);
     }
-    wait_for("the port to close", || (!support::connects(port)).then_some(()));
+    wait_for("the port to close", || {
+        (!support::connects(port)).then_some(())
+    });
     assert_eq!(s.log().matches("gracefully shutting down").count(), 2);
 }

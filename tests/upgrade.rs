@@ -4,7 +4,9 @@ use std::os::unix::fs::MetadataExt;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use crate::support::{self, Server, conf, free_port, http, install_binary, install_script, procs, wait_for};
+use crate::support::{
+    self, Server, conf, free_port, http, install_binary, install_script, procs, wait_for,
+};
 
 /// Sends USR2 to `old` and waits for the new master to be ready; returns it.
 fn usr2_and_wait(s: &mut Server, old: Pid) -> Pid {
@@ -16,7 +18,12 @@ fn usr2_and_wait(s: &mut Server, old: Pid) -> Pid {
     });
     s.remember(new);
     s.wait_log_count("is ready", ready_before + 1);
-    assert!(s.log().contains(&format!("new binary process {new} is ready")), "{}", s.log());
+    assert!(
+        s.log()
+            .contains(&format!("new binary process {new} is ready")),
+        "{}",
+        s.log()
+    );
     new
 }
 
@@ -34,18 +41,35 @@ fn upgrade_then_commit_runs_the_binary_on_disk() {
     let new = usr2_and_wait(&mut s, old);
 
     assert_eq!(s.read_pid("logs/moltd.pid.oldbin"), Some(old));
-    assert_eq!(procs::ppid(new), Some(old), "the new master is the old one's child");
+    assert_eq!(
+        procs::ppid(new),
+        Some(old),
+        "the new master is the old one's child"
+    );
     assert!(procs::title(new).starts_with("moltd: master process "));
     let on_disk = std::fs::metadata(&bin).expect("binary").ino();
-    let new_exe = std::fs::metadata(format!("/proc/{new}/exe")).expect("new exe").ino();
-    let old_exe = std::fs::metadata(format!("/proc/{old}/exe")).expect("old exe").ino();
+    let new_exe = std::fs::metadata(format!("/proc/{new}/exe"))
+        .expect("new exe")
+        .ino();
+    let old_exe = std::fs::metadata(format!("/proc/{old}/exe"))
+        .expect("old exe")
+        .ino();
     assert_eq!(new_exe, on_disk, "the new master runs the file on disk now");
-    assert_ne!(old_exe, on_disk, "the old master still runs the replaced inode");
+    assert_ne!(
+        old_exe, on_disk,
+        "the old master still runs the replaced inode"
+    );
     let log = s.log();
     assert!(log.contains("(SIGUSR2) received from"), "{log}");
     assert!(log.contains("changing binary"), "{log}");
-    assert!(log.contains(&format!("start new binary process {new}")), "{log}");
-    assert!(log.contains(&format!("{new}#0: using inherited sockets from \"")), "{log}");
+    assert!(
+        log.contains(&format!("start new binary process {new}")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("{new}#0: using inherited sockets from \"")),
+        "{log}"
+    );
     let new_workers = s.wait_workers(new, 2);
 
     s.signal(old, Signal::SIGWINCH);
@@ -57,7 +81,10 @@ fn upgrade_then_commit_runs_the_binary_on_disk() {
 
     s.signal(old, Signal::SIGQUIT);
     s.wait_gone(old);
-    assert!(!s.path("logs/moltd.pid.oldbin").exists(), ".oldbin removed by the old master");
+    assert!(
+        !s.path("logs/moltd.pid.oldbin").exists(),
+        ".oldbin removed by the old master"
+    );
     assert_eq!(s.pid(), new);
     assert_ne!(procs::ppid(new), Some(old));
     assert_eq!(procs::workers_of(new).len(), new_workers.len());
@@ -85,7 +112,9 @@ fn upgrade_then_rollback_with_hup_old_and_quit_new() {
     s.signal(new, Signal::SIGQUIT);
     s.wait_gone(new);
     s.wait_log(&format!("new binary process {new} exited with code 0"));
-    wait_for("the pid file to name the old master", || (s.read_pid("logs/moltd.pid") == Some(old)).then_some(()));
+    wait_for("the pid file to name the old master", || {
+        (s.read_pid("logs/moltd.pid") == Some(old)).then_some(())
+    });
     assert!(!s.path("logs/moltd.pid.oldbin").exists());
     assert_eq!(procs::workers_of(old).len(), 2, "no doubled workers");
     assert_eq!(http::get(port, "/").expect("GET").status, 200);
@@ -106,12 +135,16 @@ fn upgrade_rollback_when_new_master_dies() {
     s.signal(new, Signal::SIGKILL);
     s.wait_log(&format!("new binary process {new} exited on signal 9"));
     // The old master takes the pid file back and restarts its workers.
-    wait_for("the pid file to name the old master", || (s.read_pid("logs/moltd.pid") == Some(old)).then_some(()));
+    wait_for("the pid file to name the old master", || {
+        (s.read_pid("logs/moltd.pid") == Some(old)).then_some(())
+    });
     s.wait_workers(old, 2);
     for w in new_workers {
         s.wait_gone(w);
     }
-    wait_for("a 200 from the old master", || http::get(port, "/").ok().filter(|r| r.status == 200));
+    wait_for("a 200 from the old master", || {
+        http::get(port, "/").ok().filter(|r| r.status == 200)
+    });
 }
 
 #[test]
@@ -125,7 +158,9 @@ fn new_binary_that_exits_at_once_rolls_back() {
     s.signal(old, Signal::SIGUSR2);
     s.wait_log("exited with code 1");
     assert!(s.log().contains("new binary process"), "{}", s.log());
-    wait_for("the pid file back", || (s.read_pid("logs/moltd.pid") == Some(old)).then_some(()));
+    wait_for("the pid file back", || {
+        (s.read_pid("logs/moltd.pid") == Some(old)).then_some(())
+    });
     assert!(!s.path("logs/moltd.pid.oldbin").exists());
     assert_eq!(http::get(port, "/").expect("GET").status, 200);
     // And a later, good upgrade still works.
@@ -144,7 +179,11 @@ fn missing_or_unexecutable_binary_keeps_old_master() {
     std::fs::remove_file(&bin).expect("remove binary");
     s.signal(old, Signal::SIGUSR2);
     s.wait_log("execve() failed while executing new binary process");
-    assert!(s.log().contains("(2: No such file or directory)"), "{}", s.log());
+    assert!(
+        s.log().contains("(2: No such file or directory)"),
+        "{}",
+        s.log()
+    );
     assert_eq!(s.read_pid("logs/moltd.pid"), Some(old));
     assert!(!s.path("logs/moltd.pid.oldbin").exists());
 
@@ -170,8 +209,13 @@ fn new_binary_with_broken_config_rolls_back() {
     s.signal(old, Signal::SIGUSR2);
     s.wait_log("exited with code 1");
     let log = s.log();
-    assert!(log.contains("worker_processes"), "the new master's error reaches the log: {log}");
-    wait_for("the pid file back", || (s.read_pid("logs/moltd.pid") == Some(old)).then_some(()));
+    assert!(
+        log.contains("worker_processes"),
+        "the new master's error reaches the log: {log}"
+    );
+    wait_for("the pid file back", || {
+        (s.read_pid("logs/moltd.pid") == Some(old)).then_some(())
+    });
     assert_eq!(http::get(port, "/").expect("GET").status, 200);
 }
 
@@ -188,7 +232,10 @@ fn usr2_during_upgrade_is_ignored() {
     s.signal(new, Signal::SIGUSR2);
     s.wait_log_count("the changing binary signal is ignored", 2);
     let log = s.log();
-    assert!(log.contains("(SIGUSR2) received from") && log.contains(", ignoring"), "{log}");
+    assert!(
+        log.contains("(SIGUSR2) received from") && log.contains(", ignoring"),
+        "{log}"
+    );
     assert!(procs::masters_under(old) == vec![new]);
     assert!(procs::masters_under(new).is_empty());
     assert_eq!(s.read_pid("logs/moltd.pid.oldbin"), Some(old));
@@ -205,14 +252,33 @@ fn upgrade_adds_and_drops_listens_by_address() {
     let old = s.start(a);
     s.config(&conf(&[b], 1, ""));
     let new = usr2_and_wait(&mut s, old);
-    assert_eq!(http::get(b, "/").expect("GET b").status, 200, "the new master bound the new listen");
-    assert_eq!(http::get(a, "/").expect("GET a").status, 200, "the old master keeps serving a");
+    assert_eq!(
+        http::get(b, "/").expect("GET b").status,
+        200,
+        "the new master bound the new listen"
+    );
+    assert_eq!(
+        http::get(a, "/").expect("GET a").status,
+        200,
+        "the old master keeps serving a"
+    );
     let fds_of = |pid: Pid| -> usize {
         std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .map(|d| d.flatten().filter(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))).count())
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| {
+                        std::fs::read_link(e.path())
+                            .is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))
+                    })
+                    .count()
+            })
             .unwrap_or(0)
     };
-    assert_eq!(fds_of(new), 1, "the new master closed the inherited socket it does not use");
+    assert_eq!(
+        fds_of(new),
+        1,
+        "the new master closed the inherited socket it does not use"
+    );
     s.signal(old, Signal::SIGQUIT);
     s.wait_gone(old);
     wait_for("port a to close", || (!support::connects(a)).then_some(()));
@@ -231,7 +297,8 @@ fn upgrade_in_flight_request_completes() {
     let old_worker = s.wait_workers(old, 1)[0];
 
     let mut conn = http::connect(port).expect("connect");
-    conn.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
+    conn.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send");
     let mut r = BufReader::new(conn);
     let mut line = String::new();
     r.read_line(&mut line).expect("status");
@@ -249,7 +316,10 @@ fn upgrade_in_flight_request_completes() {
     let new = usr2_and_wait(&mut s, old);
     s.signal(old, Signal::SIGWINCH);
     s.wait_log(&format!("{old_worker}#0: gracefully shutting down"));
-    assert!(procs::alive(old_worker), "the old worker waits for the download");
+    assert!(
+        procs::alive(old_worker),
+        "the old worker waits for the download"
+    );
     let mut rest = Vec::new();
     r.read_to_end(&mut rest).expect("rest of the body");
     got.extend(rest);
@@ -271,7 +341,11 @@ fn upgrade_works_for_a_daemon() {
     assert_eq!(s.wait_launcher(), Some(0));
     let old = s.wait_master();
     let new = usr2_and_wait(&mut s, old);
-    assert_eq!(procs::ppid(new), Some(old), "an upgraded master does not daemonize again");
+    assert_eq!(
+        procs::ppid(new),
+        Some(old),
+        "an upgraded master does not daemonize again"
+    );
     s.signal(old, Signal::SIGWINCH);
     s.wait_workers(old, 0);
     s.signal(old, Signal::SIGQUIT);

@@ -31,7 +31,13 @@ fn keepalive_clients_see_no_failure_through_upgrade() {
                 while !stop.load(Ordering::Relaxed) {
                     match c.get("/") {
                         Ok(r) if r.status == 200 && r.text() == "hello from moltd\n" => {}
-                        Ok(r) => return Err(format!("request {n}: status {} body {:?}", r.status, r.text())),
+                        Ok(r) => {
+                            return Err(format!(
+                                "request {n}: status {} body {:?}",
+                                r.status,
+                                r.text()
+                            ));
+                        }
                         Err(e) => return Err(format!("request {n}: {e}")),
                     }
                     n += 1;
@@ -43,7 +49,9 @@ fn keepalive_clients_see_no_failure_through_upgrade() {
         .collect();
     let at_least = |n: usize| {
         let start = total.load(Ordering::Relaxed);
-        wait_for("client progress", || (total.load(Ordering::Relaxed) >= start + n).then_some(()));
+        wait_for("client progress", || {
+            (total.load(Ordering::Relaxed) >= start + n).then_some(())
+        });
     };
 
     at_least(200);
@@ -67,7 +75,10 @@ fn keepalive_clients_see_no_failure_through_upgrade() {
 
     let mut reconnects = 0;
     for h in handles {
-        let (n, conns) = h.join().expect("client thread").expect("every request got a 200");
+        let (n, conns) = h
+            .join()
+            .expect("client thread")
+            .expect("every request got a 200");
         assert!(n > 0);
         reconnects += conns - 1;
     }

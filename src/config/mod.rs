@@ -136,7 +136,10 @@ impl Config {
             None => out.push_str("error_log = \"stderr\"\n"),
         }
         if let Some(t) = self.worker_shutdown_timeout {
-            out.push_str(&format!("worker_shutdown_timeout = \"{}ms\"\n", t.as_millis()));
+            out.push_str(&format!(
+                "worker_shutdown_timeout = \"{}ms\"\n",
+                t.as_millis()
+            ));
         }
         if let Some((u, g)) = &self.user {
             out.push_str(&format!("user = {u:?}\n"));
@@ -238,9 +241,9 @@ pub fn parse(text: &str, source: Source, prefix: &Path) -> Result<Config, Config
     };
     let worker_shutdown_timeout = match &raw.worker_shutdown_timeout {
         None => None,
-        Some(s) => Some(
-            duration::parse(s.get_ref()).map_err(|m| v.err(s, "worker_shutdown_timeout", m))?,
-        ),
+        Some(s) => {
+            Some(duration::parse(s.get_ref()).map_err(|m| v.err(s, "worker_shutdown_timeout", m))?)
+        }
     };
     if let Some(g) = &raw.group
         && raw.user.is_none()
@@ -345,11 +348,7 @@ impl Validator<'_> {
         }
     }
 
-    fn server(
-        &self,
-        prefix: &Path,
-        s: &Spanned<raw::RawServer>,
-    ) -> Result<Server, ConfigError> {
+    fn server(&self, prefix: &Path, s: &Spanned<raw::RawServer>) -> Result<Server, ConfigError> {
         let block = s.get_ref();
         let listen = match &block.listen {
             None => {
@@ -392,8 +391,7 @@ impl Validator<'_> {
         let index = match &block.index {
             None => vec!["index.html".to_string()],
             Some(i) => {
-                if let Some(bad) = i.get_ref().iter().find(|n| n.is_empty() || n.contains('/'))
-                {
+                if let Some(bad) = i.get_ref().iter().find(|n| n.is_empty() || n.contains('/')) {
                     return Err(self.err(
                         i,
                         "index",
@@ -449,7 +447,11 @@ pub fn pid_path_lenient(loc: &Location) -> (PathBuf, Option<ConfigError>) {
 /// Finds `pid = "..."` by line when the file is not valid TOML at all.
 fn pid_line(text: &str) -> Option<String> {
     text.lines().find_map(|l| {
-        let rest = l.trim().strip_prefix("pid")?.trim_start().strip_prefix('=')?;
+        let rest = l
+            .trim()
+            .strip_prefix("pid")?
+            .trim_start()
+            .strip_prefix('=')?;
         let v = rest.trim().strip_prefix('"')?;
         Some(v[..v.find('"')?].to_string())
     })
@@ -472,7 +474,10 @@ mod tests {
     #[test]
     fn embedded_default_is_valid() {
         let c = parse(EMBEDDED_DEFAULT, Source::Embedded, &tmp_prefix()).expect("default");
-        assert_eq!(c.listen_addrs(), vec!["127.0.0.1:8080".parse().expect("addr")]);
+        assert_eq!(
+            c.listen_addrs(),
+            vec!["127.0.0.1:8080".parse().expect("addr")]
+        );
         assert!(c.worker_processes >= 1);
         assert_eq!(c.pid, tmp_prefix().join("logs/moltd.pid"));
     }
@@ -498,11 +503,15 @@ mod tests {
     fn bad_values_name_key_and_line() {
         let e = parse_str("worker_processes = \"many\"\n[[server]]\nlisten = [\"1:1\"]\n")
             .expect_err("bad workers");
-        assert_eq!((e.line, e.key.as_deref()), (Some(1), Some("worker_processes")));
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(1), Some("worker_processes"))
+        );
         let e = parse_str("[[server]]\n\nlisten = [\"127.0.0.1:99999\"]\n").expect_err("bad port");
         assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("listen")));
-        let e = parse_str("worker_shutdown_timeout = \"5 parsecs\"\n[[server]]\nlisten = [\"80\"]\n")
-            .expect_err("bad time");
+        let e =
+            parse_str("worker_shutdown_timeout = \"5 parsecs\"\n[[server]]\nlisten = [\"80\"]\n")
+                .expect_err("bad time");
         assert_eq!(e.key.as_deref(), Some("worker_shutdown_timeout"));
         let e = parse_str("[[server]]\nlisten = [\"80\"]\nroot = \"no/such/dir\"\n")
             .expect_err("missing root");
@@ -529,6 +538,9 @@ mod tests {
 
     #[test]
     fn lenient_pid_line() {
-        assert_eq!(pid_line("x = [\npid = \"run/m.pid\"\n"), Some("run/m.pid".into()));
+        assert_eq!(
+            pid_line("x = [\npid = \"run/m.pid\"\n"),
+            Some("run/m.pid".into())
+        );
     }
 }

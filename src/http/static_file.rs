@@ -33,7 +33,10 @@ pub fn respond(path: &Path, meta: &Metadata) -> Response<Body> {
     let len = meta.len();
     let mut r = Response::new(Body::file(file, len));
     let h = r.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(super::mime::for_path(path)));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(super::mime::for_path(path)),
+    );
     h.insert(CONTENT_LENGTH, HeaderValue::from(len));
     if let Ok(modified) = meta.modified() {
         if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(modified)) {

@@ -106,7 +106,10 @@ pub fn capture_stderr() -> nix::Result<()> {
 
 /// True when lines go to a file rather than stderr.
 pub fn is_file() -> bool {
-    SINK.lock().unwrap_or_else(|p| p.into_inner()).file.is_some()
+    SINK.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .file
+        .is_some()
 }
 
 /// Writes one line at `level`.

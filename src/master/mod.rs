@@ -148,7 +148,10 @@ pub fn run(start: Start) -> ExitCode {
     let inbox = match Inbox::open() {
         Ok(i) => i,
         Err(e) => {
-            startup_error(&format!("could not set up signal handling: {e}"), &mut ready_report);
+            startup_error(
+                &format!("could not set up signal handling: {e}"),
+                &mut ready_report,
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -160,20 +163,30 @@ pub fn run(start: Start) -> ExitCode {
         }
     };
     if let Err(e) = crate::log::error::set_path(config.error_log.as_deref()) {
-        startup_error(&format!(
-            "could not open the error log \"{}\": {}",
-            config.error_log.as_deref().unwrap_or(std::path::Path::new("stderr")).display(),
-            pidfile::strip_os_error(&e)
-        ), &mut ready_report);
+        startup_error(
+            &format!(
+                "could not open the error log \"{}\": {}",
+                config
+                    .error_log
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("stderr"))
+                    .display(),
+                pidfile::strip_os_error(&e)
+            ),
+            &mut ready_report,
+        );
         return ExitCode::FAILURE;
     }
     // After the error log is open, so `using inherited sockets` lands there.
     let (mut inherited, upgraded) = listen::take_inherited();
     if let Some(pid) = pidfile::running_master(&config.pid) {
-        startup_error(&format!(
-            "moltd is already running: master process {pid} (pid file \"{}\")",
-            config.pid.display()
-        ), &mut ready_report);
+        startup_error(
+            &format!(
+                "moltd is already running: master process {pid} (pid file \"{}\")",
+                config.pid.display()
+            ),
+            &mut ready_report,
+        );
         return ExitCode::FAILURE;
     }
     let listeners = match listen::open(&config.listen_addrs(), &[], &mut inherited) {
@@ -220,7 +233,11 @@ pub fn run(start: Start) -> ExitCode {
     }
 
     let exe = upgrade::resolve_exe(std::path::Path::new(
-        start.argv.first().map(OsString::as_os_str).unwrap_or_default(),
+        start
+            .argv
+            .first()
+            .map(OsString::as_os_str)
+            .unwrap_or_default(),
     ));
     let title: Vec<String> = start
         .argv
@@ -248,7 +265,10 @@ pub fn run(start: Start) -> ExitCode {
         respawn_at: Vec::new(),
         inbox,
     };
-    notice!("moltd/{} master process {pid} started", env!("CARGO_PKG_VERSION"));
+    notice!(
+        "moltd/{} master process {pid} started",
+        env!("CARGO_PKG_VERSION")
+    );
     master.start_workers();
     master.run()
 }
@@ -380,7 +400,10 @@ impl Master {
     /// never more (nginx can double them, control.md #4).
     fn start_workers(&mut self) {
         self.accepting = true;
-        let missing = self.config.worker_processes.saturating_sub(self.live_current());
+        let missing = self
+            .config
+            .worker_processes
+            .saturating_sub(self.live_current());
         for _ in 0..missing {
             self.spawn_current();
         }
@@ -474,7 +497,11 @@ impl Master {
                 return;
             }
         };
-        let listeners = match listen::open(&config.listen_addrs(), &self.listeners, &mut Vec::<Listener>::new()) {
+        let listeners = match listen::open(
+            &config.listen_addrs(),
+            &self.listeners,
+            &mut Vec::<Listener>::new(),
+        ) {
             Ok(l) => l,
             Err(e) => {
                 emerg!("{e}");
@@ -525,15 +552,18 @@ impl Master {
         self.signal_workers(Raw::SIGQUIT, |w| {
             w.generation != generation && w.state != State::Exiting
         });
-        if self.config.error_log != old_log {
-            if let Err(e) = crate::log::error::set_path(self.config.error_log.as_deref()) {
-                alert!("could not open the new error log: {e}");
-            }
+        if self.config.error_log != old_log
+            && let Err(e) = crate::log::error::set_path(self.config.error_log.as_deref())
+        {
+            alert!("could not open the new error log: {e}");
         }
         if self.config.pid != old_pid_path && self.new_binary.is_none() {
             match pidfile::write(&self.config.pid, self.pid) {
                 Ok(()) => pidfile::remove_if_ours(&old_pid_path, self.pid),
-                Err(e) => alert!("could not write the pid file \"{}\": {e}", self.config.pid.display()),
+                Err(e) => alert!(
+                    "could not write the pid file \"{}\": {e}",
+                    self.config.pid.display()
+                ),
             }
         }
         notice!("reload complete, configuration generation {generation}");
@@ -579,7 +609,9 @@ impl Master {
     /// The new binary wrote on its readiness pipe: `1` once it serves, or
     /// the reason it could not start.
     fn on_new_binary_ready(&mut self) {
-        let Some(nb) = &mut self.new_binary else { return };
+        let Some(nb) = &mut self.new_binary else {
+            return;
+        };
         let Some(r) = nb.ready.take() else { return };
         // One read: a write of up to PIPE_BUF bytes arrives whole, and the
         // master must not block on a child.
@@ -597,7 +629,9 @@ impl Master {
     }
 
     fn on_worker_ready(&mut self, pid: Pid) {
-        let Some(w) = self.workers.iter_mut().find(|w| w.pid == pid) else { return };
+        let Some(w) = self.workers.iter_mut().find(|w| w.pid == pid) else {
+            return;
+        };
         let Some(r) = w.ready.take() else { return };
         let mut byte = [0u8; 1];
         if matches!(File::from(r).read(&mut byte), Ok(1)) && w.state == State::Starting {
@@ -639,7 +673,9 @@ impl Master {
                 Ok(s) => s,
             };
             let (pid, how, code) = match status {
-                WaitStatus::Exited(pid, code) => (pid, format!("exited with code {code}"), Some(code)),
+                WaitStatus::Exited(pid, code) => {
+                    (pid, format!("exited with code {code}"), Some(code))
+                }
                 WaitStatus::Signaled(pid, sig, core) => (
                     pid,
                     format!(
@@ -691,7 +727,10 @@ impl Master {
         if let Some(r) = &self.reload
             && w.generation == r.generation
         {
-            self.abandon_reload(&format!("new worker process {} exited before it was ready", w.pid));
+            self.abandon_reload(&format!(
+                "new worker process {} exited before it was ready",
+                w.pid
+            ));
             return;
         }
         let unexpected = w.state != State::Exiting
@@ -702,7 +741,10 @@ impl Master {
             return;
         }
         if code == Some(crate::worker::EXIT_FATAL) {
-            alert!("worker process {} exited with fatal code 2 and cannot be respawned", w.pid);
+            alert!(
+                "worker process {} exited with fatal code 2 and cannot be respawned",
+                w.pid
+            );
             return;
         }
         if w.started.elapsed() < FAST_DEATH {

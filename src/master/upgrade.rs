@@ -74,9 +74,14 @@ impl fmt::Display for UpgradeError {
                 err.raw_os_error().unwrap_or(0),
                 strip_os_error(err)
             ),
-            UpgradeError::Pipe(e) => write!(f, "pipe() failed before executing new binary process ({e})"),
+            UpgradeError::Pipe(e) => {
+                write!(f, "pipe() failed before executing new binary process ({e})")
+            }
             UpgradeError::ClearCloexec { fd, err } => {
-                write!(f, "fcntl(FD_CLOEXEC) on #{fd} failed before executing new binary process ({err})")
+                write!(
+                    f,
+                    "fcntl(FD_CLOEXEC) on #{fd} failed before executing new binary process ({err})"
+                )
             }
             UpgradeError::Exec { exe, err } => write!(
                 f,
@@ -122,15 +127,15 @@ pub fn exec_new_binary(
         err,
     })?;
     let result = spawn(exe, argv, listeners);
-    if result.is_err() {
-        if let Err(e) = std::fs::rename(oldbin, pid_path) {
-            crate::alert!(
-                "rename() \"{}\" back to \"{}\" failed after an attempt to execute new binary process \"{}\" ({e})",
-                oldbin.display(),
-                pid_path.display(),
-                exe.display()
-            );
-        }
+    if result.is_err()
+        && let Err(e) = std::fs::rename(oldbin, pid_path)
+    {
+        crate::alert!(
+            "rename() \"{}\" back to \"{}\" failed after an attempt to execute new binary process \"{}\" ({e})",
+            oldbin.display(),
+            pid_path.display(),
+            exe.display()
+        );
     }
     result
 }
@@ -139,7 +144,8 @@ fn spawn(exe: &Path, argv: &[OsString], listeners: &[Shared]) -> Result<NewBinar
     let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(UpgradeError::Pipe)?;
     let mut fds: Vec<_> = listeners.iter().map(|l| l.socket.as_fd()).collect();
     fds.push(ready_w.as_fd());
-    let guard = InheritGuard::new(fds).map_err(|(fd, err)| UpgradeError::ClearCloexec { fd, err })?;
+    let guard =
+        InheritGuard::new(fds).map_err(|(fd, err)| UpgradeError::ClearCloexec { fd, err })?;
     let mut cmd = Command::new(exe);
     if let Some(arg0) = argv.first() {
         cmd.arg0(arg0);

@@ -71,9 +71,9 @@ pub fn start_worker(
 /// Sends `sig` to a worker, ignoring a worker that is already gone (its
 /// exit is reaped separately).
 pub fn signal(w: &Worker, sig: Raw) {
-    if let Err(e) = kill(w.pid, sig) {
-        if e != nix::errno::Errno::ESRCH {
-            crate::alert!("kill({}, {}) failed ({e})", w.pid, sig.as_str());
-        }
+    if let Err(e) = kill(w.pid, sig)
+        && e != nix::errno::Errno::ESRCH
+    {
+        crate::alert!("kill({}, {}) failed ({e})", w.pid, sig.as_str());
     }
 }

@@ -38,7 +38,13 @@ const LINGER: Duration = Duration::from_secs(2);
 
 /// Serves `stream` until the client leaves, keep-alive ends, or the drain
 /// closes it.
-pub async fn serve(stream: TcpStream, config: Arc<Config>, server: usize, drain: Drain, _guard: Guard) {
+pub async fn serve(
+    stream: TcpStream,
+    config: Arc<Config>,
+    server: usize,
+    drain: Drain,
+    _guard: Guard,
+) {
     let stream = Arc::new(stream);
     let activity = Arc::new(Activity::new());
     let io = TrackedIo::new(Arc::clone(&stream), Arc::clone(&activity));

@@ -83,13 +83,12 @@ pub fn run(setup: Setup<'_>) -> i32 {
         notice!("master process {} is gone, exiting", setup.master);
         return 0;
     }
-    if let Some((user, group)) = &setup.config.user {
-        if sys::privs::is_root() {
-            if let Err(e) = sys::privs::drop_to(user, group.as_deref()) {
-                emerg!("{e}");
-                return EXIT_FATAL;
-            }
-        }
+    if let Some((user, group)) = &setup.config.user
+        && sys::privs::is_root()
+        && let Err(e) = sys::privs::drop_to(user, group.as_deref())
+    {
+        emerg!("{e}");
+        return EXIT_FATAL;
     }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

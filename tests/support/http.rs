@@ -20,7 +20,10 @@ impl Response {
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         let n = name.to_ascii_lowercase();
-        self.headers.iter().find(|(k, _)| *k == n).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as text.
@@ -30,7 +33,8 @@ impl Response {
 
     /// True if the server said it will close the connection.
     pub fn closes(&self) -> bool {
-        self.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"))
+        self.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
     }
 }
 
@@ -38,18 +42,29 @@ impl Response {
 pub fn read_response(r: &mut impl BufRead, method: &str) -> io::Result<Response> {
     let mut line = String::new();
     if r.read_line(&mut line)? == 0 {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed before a response"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection closed before a response",
+        ));
     }
     let status: u16 = line
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("bad status line {line:?}")))?;
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("bad status line {line:?}"),
+            )
+        })?;
     let mut headers = Vec::new();
     loop {
         let mut h = String::new();
         if r.read_line(&mut h)? == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "eof in headers"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "eof in headers",
+            ));
         }
         let h = h.trim_end();
         if h.is_empty() {
@@ -59,9 +74,16 @@ pub fn read_response(r: &mut impl BufRead, method: &str) -> io::Result<Response>
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
-    let mut resp = Response { status, headers, body: Vec::new() };
+    let mut resp = Response {
+        status,
+        headers,
+        body: Vec::new(),
+    };
     if method != "HEAD" && status != 304 && status != 204 {
-        match resp.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        match resp
+            .header("content-length")
+            .and_then(|v| v.parse::<usize>().ok())
+        {
             Some(n) => {
                 let mut body = vec![0; n];
                 r.read_exact(&mut body)?;
@@ -86,7 +108,10 @@ pub fn connect(port: u16) -> io::Result<TcpStream> {
 /// One request on a fresh connection (`Connection: close`).
 pub fn request(port: u16, method: &str, path: &str) -> io::Result<Response> {
     let mut s = connect(port)?;
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )?;
     read_response(&mut BufReader::new(s), method)
 }
 
@@ -107,7 +132,11 @@ pub struct KeepAlive {
 impl KeepAlive {
     /// A client for `port`, not yet connected.
     pub fn new(port: u16) -> Self {
-        KeepAlive { port, conn: None, connections: 0 }
+        KeepAlive {
+            port,
+            conn: None,
+            connections: 0,
+        }
     }
 
     /// Sends GET `path` and reads the response.
@@ -116,8 +145,14 @@ impl KeepAlive {
             self.conn = Some(BufReader::new(connect(self.port)?));
             self.connections += 1;
         }
-        let c = self.conn.as_mut().ok_or_else(|| io::Error::other("no connection"))?;
-        write!(c.get_mut(), "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
+        let c = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| io::Error::other("no connection"))?;
+        write!(
+            c.get_mut(),
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        )?;
         let resp = read_response(c, "GET");
         match &resp {
             Ok(r) if !r.closes() => {}

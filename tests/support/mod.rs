@@ -154,7 +154,9 @@ impl Server {
     pub fn start(&mut self, port: u16) -> Pid {
         self.spawn(&[]);
         let pid = self.wait_master();
-        wait_for("the server to answer", || http::get(port, "/").ok().filter(|r| r.status == 200));
+        wait_for("the server to answer", || {
+            http::get(port, "/").ok().filter(|r| r.status == 200)
+        });
         pid
     }
 
@@ -183,7 +185,8 @@ impl Server {
 
     /// The master's pid from `logs/moltd.pid` (panics if there is none).
     pub fn pid(&self) -> Pid {
-        self.read_pid("logs/moltd.pid").expect("pid file holds a pid")
+        self.read_pid("logs/moltd.pid")
+            .expect("pid file holds a pid")
     }
 
     /// Sends `sig` to `pid`.
@@ -219,15 +222,16 @@ impl Server {
 
     /// Waits for `pid` to be gone (reaped or exited).
     pub fn wait_gone(&self, pid: Pid) {
-        wait_for(&format!("process {pid} to exit"), || (!procs::alive(pid)).then_some(()))
+        wait_for(&format!("process {pid} to exit"), || {
+            (!procs::alive(pid)).then_some(())
+        })
     }
 
     /// Waits for the launcher (the process spawned) to exit; returns its
     /// exit code.
     pub fn wait_launcher(&mut self) -> Option<i32> {
         let child = self.launcher.as_mut().expect("a launcher was spawned");
-        wait_for("the launcher to exit", || child.try_wait().ok().flatten())
-            .code()
+        wait_for("the launcher to exit", || child.try_wait().ok().flatten()).code()
     }
 
     /// What the launcher printed.
@@ -245,7 +249,12 @@ impl Default for Server {
 impl Drop for Server {
     fn drop(&mut self) {
         let mut victims: Vec<Pid> = Vec::new();
-        for m in self.masters.iter().copied().chain(self.read_pid("logs/moltd.pid")) {
+        for m in self
+            .masters
+            .iter()
+            .copied()
+            .chain(self.read_pid("logs/moltd.pid"))
+        {
             victims.push(m);
             victims.extend(procs::descendants(m));
         }
@@ -259,7 +268,11 @@ impl Drop for Server {
             let _ = c.wait();
         }
         if std::thread::panicking() {
-            eprintln!("---- error.log of {} ----\n{}", self.prefix.display(), self.log());
+            eprintln!(
+                "---- error.log of {} ----\n{}",
+                self.prefix.display(),
+                self.log()
+            );
             eprintln!("---- launcher output ----\n{}", self.launcher_output());
         } else {
             let _ = std::fs::remove_dir_all(&self.prefix);

@@ -73,7 +73,10 @@ pub fn title(pid: Pid) -> String {
 
 /// The parent of `pid`.
 pub fn ppid(pid: Pid) -> Option<Pid> {
-    all().into_iter().find(|(p, _, _)| *p == pid).map(|(_, pp, _)| pp)
+    all()
+        .into_iter()
+        .find(|(p, _, _)| *p == pid)
+        .map(|(_, pp, _)| pp)
 }
 
 /// Every descendant of `pid`.
