@@ -150,7 +150,7 @@ pub fn parse_handover(value: &str) -> (Vec<RawFd>, Vec<String>) {
 /// IPv4/IPv6 listening stream socket. It is forced non-blocking and
 /// close-on-exec.
 fn check_inherited(raw: RawFd) -> Result<Listener, String> {
-    let owned: OwnedFd = fd::adopt_inherited(raw).map_err(|e| match e {
+    let fd = fd::Inherited::probe(raw).map_err(|e| match e {
         fd::AdoptError::Stdio => {
             format!("the inherited socket #{raw} is a standard stream, ignored")
         }
@@ -160,7 +160,11 @@ fn check_inherited(raw: RawFd) -> Result<Listener, String> {
             e.desc()
         ),
     })?;
-    let sock = SockRef::from(&owned);
+    let borrowed = fd.borrow();
+    // A refused fd stays open (it may be one of ours) but must not cross a
+    // later exec.
+    let _ = fd::set_cloexec(borrowed, true);
+    let sock = SockRef::from(&borrowed);
     let local = sock.local_addr().map_err(|e| {
         let text = e.to_string();
         let text = text.split(" (os error").next().unwrap_or(&text);
@@ -177,6 +181,7 @@ fn check_inherited(raw: RawFd) -> Result<Listener, String> {
             "the inherited socket #{raw} is not a listening stream socket, ignored"
         ));
     }
+    let owned: OwnedFd = fd.adopt();
     fd::set_nonblocking(owned.as_fd()).map_err(|e| format!("fcntl(#{raw}) failed: {e}"))?;
     fd::set_cloexec(owned.as_fd(), true).map_err(|e| format!("fcntl(#{raw}) failed: {e}"))?;
     Ok(Listener {

@@ -161,3 +161,37 @@ fn killed_master_takes_its_workers_down() {
     });
     assert_eq!(s.log().matches("gracefully shutting down").count(), 2);
 }
+
+#[test]
+fn workers_run_as_the_configured_user_when_root() {
+    let port = free_port();
+    let mut s = Server::new();
+    s.config(&conf(&[port], 1, "user = \"nobody\""));
+    let master = s.start(port);
+    let w = s.wait_workers(master, 1)[0];
+    let uid = |pid| -> String {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        status
+            .lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .expect("effective uid")
+            .to_string()
+    };
+    if nix::unistd::Uid::effective().is_root() {
+        let nobody = nix::unistd::User::from_name("nobody")
+            .expect("passwd")
+            .expect("nobody exists");
+        assert_eq!(uid(w), nobody.uid.to_string(), "the worker switched user");
+        assert_eq!(uid(master), "0", "the master stays root");
+        // The worker can still reopen its log after a rotation.
+        std::fs::rename(s.path("logs/error.log"), s.path("logs/error.log.1")).expect("rotate");
+        s.signal(master, Signal::SIGUSR1);
+        s.wait_log_count("#0: reopening logs", 2);
+        assert!(!s.log().contains("could not reopen"), "{}", s.log());
+    } else {
+        assert_eq!(uid(w), uid(master));
+        assert!(s.log().contains("the \"user\" key makes sense only if the master process runs with super-user privileges"));
+    }
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
+}

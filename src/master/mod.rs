@@ -124,6 +124,8 @@ struct Master {
     fast_deaths: u32,
     respawn_at: Vec<Instant>,
     inbox: Inbox,
+    /// stderr points at the error log (daemon mode) and must follow it.
+    stderr_is_log: bool,
 }
 
 /// Prints a startup error the way nginx does (`moltd: [emerg] ...`), logs
@@ -145,6 +147,7 @@ pub fn run(start: Start) -> ExitCode {
     // Nothing may interrupt the master before its signalfd exists; blocking
     // first also means the signals queue while we start.
     let mut ready_report = take_ready_fd();
+    let parent_hint = upgrade::old_master_pid();
     let inbox = match Inbox::open() {
         Ok(i) => i,
         Err(e) => {
@@ -177,6 +180,12 @@ pub fn run(start: Start) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
+    if config.user.is_some() && !sys::privs::is_root() {
+        crate::warn!(
+            "the \"user\" key makes sense only if the master process runs with super-user privileges, ignored"
+        );
+    }
+    give_log_to_workers(&config);
     // After the error log is open, so `using inherited sockets` lands there.
     let (mut inherited, upgraded) = listen::take_inherited();
     if let Some(pid) = pidfile::running_master(&config.pid) {
@@ -227,11 +236,13 @@ pub fn run(start: Start) -> ExitCode {
         }
         return ExitCode::FAILURE;
     }
+    let stderr_is_log = report.is_some();
     if let Some(r) = report {
         r.ok();
         let _ = crate::log::error::capture_stderr();
     }
 
+    let old_master = upgraded.then(|| parent_hint.unwrap_or(nix::unistd::getppid()));
     let exe = upgrade::resolve_exe(std::path::Path::new(
         start
             .argv
@@ -259,11 +270,12 @@ pub fn run(start: Start) -> ExitCode {
         accepting: true,
         reload: None,
         new_binary: None,
-        old_master: upgraded.then(nix::unistd::getppid),
+        old_master,
         ready_report,
         fast_deaths: 0,
         respawn_at: Vec::new(),
         inbox,
+        stderr_is_log,
     };
     notice!(
         "moltd/{} master process {pid} started",
@@ -271,6 +283,22 @@ pub fn run(start: Start) -> ExitCode {
     );
     master.start_workers();
     master.run()
+}
+
+/// Makes the error log writable by the workers' user (when the master runs
+/// as root with `user`), so a worker can reopen it after a rotation.
+fn give_log_to_workers(config: &Config) {
+    let (Some((user, group)), Some(log)) = (&config.user, &config.error_log) else {
+        return;
+    };
+    if !sys::privs::is_root() {
+        return;
+    }
+    if let Ok((uid, gid)) = sys::privs::lookup(user, group.as_deref())
+        && let Err(e) = std::os::unix::fs::chown(log, Some(uid.as_raw()), Some(gid.as_raw()))
+    {
+        alert!("chown(\"{}\", {uid}) failed ({e})", log.display());
+    }
 }
 
 /// The readiness fd passed by an old master (`MOLTD_READY`), if any.
@@ -468,7 +496,10 @@ impl Master {
         }
         // Logged after the reopen, so the fresh file shows it happened.
         match crate::log::error::reopen() {
-            Ok(()) => notice!("reopening logs"),
+            Ok(()) => {
+                self.log_reopened();
+                notice!("reopening logs");
+            }
             Err(e) => alert!("could not reopen the error log: {e}"),
         }
         self.signal_workers(Raw::SIGUSR1, |w| w.state != State::Exiting);
@@ -478,9 +509,11 @@ impl Master {
         if self.phase != Phase::Running {
             return;
         }
-        if !self.accepting || self.live_current() < self.config.worker_processes {
-            // After WINCH (typically during an upgrade, to roll back): start
-            // workers with the configuration in memory, as nginx does.
+        if self.new_binary.is_some() || !self.accepting {
+            // A rollback (HUP to the old master during an upgrade) or a
+            // master whose workers WINCH stopped: start workers with the
+            // configuration in memory, as nginx does, never the file on
+            // disk (it may be the new binary's). Only the missing ones.
             notice!("start worker processes");
             self.start_workers();
             return;
@@ -529,8 +562,15 @@ impl Master {
         });
     }
 
+    /// Stops the workers of an abandoned reload: those already serving
+    /// drain (they may hold requests), those still starting are killed.
     fn abandon_reload_workers(&mut self, generation: u64) {
-        self.signal_workers(Raw::SIGKILL, |w| w.generation == generation);
+        self.signal_workers(Raw::SIGQUIT, |w| {
+            w.generation == generation && w.state == State::Running
+        });
+        self.signal_workers(Raw::SIGKILL, |w| {
+            w.generation == generation && w.state == State::Starting
+        });
     }
 
     fn abandon_reload(&mut self, why: &str) {
@@ -552,13 +592,17 @@ impl Master {
         self.signal_workers(Raw::SIGQUIT, |w| {
             w.generation != generation && w.state != State::Exiting
         });
-        if self.config.error_log != old_log
-            && let Err(e) = crate::log::error::set_path(self.config.error_log.as_deref())
-        {
-            alert!("could not open the new error log: {e}");
+        if self.config.error_log != old_log {
+            match crate::log::error::set_path(self.config.error_log.as_deref()) {
+                Ok(()) => self.log_reopened(),
+                Err(e) => alert!("could not open the new error log: {e}"),
+            }
         }
         if self.config.pid != old_pid_path && self.new_binary.is_none() {
             match pidfile::write(&self.config.pid, self.pid) {
+                // Two spellings of one file (a symlinked directory) must not
+                // end with the file just written being deleted.
+                Ok(()) if pidfile::same_file(&self.config.pid, &old_pid_path) => {}
                 Ok(()) => pidfile::remove_if_ours(&old_pid_path, self.pid),
                 Err(e) => alert!(
                     "could not write the pid file \"{}\": {e}",
@@ -569,6 +613,15 @@ impl Master {
         notice!("reload complete, configuration generation {generation}");
     }
 
+    /// The error log file changed: hand it to the workers' user and, for a
+    /// daemon, point stderr at it again.
+    fn log_reopened(&self) {
+        give_log_to_workers(&self.config);
+        if self.stderr_is_log {
+            let _ = crate::log::error::capture_stderr();
+        }
+    }
+
     /// Why a USR2 must be refused now, if it must.
     fn upgrade_refusal(&self) -> Option<&'static str> {
         if self.phase != Phase::Running {
@@ -576,6 +629,9 @@ impl Master {
         }
         if self.new_binary.is_some() {
             return Some("upgrade in progress");
+        }
+        if self.reload.is_some() {
+            return Some("a reload is in progress");
         }
         if self.old_master.is_some_and(|p| nix::unistd::getppid() == p) {
             return Some("the old master is still running");
@@ -585,9 +641,15 @@ impl Master {
 
     fn upgrade(&mut self) {
         if self.upgrade_refusal().is_some() {
-            crit!(
-                "the changing binary signal is ignored: you should shutdown or terminate before either old or new binary's process"
-            );
+            if self.reload.is_some() {
+                crit!(
+                    "the changing binary signal is ignored: a reload is in progress, try again once it completes"
+                );
+            } else {
+                crit!(
+                    "the changing binary signal is ignored: you should shutdown or terminate before either old or new binary's process"
+                );
+            }
             return;
         }
         notice!("changing binary");

@@ -79,3 +79,12 @@ pub fn running_master(path: &Path) -> Option<Pid> {
         .starts_with("moltd: master process")
         .then_some(pid)
 }
+
+/// True if `a` and `b` name the same file (same device and inode).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}

@@ -21,6 +21,17 @@ use crate::sys::fd::InheritGuard;
 /// The variable naming the fd on which a new master reports readiness.
 pub const READY_VAR: &str = "MOLTD_READY";
 
+/// The variable naming the old master's pid, so the new one refuses USR2
+/// exactly while that master lives (not inferred from getppid later).
+pub const PARENT_VAR: &str = "MOLTD_PARENT";
+
+/// The old master's pid, from [`PARENT_VAR`] (removed from the environment).
+pub fn old_master_pid() -> Option<Pid> {
+    let v = std::env::var(PARENT_VAR).ok();
+    crate::sys::env::remove_var(PARENT_VAR);
+    v?.parse().ok().map(Pid::from_raw)
+}
+
 /// A new-binary child in progress.
 #[derive(Debug)]
 pub struct NewBinary {
@@ -153,6 +164,7 @@ fn spawn(exe: &Path, argv: &[OsString], listeners: &[Shared]) -> Result<NewBinar
     cmd.args(argv.iter().skip(1))
         .env(HANDOVER_VAR, listen::handover_value(listeners))
         .env(READY_VAR, ready_w.as_raw_fd().to_string())
+        .env(PARENT_VAR, nix::unistd::getpid().to_string())
         .env_remove("LISTEN_FDS")
         .env_remove("LISTEN_PID")
         .env_remove("LISTEN_FDNAMES");

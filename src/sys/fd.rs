@@ -58,20 +58,45 @@ pub enum AdoptError {
     NotOpen(nix::Error),
 }
 
-/// Takes ownership of an fd number that a previous master handed over
-/// through the environment. The caller must pass each number once.
-pub fn adopt_inherited(raw: RawFd) -> Result<OwnedFd, AdoptError> {
-    if (0..=2).contains(&raw) {
-        return Err(AdoptError::Stdio);
+/// An fd number handed over through the environment, checked to be open
+/// but not yet owned: a number that turns out to be unsuitable (or that is
+/// one of our own fds, like the error log) is left alone, not closed.
+#[derive(Debug, Clone, Copy)]
+pub struct Inherited(RawFd);
+
+impl Inherited {
+    /// Checks that `raw` is an open fd above stdio.
+    pub fn probe(raw: RawFd) -> Result<Self, AdoptError> {
+        if (0..=2).contains(&raw) {
+            return Err(AdoptError::Stdio);
+        }
+        let me = Inherited(raw);
+        fcntl(me.borrow(), FcntlArg::F_GETFD).map_err(AdoptError::NotOpen)?;
+        Ok(me)
     }
-    // SAFETY: F_GETFD only queries flags; an invalid number yields EBADF and
-    // no memory is touched. The borrow does not outlive this call.
-    let probe = unsafe { BorrowedFd::borrow_raw(raw) };
-    fcntl(probe, FcntlArg::F_GETFD).map_err(AdoptError::NotOpen)?;
-    // SAFETY: the fd is open (checked just above), and it came from the
-    // handover variable, which the caller parses once and de-duplicates, so
-    // nothing else in this process owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+
+    /// The fd, borrowed for inspection.
+    pub fn borrow(&self) -> BorrowedFd<'_> {
+        // SAFETY: the number was either just checked to be open (`probe`)
+        // or is being checked by F_GETFD, which touches no memory and fails
+        // with EBADF on a closed number. Nothing in this process closes an
+        // fd it does not own, so it stays open while borrowed.
+        unsafe { BorrowedFd::borrow_raw(self.0) }
+    }
+
+    /// Takes ownership, after the caller has accepted the fd. The caller
+    /// takes each number once (the handover list is de-duplicated).
+    pub fn adopt(self) -> OwnedFd {
+        // SAFETY: the fd is open (probed), was handed over for this process
+        // to own, and the handover parser yields each number once, so no
+        // other owner exists.
+        unsafe { OwnedFd::from_raw_fd(self.0) }
+    }
+}
+
+/// Takes ownership of an fd number handed over through the environment.
+pub fn adopt_inherited(raw: RawFd) -> Result<OwnedFd, AdoptError> {
+    Inherited::probe(raw).map(Inherited::adopt)
 }
 
 /// Closes every fd above stderr except those in `keep`. A forked worker uses

@@ -1,9 +1,10 @@
 //! Signal dispositions and masks around fork.
 //!
 //! The master blocks its control signals and reads them from a signalfd; a
-//! forked worker must undo that before it builds its own runtime.
+//! forked worker keeps them blocked and reads them from a signalfd of its
+//! own inside its runtime.
 
-use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 
 /// Blocks `set` in this (single-threaded) process so the signals queue for a
 /// signalfd instead of running handlers.
@@ -11,21 +12,16 @@ pub fn block(set: &SigSet) -> nix::Result<()> {
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(set), None)
 }
 
-/// Unblocks every signal. A forked worker calls it after resetting
-/// dispositions, so nothing the master blocked stays blocked.
-pub fn unblock_all() -> nix::Result<()> {
-    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
-}
-
-/// Sets `sig` to be ignored (a worker ignores HUP, USR2 and WINCH).
-pub fn ignore(sig: Signal) -> nix::Result<()> {
-    // SAFETY: SIG_IGN installs no handler code, so no async-signal-safety
-    // requirement applies.
-    unsafe { nix::sys::signal::signal(sig, SigHandler::SigIgn) }.map(drop)
-}
-
-/// Restores the default action of `sig`.
-pub fn default(sig: Signal) -> nix::Result<()> {
-    // SAFETY: SIG_DFL installs no handler code.
-    unsafe { nix::sys::signal::signal(sig, SigHandler::SigDfl) }.map(drop)
+/// A non-blocking signalfd for `set`, registered with the current tokio
+/// runtime (a worker reads its signals from it). The signals in `set` must
+/// be blocked by the caller.
+pub fn async_signalfd(
+    set: &SigSet,
+) -> std::io::Result<tokio::io::unix::AsyncFd<nix::sys::signalfd::SignalFd>> {
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let fd = SignalFd::with_flags(set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
+    // SAFETY: the SignalFd owns its fd, which stays open until the SignalFd
+    // is dropped together with the AsyncFd, and its `as_raw_fd` always
+    // returns that same fd.
+    Ok(unsafe { tokio::io::unix::AsyncFd::register(fd) }?)
 }

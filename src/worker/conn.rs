@@ -15,7 +15,7 @@ use hyper::Request;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use super::drain::{Drain, Guard};
@@ -30,6 +30,15 @@ pub const DRAIN_IDLE_GRACE: Duration = Duration::from_millis(1000);
 /// nginx's `keepalive_timeout` default: an idle connection is closed after
 /// this long, so abandoned clients do not hold a connection forever.
 pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(75);
+
+/// nginx's `client_header_timeout` default: a client that takes longer to
+/// send a request's headers is cut (slowloris).
+pub const CLIENT_HEADER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// nginx's `send_timeout` default: once a connection is told to close, it
+/// is dropped if no byte moves either way for this long (a client that
+/// stopped reading, or stopped mid-request), so a drain always ends.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// After we end a connection, how long to keep reading (and discarding)
 /// what the client still sends before closing, so that the close does not
@@ -60,6 +69,8 @@ pub async fn serve(
     let conn = http1::Builder::new()
         .keep_alive(true)
         .title_case_headers(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(CLIENT_HEADER_TIMEOUT)
         .serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     let mut closing = false;
@@ -69,6 +80,11 @@ pub async fn serve(
             _ = close_when_due(&drain, &activity, &stream), if !closing => {
                 conn.as_mut().graceful_shutdown();
                 closing = true;
+            }
+            _ = stalled(&activity), if closing => {
+                // Nothing moved for too long after we asked to close:
+                // drop the connection, whatever hyper is waiting for.
+                return;
             }
         }
     }
@@ -98,6 +114,17 @@ async fn close_when_due(drain: &Drain, activity: &Activity, stream: &TcpStream) 
                 _ = drain.wait_started() => {}
             }
         }
+    }
+}
+
+/// Resolves once no byte has moved for [`STALL_TIMEOUT`].
+async fn stalled(activity: &Activity) {
+    loop {
+        let quiet = activity.quiet_for();
+        if quiet >= STALL_TIMEOUT {
+            return;
+        }
+        tokio::time::sleep(STALL_TIMEOUT - quiet).await;
     }
 }
 

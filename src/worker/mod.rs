@@ -5,14 +5,16 @@
 //! A worker never forks or execs and never touches the pid file. It tells
 //! the master it is serving by writing one byte on its ready pipe.
 //!
-//! Signals (DESIGN §3): QUIT (and the master's death, via the parent-death
-//! signal) drains gracefully (`drain.rs`); TERM and INT exit at once; USR1
-//! reopens the log; HUP, USR2 and WINCH are ignored.
+//! Signals (DESIGN §3), read from a signalfd (`signals.rs`): QUIT (and the
+//! master's death, via the parent-death signal) drains gracefully
+//! (`drain.rs`); TERM and INT exit at once; USR1 reopens the log; HUP, USR2
+//! and WINCH are logged and ignored.
 
 pub mod accept;
 pub mod conn;
 pub mod drain;
 pub mod io;
+pub mod signals;
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -21,15 +23,18 @@ use std::sync::Arc;
 
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
-use tokio::signal::unix::{SignalKind, signal};
 
 use crate::config::Config;
 use crate::sys;
 use crate::{alert, emerg, notice};
 
-/// Exit code for an init failure that a respawn cannot fix (bad user,
-/// unusable listener): the master does not respawn it, as with nginx.
+/// Exit code for an init failure that a respawn cannot fix (a user that
+/// cannot be switched to): the master does not respawn it, as with nginx.
 pub const EXIT_FATAL: i32 = 2;
+
+/// Exit code for a start-up failure that may be transient (out of fds or
+/// memory): the master respawns, with its back-off.
+pub const EXIT_START_FAILED: i32 = 1;
 
 /// Everything a worker takes from the master at fork time.
 pub struct Setup<'a> {
@@ -44,20 +49,11 @@ pub struct Setup<'a> {
 }
 
 /// Runs a worker in the freshly forked child; returns its exit code.
+///
+/// The master's control signals stay blocked throughout: the worker reads
+/// them from its own signalfd once its runtime runs (`signals.rs`).
 pub fn run(setup: Setup<'_>) -> i32 {
     sys::title::set("moltd: worker process");
-    for sig in [Signal::SIGHUP, Signal::SIGUSR2, Signal::SIGWINCH] {
-        let _ = sys::signals::ignore(sig);
-    }
-    for sig in [
-        Signal::SIGQUIT,
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGUSR1,
-        Signal::SIGCHLD,
-    ] {
-        let _ = sys::signals::default(sig);
-    }
     // Our own listener copies, then drop every fd that belongs to the master.
     let mut listeners = Vec::new();
     for l in &setup.listeners {
@@ -65,30 +61,32 @@ pub fn run(setup: Setup<'_>) -> i32 {
             Ok(c) => listeners.push(c),
             Err(e) => {
                 emerg!("could not take over a listening socket: {e}");
-                return EXIT_FATAL;
+                return EXIT_START_FAILED;
             }
         }
+    }
+    // A reload may name a new error log: this generation writes there.
+    if let Err(e) = crate::log::error::set_path(setup.config.error_log.as_deref()) {
+        alert!("could not open the error log: {e}");
     }
     let mut keep: Vec<i32> = listeners.iter().map(|l| l.as_raw_fd()).collect();
     keep.push(setup.ready.as_raw_fd());
     keep.extend(crate::log::error::raw_fd());
     sys::fd::close_all_except(&keep);
-    if let Err(e) = sys::signals::unblock_all() {
-        emerg!("sigprocmask() failed: {e}");
-        return EXIT_FATAL;
-    }
-    let parent_alive =
-        sys::pdeathsig::set_parent_death_signal(Signal::SIGQUIT, setup.master).unwrap_or(true);
-    if !parent_alive {
-        notice!("master process {} is gone, exiting", setup.master);
-        return 0;
-    }
     if let Some((user, group)) = &setup.config.user
         && sys::privs::is_root()
         && let Err(e) = sys::privs::drop_to(user, group.as_deref())
     {
         emerg!("{e}");
         return EXIT_FATAL;
+    }
+    // After the user switch: changing credentials clears the parent-death
+    // signal.
+    let parent_alive =
+        sys::pdeathsig::set_parent_death_signal(Signal::SIGQUIT, setup.master).unwrap_or(true);
+    if !parent_alive {
+        notice!("master process {} is gone, exiting", setup.master);
+        return 0;
     }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -97,7 +95,7 @@ pub fn run(setup: Setup<'_>) -> i32 {
         Ok(rt) => rt,
         Err(e) => {
             alert!("could not build the worker runtime: {e}");
-            return EXIT_FATAL;
+            return EXIT_START_FAILED;
         }
     };
     rt.block_on(serve(setup.config, listeners, setup.ready))
@@ -105,14 +103,12 @@ pub fn run(setup: Setup<'_>) -> i32 {
 
 /// Serves until QUIT (drain) or TERM (exit now).
 async fn serve(config: Arc<Config>, listeners: Vec<TcpListener>, ready: OwnedFd) -> i32 {
-    let (Ok(mut quit), Ok(mut term), Ok(mut int), Ok(mut usr1)) = (
-        signal(SignalKind::quit()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::user_defined1()),
-    ) else {
-        alert!("could not install the worker's signal handlers");
-        return EXIT_FATAL;
+    let inbox = match signals::Inbox::open() {
+        Ok(i) => i,
+        Err(e) => {
+            alert!("could not open the worker's signalfd: {e}");
+            return EXIT_START_FAILED;
+        }
     };
     let drain = drain::Drain::new();
     for l in listeners {
@@ -127,7 +123,7 @@ async fn serve(config: Arc<Config>, listeners: Vec<TcpListener>, ready: OwnedFd)
             }
             Err(e) => {
                 emerg!("could not register a listening socket: {e}");
-                return EXIT_FATAL;
+                return EXIT_START_FAILED;
             }
         }
     }
@@ -136,11 +132,11 @@ async fn serve(config: Arc<Config>, listeners: Vec<TcpListener>, ready: OwnedFd)
     drop(ready);
 
     loop {
-        tokio::select! {
-            _ = quit.recv() => break,
-            _ = term.recv() => return exit_now("SIGTERM"),
-            _ = int.recv() => return exit_now("SIGINT"),
-            _ = usr1.recv() => reopen(),
+        match inbox.next().await {
+            signals::Request::Drain => break,
+            signals::Request::Exit => return 0,
+            signals::Request::Reopen => reopen(),
+            signals::Request::Ignore => {}
         }
     }
     notice!("gracefully shutting down");
@@ -165,18 +161,14 @@ async fn serve(config: Arc<Config>, listeners: Vec<TcpListener>, ready: OwnedFd)
                 }
                 break;
             }
-            _ = term.recv() => return exit_now("SIGTERM"),
-            _ = int.recv() => return exit_now("SIGINT"),
-            _ = usr1.recv() => reopen(),
-            _ = quit.recv() => {}
+            req = inbox.next() => match req {
+                signals::Request::Exit => return 0,
+                signals::Request::Reopen => reopen(),
+                signals::Request::Drain | signals::Request::Ignore => {}
+            },
         }
     }
     notice!("exiting");
-    0
-}
-
-fn exit_now(name: &str) -> i32 {
-    notice!("signal received ({name}), exiting");
     0
 }
 
