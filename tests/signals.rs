@@ -178,6 +178,7 @@ fn workers_run_as_the_configured_user_when_root() {
             .expect("effective uid")
             .to_string()
     };
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
     if nix::unistd::Uid::effective().is_root() {
         let nobody = nix::unistd::User::from_name("nobody")
             .expect("passwd")
@@ -189,9 +190,11 @@ fn workers_run_as_the_configured_user_when_root() {
         s.signal(master, Signal::SIGUSR1);
         s.wait_log_count("#0: reopening logs", 2);
         assert!(!s.log().contains("could not reopen"), "{}", s.log());
+        // Switching user must not cancel the parent-death signal.
+        s.signal(master, Signal::SIGKILL);
+        s.wait_gone(w);
     } else {
         assert_eq!(uid(w), uid(master));
         assert!(s.log().contains("the \"user\" key makes sense only if the master process runs with super-user privileges"));
     }
-    assert_eq!(http::get(port, "/").expect("GET").status, 200);
 }

@@ -353,3 +353,36 @@ fn upgrade_works_for_a_daemon() {
     assert_eq!(http::get(port, "/").expect("GET").status, 200);
     assert_eq!(s.pid(), new);
 }
+
+#[test]
+fn hup_to_the_old_master_during_upgrade_neither_rereads_nor_doubles() {
+    let port = free_port();
+    let mut s = Server::new();
+    s.use_private_binary();
+    s.config(&conf(&[port], 2, ""));
+    let old = s.start(port);
+    let old_workers = s.wait_workers(old, 2);
+    let new = usr2_and_wait(&mut s, old);
+    // The file on disk now says 3 workers; the old master must not read it.
+    s.config(&conf(&[port], 3, ""));
+    s.signal(old, Signal::SIGHUP);
+    s.wait_log_count("start worker processes", 1);
+    let mut now = procs::workers_of(old);
+    now.sort();
+    let mut want = old_workers.clone();
+    want.sort();
+    assert_eq!(now, want, "no extra workers, no reload");
+    assert!(
+        !s.log().contains(&format!("{old}#0: reconfiguring")),
+        "{}",
+        s.log()
+    );
+    // Roll back: the old master serves with its config in memory.
+    s.signal(new, Signal::SIGQUIT);
+    s.wait_gone(new);
+    wait_for("the pid file back", || {
+        (s.read_pid("logs/moltd.pid") == Some(old)).then_some(())
+    });
+    assert_eq!(procs::workers_of(old).len(), 2);
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
+}
