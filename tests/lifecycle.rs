@@ -187,3 +187,24 @@ fn embedded_default_serves_html_when_no_config() {
         "{dump}"
     );
 }
+
+#[test]
+fn listens_on_ipv6_and_ipv4_side_by_side() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback on this machine; nothing to check");
+        return;
+    }
+    let port = free_port();
+    let mut s = Server::new();
+    s.config(&format!(
+        "worker_processes = 1\n[[server]]\nlisten = [\"127.0.0.1:{port}\", \"[::1]:{port}\"]\n"
+    ));
+    s.start(port);
+    let mut c = std::net::TcpStream::connect(("::1", port)).expect("connect over IPv6");
+    use std::io::{Read, Write};
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut out = String::new();
+    c.read_to_string(&mut out).expect("read");
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+}

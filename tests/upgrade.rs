@@ -386,3 +386,80 @@ fn hup_to_the_old_master_during_upgrade_neither_rereads_nor_doubles() {
     assert_eq!(procs::workers_of(old).len(), 2);
     assert_eq!(http::get(port, "/").expect("GET").status, 200);
 }
+
+/// Every fd above stderr of `pid`, with whether it is close-on-exec.
+fn fds_with_cloexec(pid: Pid) -> Vec<(i32, bool, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fd dir")
+        .flatten()
+    {
+        let Some(fd) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if fd <= 2 {
+            continue;
+        }
+        let target = std::fs::read_link(e.path())
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let Ok(info) = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")) else {
+            continue;
+        };
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+            .unwrap_or(0);
+        out.push((fd, flags & 0o2000000 != 0, target));
+    }
+    out
+}
+
+#[test]
+fn no_fd_but_the_handover_crosses_an_exec() {
+    let port = free_port();
+    let mut s = Server::new();
+    s.use_private_binary();
+    s.config(&conf(&[port], 1, ""));
+    let old = s.start(port);
+    let new = usr2_and_wait(&mut s, old);
+    for pid in [old, new] {
+        let fds = fds_with_cloexec(pid);
+        assert!(!fds.is_empty());
+        for (fd, cloexec, target) in &fds {
+            assert!(
+                cloexec,
+                "master {pid}: fd {fd} ({target}) is not close-on-exec: {fds:?}"
+            );
+        }
+    }
+    let sockets = |pid| {
+        fds_with_cloexec(pid)
+            .into_iter()
+            .filter(|(_, _, t)| t.starts_with("socket:"))
+            .count()
+    };
+    assert_eq!(
+        sockets(new),
+        1,
+        "one listener, nothing else leaked: {:?}",
+        fds_with_cloexec(new)
+    );
+}
+
+#[test]
+fn term_to_the_old_master_during_upgrade_leaves_the_new_one_serving() {
+    let port = free_port();
+    let mut s = Server::new();
+    s.use_private_binary();
+    s.config(&conf(&[port], 1, ""));
+    let old = s.start(port);
+    let new = usr2_and_wait(&mut s, old);
+    s.signal(old, Signal::SIGTERM);
+    s.wait_gone(old);
+    assert!(!s.path("logs/moltd.pid.oldbin").exists());
+    assert_eq!(s.pid(), new);
+    assert!(procs::alive(new));
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
+}

@@ -146,6 +146,7 @@ fn startup_error(msg: &str, upgrade_report: &mut Option<File>) {
 pub fn run(start: Start) -> ExitCode {
     // Nothing may interrupt the master before its signalfd exists; blocking
     // first also means the signals queue while we start.
+    sys::fd::cloexec_all();
     let mut ready_report = take_ready_fd();
     let parent_hint = upgrade::old_master_pid();
     let inbox = match Inbox::open() {

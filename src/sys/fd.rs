@@ -122,6 +122,24 @@ pub fn close_all_except(keep: &[RawFd]) {
     }
 }
 
+/// Sets close-on-exec on every fd above stderr. The master runs it first
+/// thing: an fd leaked by whatever launched it must not ride along into
+/// every future binary (the listeners it hands over are the exception, and
+/// the upgrade clears the flag on exactly those, for the exec).
+pub fn cloexec_all() {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let open: Vec<RawFd> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in open.into_iter().filter(|&fd| fd > 2) {
+        if let Ok(inherited) = Inherited::probe(fd) {
+            let _ = set_cloexec(inherited.borrow(), true);
+        }
+    }
+}
+
 /// Points stdin and stdout at /dev/null, as a daemon must.
 pub fn stdio_to_devnull() -> std::io::Result<()> {
     let null = std::fs::OpenOptions::new()
