@@ -30,7 +30,7 @@ install_bin
 "$PREFIX/sbin/moltd" -p "$PREFIX" &
 cleanup() {
     for f in "$PREFIX"/logs/moltd.pid "$PREFIX"/logs/moltd.pid.oldbin; do
-        [ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null || true
+        if [ -f "$f" ]; then kill -TERM "$(cat "$f")" 2>/dev/null || true; fi
     done
     wait 2>/dev/null || true
 }
@@ -51,7 +51,7 @@ for i in $(seq 1 "$ROUNDS"); do
     OLD=$(cat "$PREFIX/logs/moltd.pid")
     install_bin
     kill -USR2 "$OLD"
-    wait_for 10 "new binary ready" grep -q "new binary process .* is ready" <(grep -F "$OLD#0" "$PREFIX/logs/error.log" | grep "is ready" || true)
+    wait_for 10 "new binary ready" grep -q "$OLD#0: new binary process [0-9]* is ready" "$PREFIX/logs/error.log"
     kill -WINCH "$OLD"
     wait_for 30 "old workers gone" bash -c "! pgrep -P $OLD -f 'worker process' >/dev/null"
     kill -QUIT "$OLD"

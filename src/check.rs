@@ -43,6 +43,9 @@ pub fn run(location: &Location, dump: bool) -> ExitCode {
             ));
         }
     }
+    if let Err(msg) = crate::log::access::check_paths(&config) {
+        return fail(&msg);
+    }
     eprintln!("moltd: the configuration file {source} syntax is ok");
     eprintln!("moltd: configuration file {source} test is successful");
     if dump {

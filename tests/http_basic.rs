@@ -45,7 +45,8 @@ fn files_index_and_errors() {
 
     let r = http::get(port, "/other?q=1").expect("301");
     assert_eq!(r.status, 301);
-    assert_eq!(r.header("location"), Some("/other/?q=1"));
+    let want = format!("http://localhost:{port}/other/?q=1");
+    assert_eq!(r.header("location"), Some(want.as_str()));
 
     assert_eq!(http::get(port, "/other/").expect("403").status, 403);
     assert_eq!(http::get(port, "/index.html/").expect("file/").status, 404);

@@ -7,6 +7,10 @@
 
 pub mod duration;
 pub mod raw;
+pub mod server;
+pub mod size;
+
+pub use server::{AutoindexFormat, Expires, Match, Server, Settings};
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -17,6 +21,10 @@ use toml::Spanned;
 
 /// The configuration used when no `conf/moltd.toml` exists under the prefix.
 pub const EMBEDDED_DEFAULT: &str = include_str!("default.toml");
+
+/// Access-log bytes buffered per file before a write: lines are flushed at
+/// least every second anyway, so this only bounds syscalls under load.
+const DEFAULT_ACCESS_LOG_BUFFER: usize = 64 * 1024;
 
 /// Upper bound on `worker_processes`: a typo like 10000 should fail the
 /// test, not fork-bomb the machine.
@@ -88,19 +96,12 @@ pub struct Config {
     pub worker_shutdown_timeout: Option<Duration>,
     /// Worker user and group, when the master runs as root.
     pub user: Option<(String, Option<String>)>,
+    /// `Server: moltd/VERSION` instead of `Server: moltd`.
+    pub server_tokens: bool,
+    /// Bytes buffered per access log before a write (0: write each line).
+    pub access_log_buffer: usize,
     /// Virtual servers, in file order.
     pub servers: Vec<Server>,
-}
-
-/// One `[[server]]` block, validated.
-#[derive(Debug, Clone)]
-pub struct Server {
-    /// Addresses to listen on.
-    pub listen: Vec<SocketAddr>,
-    /// Document root (absolute).
-    pub root: PathBuf,
-    /// Index file names.
-    pub index: Vec<String>,
 }
 
 impl Config {
@@ -147,13 +148,10 @@ impl Config {
                 out.push_str(&format!("group = {g:?}\n"));
             }
         }
+        out.push_str(&format!("server_tokens = {}\n", self.server_tokens));
+        out.push_str(&format!("access_log_buffer = {}\n", self.access_log_buffer));
         for s in &self.servers {
-            let listen: Vec<String> = s.listen.iter().map(|a| format!("\"{a}\"")).collect();
-            let index: Vec<String> = s.index.iter().map(|i| format!("{i:?}")).collect();
-            out.push_str("\n[[server]]\n");
-            out.push_str(&format!("listen = [{}]\n", listen.join(", ")));
-            out.push_str(&format!("root = {}\n", q(&s.root)));
-            out.push_str(&format!("index = [{}]\n", index.join(", ")));
+            out.push_str(&s.effective_toml());
         }
         out
     }
@@ -270,10 +268,15 @@ pub fn parse(text: &str, source: Source, prefix: &Path) -> Result<Config, Config
             message: "no [[server]] block: nothing to serve".into(),
         });
     }
+    let defaults = Settings::defaults(prefix);
     let mut servers = Vec::new();
     for s in &raw.server {
-        servers.push(v.server(prefix, s)?);
+        servers.push(v.server(prefix, s, &defaults)?);
     }
+    let access_log_buffer = match &raw.access_log_buffer {
+        None => DEFAULT_ACCESS_LOG_BUFFER,
+        Some(b) => size::parse_value(b.get_ref()).map_err(|m| v.err(b, "access_log_buffer", m))?,
+    };
 
     Ok(Config {
         source,
@@ -285,6 +288,8 @@ pub fn parse(text: &str, source: Source, prefix: &Path) -> Result<Config, Config
         error_log,
         worker_shutdown_timeout,
         user,
+        server_tokens: raw.server_tokens.unwrap_or(false),
+        access_log_buffer,
         servers,
     })
 }
@@ -310,13 +315,14 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     ))
 }
 
-struct Validator<'a> {
+/// Turns spans into file:line errors while validating one file.
+pub(crate) struct Validator<'a> {
     text: &'a str,
     source: String,
 }
 
 impl Validator<'_> {
-    fn line_of(&self, offset: usize) -> usize {
+    pub(crate) fn line_of(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
         self.text.as_bytes()[..end]
             .iter()
@@ -325,7 +331,7 @@ impl Validator<'_> {
             + 1
     }
 
-    fn err<T>(&self, at: &Spanned<T>, key: &str, message: String) -> ConfigError {
+    pub(crate) fn err<T>(&self, at: &Spanned<T>, key: &str, message: String) -> ConfigError {
         ConfigError {
             source: self.source.clone(),
             line: Some(self.line_of(at.span().start)),
@@ -334,7 +340,7 @@ impl Validator<'_> {
         }
     }
 
-    fn path(
+    pub(crate) fn path(
         &self,
         prefix: &Path,
         value: &Option<Spanned<String>>,
@@ -345,80 +351,6 @@ impl Validator<'_> {
             None => Ok(prefix.join(default)),
             Some(s) if s.get_ref().is_empty() => Err(self.err(s, key, "empty path".into())),
             Some(s) => Ok(prefix.join(s.get_ref())),
-        }
-    }
-
-    fn server(&self, prefix: &Path, s: &Spanned<raw::RawServer>) -> Result<Server, ConfigError> {
-        let block = s.get_ref();
-        let listen = match &block.listen {
-            None => {
-                return Err(self.err(s, "listen", "[[server]] has no \"listen\"".into()));
-            }
-            Some(l) => {
-                let items: Vec<&toml::Value> = match l.get_ref() {
-                    toml::Value::Array(a) => a.iter().collect(),
-                    other => vec![other],
-                };
-                if items.is_empty() {
-                    return Err(self.err(l, "listen", "empty \"listen\" list".into()));
-                }
-                let mut addrs = Vec::new();
-                for item in items {
-                    let toml::Value::String(text) = item else {
-                        return Err(self.err(
-                            l,
-                            "listen",
-                            format!("invalid listen value {item}: expected a string"),
-                        ));
-                    };
-                    let a = parse_listen(text).map_err(|m| self.err(l, "listen", m))?;
-                    if !addrs.contains(&a) {
-                        addrs.push(a);
-                    }
-                }
-                addrs
-            }
-        };
-        let root = match &block.root {
-            None => prefix.join("html"),
-            Some(r) => prefix.join(r.get_ref()),
-        };
-        match std::fs::metadata(&root) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => return Err(self.root_err(s, block, &root, "is not a directory".into())),
-            Err(e) => return Err(self.root_err(s, block, &root, e.to_string())),
-        }
-        let index = match &block.index {
-            None => vec!["index.html".to_string()],
-            Some(i) => {
-                if let Some(bad) = i.get_ref().iter().find(|n| n.is_empty() || n.contains('/')) {
-                    return Err(self.err(
-                        i,
-                        "index",
-                        format!("invalid index name \"{bad}\": a file name without \"/\""),
-                    ));
-                }
-                i.get_ref().clone()
-            }
-        };
-        Ok(Server {
-            listen,
-            root,
-            index,
-        })
-    }
-
-    fn root_err(
-        &self,
-        s: &Spanned<raw::RawServer>,
-        block: &raw::RawServer,
-        root: &Path,
-        why: String,
-    ) -> ConfigError {
-        let msg = format!("root \"{}\" is not usable: {why}", root.display());
-        match &block.root {
-            Some(r) => self.err(r, "root", msg),
-            None => self.err(s, "root", msg),
         }
     }
 }

@@ -24,21 +24,83 @@ pub struct RawConfig {
     pub user: Option<Spanned<String>>,
     /// Group for the workers (default: the user's primary group).
     pub group: Option<Spanned<String>>,
+    /// `Server: moltd/VERSION` instead of `Server: moltd`.
+    pub server_tokens: Option<bool>,
+    /// Access-log buffer per file, e.g. `"64k"`; `"0"` writes each line.
+    pub access_log_buffer: Option<Spanned<toml::Value>>,
     /// The `[[server]]` blocks.
     #[serde(default)]
     pub server: Vec<Spanned<RawServer>>,
 }
 
-/// One `[[server]]` block.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawServer {
-    /// `"addr:port"` or a list of them.
-    pub listen: Option<Spanned<toml::Value>>,
-    /// Document root, relative to the prefix.
-    pub root: Option<Spanned<String>>,
-    /// Index file names, tried in order.
-    pub index: Option<Spanned<Vec<String>>>,
+/// Declares a struct with the settings that both `[[server]]` and
+/// `[[server.location]]` accept, plus the fields given.
+macro_rules! with_settings {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: $ty,)*
+            /// Document root, relative to the prefix.
+            pub root: Option<Spanned<String>>,
+            /// Index file names, tried in order.
+            pub index: Option<Spanned<Vec<String>>>,
+            /// List directories without an index.
+            pub autoindex: Option<bool>,
+            /// `"html"` or `"json"`.
+            pub autoindex_format: Option<Spanned<String>>,
+            /// `"off"`, `"epoch"`, `"max"`, a time like `"7d"`, or a
+            /// negative time (`"-1"`) for `no-cache`.
+            pub expires: Option<Spanned<String>>,
+            /// Headers added to successful responses: `{ "X-A" = "b" }`.
+            pub add_header: Option<Spanned<toml::Table>>,
+            /// Serve `FILE.gz` to clients that accept gzip.
+            pub gzip_static: Option<bool>,
+            /// Serve `FILE.br` to clients that accept br.
+            pub brotli_static: Option<bool>,
+            /// `"utf-8"` (or another name) to add `; charset=...` to text
+            /// types, `"off"` for none.
+            pub charset: Option<Spanned<String>>,
+            /// Content-Type for unknown extensions.
+            pub default_type: Option<Spanned<String>>,
+            /// Extra or overriding MIME types: `{ "md" = "text/markdown" }`.
+            pub types: Option<Spanned<toml::Table>>,
+            /// Error pages: `{ "404" = "/404.html" }`.
+            pub error_page: Option<Spanned<toml::Table>>,
+            /// Refuse symlinks whose target leaves the root.
+            pub disable_symlinks: Option<bool>,
+            /// Most ranges honoured in one request; beyond it the whole
+            /// file is sent (0 disables ranges).
+            pub max_ranges: Option<Spanned<i64>>,
+        }
+    };
+}
+
+with_settings! {
+    /// One `[[server]]` block.
+    RawServer {
+        /// `"addr:port"` or a list of them.
+        listen: Option<Spanned<toml::Value>>,
+        /// Host names: exact, `*.example.com`, `.example.com`, `example.*`.
+        server_name: Option<Spanned<toml::Value>>,
+        /// This server is the default for its listens.
+        default_server: Option<bool>,
+        /// Access log path, or `"off"`.
+        access_log: Option<Spanned<String>>,
+        /// `[[server.location]]` blocks.
+        location: Option<Vec<Spanned<RawLocation>>>,
+    }
+}
+
+with_settings! {
+    /// One `[[server.location]]` block.
+    RawLocation {
+        /// Matches request paths starting with this.
+        prefix: Option<Spanned<String>>,
+        /// Matches exactly this request path.
+        exact: Option<Spanned<String>>,
+    }
 }
 
 /// The only key `-s` needs, read leniently from a file that may be broken.

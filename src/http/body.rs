@@ -1,8 +1,12 @@
-//! The response body: bytes in memory or a file streamed in chunks.
+//! The response body: a queue of in-memory bytes and file ranges, read
+//! from disk in chunks as hyper asks for them (so a large file never sits
+//! in memory, and multipart ranges interleave headers and file data).
 
+use std::collections::VecDeque;
 use std::fs::File;
-use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -12,38 +16,78 @@ use hyper::body::{Frame, SizeHint};
 /// small enough not to hold much memory per connection.
 const FILE_CHUNK: u64 = 64 * 1024;
 
-/// A response body.
 #[derive(Debug)]
-pub enum Body {
-    /// Everything in memory (error pages, small answers).
-    Bytes(Option<Bytes>),
-    /// `remaining` bytes still to read from `file`.
+enum Part {
+    Bytes(Bytes),
     File {
-        /// The open file.
-        file: File,
-        /// Bytes left to send.
+        file: Arc<File>,
+        offset: u64,
         remaining: u64,
     },
+}
+
+/// A response body.
+#[derive(Debug, Default)]
+pub struct Body {
+    parts: VecDeque<Part>,
+    len: u64,
 }
 
 impl Body {
     /// No body (HEAD, 304).
     pub fn empty() -> Self {
-        Body::Bytes(None)
+        Body::default()
     }
 
-    /// The first `len` bytes of `file`.
-    pub fn file(file: File, len: u64) -> Self {
-        Body::File {
-            file,
-            remaining: len,
+    /// Bytes in memory.
+    pub fn bytes(b: impl Into<Bytes>) -> Self {
+        let mut body = Body::empty();
+        body.push_bytes(b);
+        body
+    }
+
+    /// `len` bytes of `file` from `offset`.
+    pub fn file(file: Arc<File>, offset: u64, len: u64) -> Self {
+        let mut body = Body::empty();
+        body.push_file(file, offset, len);
+        body
+    }
+
+    /// Appends bytes.
+    pub fn push_bytes(&mut self, b: impl Into<Bytes>) {
+        let b = b.into();
+        if !b.is_empty() {
+            self.len += b.len() as u64;
+            self.parts.push_back(Part::Bytes(b));
         }
+    }
+
+    /// Appends a file range.
+    pub fn push_file(&mut self, file: Arc<File>, offset: u64, len: u64) {
+        if len > 0 {
+            self.len += len;
+            self.parts.push_back(Part::File {
+                file,
+                offset,
+                remaining: len,
+            });
+        }
+    }
+
+    /// Total length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when there is nothing to send.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
 impl From<String> for Body {
     fn from(s: String) -> Self {
-        Body::Bytes(Some(Bytes::from(s)))
+        Body::bytes(s)
     }
 }
 
@@ -55,22 +99,38 @@ impl hyper::body::Body for Body {
         self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        match self.get_mut() {
-            Body::Bytes(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            Body::File { file, remaining } => {
-                if *remaining == 0 {
-                    return Poll::Ready(None);
-                }
-                let want = (*remaining).min(FILE_CHUNK) as usize;
+        let this = self.get_mut();
+        let Some(part) = this.parts.pop_front() else {
+            return Poll::Ready(None);
+        };
+        match part {
+            Part::Bytes(b) => {
+                this.len -= b.len() as u64;
+                Poll::Ready(Some(Ok(Frame::data(b))))
+            }
+            Part::File {
+                file,
+                offset,
+                remaining,
+            } => {
+                let want = remaining.min(FILE_CHUNK) as usize;
                 let mut buf = vec![0u8; want];
-                match file.read(&mut buf) {
+                match file.read_at(&mut buf, offset) {
                     Ok(0) => Poll::Ready(Some(Err(std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,
                         "file shrank while being sent",
                     )))),
                     Ok(n) => {
                         buf.truncate(n);
-                        *remaining -= n as u64;
+                        let n = n as u64;
+                        this.len -= n;
+                        if remaining > n {
+                            this.parts.push_front(Part::File {
+                                file,
+                                offset: offset + n,
+                                remaining: remaining - n,
+                            });
+                        }
                         Poll::Ready(Some(Ok(Frame::data(Bytes::from(buf)))))
                     }
                     Err(e) => Poll::Ready(Some(Err(e))),
@@ -80,16 +140,10 @@ impl hyper::body::Body for Body {
     }
 
     fn is_end_stream(&self) -> bool {
-        match self {
-            Body::Bytes(b) => b.is_none(),
-            Body::File { remaining, .. } => *remaining == 0,
-        }
+        self.parts.is_empty()
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self {
-            Body::Bytes(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            Body::File { remaining, .. } => SizeHint::with_exact(*remaining),
-        }
+        SizeHint::with_exact(self.len)
     }
 }

@@ -1,85 +1,255 @@
 //! Request -> response for static files. Never touches signals or
 //! processes; every failure becomes a status code, never a panic.
 //!
-//! The pipeline, in order:
-//! 1. method: GET and HEAD only (405 with `Allow` otherwise);
-//! 2. path: decode and normalise once (`path.rs`), 400 if it is malformed;
-//! 3. lookup under `root`: a directory without its slash is redirected, a
-//!    directory is answered by its index (`index.rs`), a file by
-//!    `static_file.rs`;
-//! 4. errors: nginx-style HTML pages (`error_page.rs`).
+//! The pipeline, in order (`handle`):
+//! 1. virtual host (`vhost.rs`): the server for the listen address and
+//!    Host (or the absolute-form target); HTTP/1.1 without Host is 400;
+//! 2. method: GET and HEAD only (405 with `Allow` otherwise);
+//! 3. path (`path.rs`): decode and normalise once, 400 if malformed;
+//! 4. location (`location.rs`): exact, else longest prefix;
+//! 5. lookup under the root, refusing symlinks that leave it when
+//!    `disable_symlinks` is set: a directory without its slash is
+//!    redirected; a directory is answered by its index (`index.rs`) or a
+//!    listing (`autoindex.rs`); a file by `static_file.rs`, which applies
+//!    `precompressed.rs`, `conditional.rs` and `range.rs`;
+//! 6. errors (`error_page.rs`), then `expires`/`add_header` (`headers.rs`),
+//!    `Server`, and `Connection: close` while draining.
 
+pub mod autoindex;
 pub mod body;
+pub mod conditional;
 pub mod error_page;
+pub mod headers;
 pub mod index;
+pub mod location;
 pub mod mime;
 pub mod path;
+pub mod precompressed;
+pub mod range;
 pub mod static_file;
+pub mod vhost;
 
-use hyper::header::{ALLOW, CONNECTION, HeaderValue, LOCATION, SERVER};
-use hyper::{Method, Request, Response, StatusCode};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
 
-use crate::config::Server;
+use hyper::header::{
+    ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue, LOCATION, SERVER,
+};
+use hyper::{Method, Request, Response, StatusCode, Version};
+
 pub use body::Body;
 
-/// The `Server` header value.
-pub const SERVER_NAME: &str = "moltd";
+use crate::config::server::Server;
+use crate::config::{Config, Settings};
+use static_file::Refusal;
 
-/// Answers one request for `server`. `closing` says the connection will be
-/// closed after this response (the worker is draining), so the response
-/// carries `Connection: close`.
-pub fn handle<B>(server: &Server, req: &Request<B>, closing: bool) -> Response<Body> {
-    let mut resp = respond(server, req);
-    let head = req.method() == Method::HEAD;
-    if head {
-        resp = resp.map(|_| Body::empty());
-    }
-    let h = resp.headers_mut();
-    h.insert(SERVER, HeaderValue::from_static(SERVER_NAME));
-    if closing {
-        h.insert(CONNECTION, HeaderValue::from_static("close"));
-    }
-    resp
+/// Everything a worker needs to answer requests for one configuration.
+#[derive(Debug)]
+pub struct Site {
+    /// The configuration of this generation.
+    pub config: Arc<Config>,
+    vhosts: vhost::Vhosts,
+    server_header: HeaderValue,
+    footer: String,
 }
 
-fn respond<B>(server: &Server, req: &Request<B>) -> Response<Body> {
+impl Site {
+    /// Prepares `config` for serving.
+    pub fn new(config: Arc<Config>) -> Self {
+        let footer = if config.server_tokens {
+            format!("moltd/{}", crate::VERSION)
+        } else {
+            "moltd".to_string()
+        };
+        Site {
+            vhosts: vhost::Vhosts::new(&config),
+            server_header: HeaderValue::from_str(&footer)
+                .unwrap_or_else(|_| HeaderValue::from_static("moltd")),
+            footer,
+            config,
+        }
+    }
+}
+
+/// A response and the server that produced it (for its access log).
+#[derive(Debug)]
+pub struct Outcome {
+    /// The response.
+    pub response: Response<Body>,
+    /// Index of the chosen server in the configuration.
+    pub server: usize,
+}
+
+/// Answers one request that arrived on listen address `listen`. `closing`
+/// says the connection will be closed after this response (the worker is
+/// draining), so it carries `Connection: close`.
+pub fn handle<B>(site: &Site, listen: SocketAddr, req: &Request<B>, closing: bool) -> Outcome {
+    let config = &site.config;
+    // The absolute-form target's authority wins over Host (RFC 9112 §3.2.2).
+    let raw_host = match req.uri().authority() {
+        Some(a) => Some(a.as_str().to_string()),
+        None => req
+            .headers()
+            .get(HOST)
+            .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned()),
+    };
+    let host = raw_host.as_deref().map(vhost::normalize_host);
+    let server_idx = site
+        .vhosts
+        .select(config, listen, host.clone().flatten().as_deref());
+    let Some(server) = config.servers.get(server_idx) else {
+        return Outcome {
+            response: error_page::default_page(StatusCode::INTERNAL_SERVER_ERROR, &site.footer),
+            server: 0,
+        };
+    };
+    let missing_host = raw_host.is_none() && req.version() == Version::HTTP_11;
+    let bad_host = matches!(host, Some(None));
+    let mut settings: &Settings = &server.settings;
+    let result = if missing_host || bad_host {
+        Err(StatusCode::BAD_REQUEST.into())
+    } else {
+        route(
+            site,
+            server,
+            listen,
+            req,
+            host.flatten().as_deref(),
+            &mut settings,
+        )
+    };
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(Refusal { status, headers }) => {
+            let mut r = error_page::response(status, server, settings, &site.footer);
+            r.headers_mut().extend(headers);
+            if status == StatusCode::METHOD_NOT_ALLOWED {
+                r.headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            }
+            r
+        }
+    };
+    headers::apply(&mut resp, settings);
+    if req.method() == Method::HEAD {
+        *resp.body_mut() = Body::empty();
+    }
+    let h = resp.headers_mut();
+    h.insert(SERVER, site.server_header.clone());
+    if closing || missing_host || bad_host {
+        h.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    Outcome {
+        response: resp,
+        server: server_idx,
+    }
+}
+
+/// Steps 2-5 of the pipeline; sets `settings` to the location's.
+fn route<'a, B>(
+    site: &Site,
+    server: &'a Server,
+    listen: SocketAddr,
+    req: &Request<B>,
+    host: Option<&str>,
+    settings: &mut &'a Settings,
+) -> Result<Response<Body>, Refusal> {
     let method = req.method();
     if method != Method::GET && method != Method::HEAD {
-        let mut r = error_page::response(StatusCode::METHOD_NOT_ALLOWED);
-        r.headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return r;
+        return Err(StatusCode::METHOD_NOT_ALLOWED.into());
     }
     let uri_path = req.uri().path();
-    let rel = match path::normalize(uri_path) {
-        Ok(p) => p,
-        Err(status) => return error_page::response(status),
-    };
-    let full = server.root.join(&rel.relative);
-    let meta = match std::fs::metadata(&full) {
-        Ok(m) => m,
-        Err(e) => return error_page::response(static_file::status_for(&e)),
-    };
+    let rel = path::normalize(uri_path)?;
+    let norm = rel.uri_path();
+    *settings = location::settings_for(server, &norm);
+    let s: &Settings = settings;
+    let full = s.root.join(&rel.relative);
+    if s.disable_symlinks && !inside_root(&s.root, &full) {
+        return Err(StatusCode::FORBIDDEN.into());
+    }
+    let meta = std::fs::metadata(&full).map_err(|e| static_file::status_for(&e))?;
     if meta.is_dir() {
         if !uri_path.ends_with('/') {
-            let mut location = format!("{uri_path}/");
-            if let Some(q) = req.uri().query() {
-                location.push('?');
-                location.push_str(q);
-            }
-            let mut r = error_page::response(StatusCode::MOVED_PERMANENTLY);
-            if let Ok(v) = HeaderValue::from_str(&location) {
-                r.headers_mut().insert(LOCATION, v);
-            }
-            return r;
+            return Ok(redirect_to_slash(site, server, listen, req, host, &norm));
         }
-        return match index::find(&full, &server.index) {
-            Some((file, meta)) => static_file::respond(&file, &meta),
-            None => error_page::response(StatusCode::FORBIDDEN),
-        };
+        if let Some((file, _)) = index::find(&full, &s.index) {
+            if s.disable_symlinks && !inside_root(&s.root, &file) {
+                return Err(StatusCode::FORBIDDEN.into());
+            }
+            return static_file::respond(&file, s, method, req.headers());
+        }
+        if s.autoindex {
+            return listing(&full, &norm, s);
+        }
+        return Err(StatusCode::FORBIDDEN.into());
     }
     if rel.trailing_slash {
-        return error_page::response(StatusCode::NOT_FOUND);
+        return Err(StatusCode::NOT_FOUND.into());
     }
-    static_file::respond(&full, &meta)
+    static_file::respond(&full, s, method, req.headers())
+}
+
+/// True if `path` resolves (through any symlinks) to a place under `root`.
+/// A path that does not exist is let through: the lookup then says 404.
+fn inside_root(root: &Path, path: &Path) -> bool {
+    match (std::fs::canonicalize(root), std::fs::canonicalize(path)) {
+        (Ok(r), Ok(p)) => p.starts_with(r),
+        (Ok(_), Err(_)) => true,
+        (Err(_), _) => false,
+    }
+}
+
+fn listing(dir: &Path, uri: &str, s: &Settings) -> Result<Response<Body>, Refusal> {
+    let entries = autoindex::read(dir).map_err(|e| static_file::status_for(&e))?;
+    let (text, ctype) = autoindex::render(uri, &entries, s.autoindex_format);
+    let mut r = Response::new(Body::empty());
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
+    h.insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
+    *r.body_mut() = Body::from(text);
+    Ok(r)
+}
+
+/// 301 to the slash form, as nginx builds it: `http://HOST:PORT/dir/?query`
+/// with the request's host (else the first server name, else the listen
+/// address) and the listen port unless it is 80.
+fn redirect_to_slash<B>(
+    site: &Site,
+    server: &Server,
+    listen: SocketAddr,
+    req: &Request<B>,
+    host: Option<&str>,
+    norm: &str,
+) -> Response<Body> {
+    let name = host
+        .map(str::to_string)
+        .or_else(|| {
+            server
+                .names
+                .iter()
+                .find(|n| !n.contains('*') && !n.starts_with('.'))
+                .cloned()
+        })
+        .unwrap_or_else(|| match listen {
+            SocketAddr::V4(a) => a.ip().to_string(),
+            SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        });
+    let port = if listen.port() == 80 {
+        String::new()
+    } else {
+        format!(":{}", listen.port())
+    };
+    // The path as sent (still escaped) keeps its meaning in the Location.
+    let _ = norm;
+    let mut location = format!("http://{name}{port}{}/", req.uri().path());
+    if let Some(q) = req.uri().query() {
+        location.push('?');
+        location.push_str(q);
+    }
+    let mut r = error_page::default_page(StatusCode::MOVED_PERMANENTLY, &site.footer);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        r.headers_mut().insert(LOCATION, v);
+    }
+    r
 }

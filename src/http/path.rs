@@ -15,6 +15,19 @@ pub struct RelPath {
     pub trailing_slash: bool,
 }
 
+impl RelPath {
+    /// The normalised path as a URI path (`/a/b/`), for location matching
+    /// and listings.
+    pub fn uri_path(&self) -> String {
+        let mut s = String::from("/");
+        s.push_str(&self.relative.to_string_lossy());
+        if self.trailing_slash && !s.ends_with('/') {
+            s.push('/');
+        }
+        s
+    }
+}
+
 fn hex(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),

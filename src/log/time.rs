@@ -18,6 +18,27 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// `21/Nov/2026:22:16:23 +0000` for `t`: nginx's `$time_local`, in UTC.
+pub fn access_timestamp(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{d:02}/{}/{y:04}:{:02}:{:02}:{:02} +0000",
+        MONTHS[(m as usize).saturating_sub(1) % 12],
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
 /// `YYYY/MM/DD HH:MM:SS` for `t`, in UTC.
 pub fn log_timestamp(t: SystemTime) -> String {
     let secs = t
@@ -46,5 +67,6 @@ mod tests {
         assert_eq!(log_timestamp(t), "2026/11/21 22:16:23");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(log_timestamp(leap), "2000/02/29 00:00:00");
+        assert_eq!(access_timestamp(t), "21/Nov/2026:22:16:23 +0000");
     }
 }

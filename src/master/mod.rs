@@ -181,6 +181,10 @@ pub fn run(start: Start) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
+    if let Err(msg) = crate::log::access::check_paths(&config) {
+        startup_error(&msg, &mut ready_report);
+        return ExitCode::FAILURE;
+    }
     if config.user.is_some() && !sys::privs::is_root() {
         crate::warn!(
             "the \"user\" key makes sense only if the master process runs with super-user privileges, ignored"
@@ -289,16 +293,23 @@ pub fn run(start: Start) -> ExitCode {
 /// Makes the error log writable by the workers' user (when the master runs
 /// as root with `user`), so a worker can reopen it after a rotation.
 fn give_log_to_workers(config: &Config) {
-    let (Some((user, group)), Some(log)) = (&config.user, &config.error_log) else {
+    let Some((user, group)) = &config.user else {
         return;
     };
     if !sys::privs::is_root() {
         return;
     }
-    if let Ok((uid, gid)) = sys::privs::lookup(user, group.as_deref())
-        && let Err(e) = std::os::unix::fs::chown(log, Some(uid.as_raw()), Some(gid.as_raw()))
-    {
-        alert!("chown(\"{}\", {uid}) failed ({e})", log.display());
+    let Ok((uid, gid)) = sys::privs::lookup(user, group.as_deref()) else {
+        return;
+    };
+    let logs = config
+        .error_log
+        .iter()
+        .chain(config.servers.iter().filter_map(|s| s.access_log.as_ref()));
+    for log in logs {
+        if let Err(e) = std::os::unix::fs::chown(log, Some(uid.as_raw()), Some(gid.as_raw())) {
+            alert!("chown(\"{}\", {uid}) failed ({e})", log.display());
+        }
     }
 }
 
@@ -531,6 +542,11 @@ impl Master {
                 return;
             }
         };
+        if let Err(msg) = crate::log::access::check_paths(&config) {
+            emerg!("{msg}");
+            return;
+        }
+        give_log_to_workers(&config);
         let listeners = match listen::open(
             &config.listen_addrs(),
             &self.listeners,

@@ -48,7 +48,7 @@ pub fn start_worker(
     let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     let master = nix::unistd::getpid();
     let setup_config = Arc::clone(config);
-    let sockets: Vec<_> = listeners.iter().map(|l| &l.socket).collect();
+    let sockets: Vec<_> = listeners.iter().map(|l| (&l.socket, l.addr)).collect();
     let pid = crate::sys::fork::spawn_worker(move || {
         crate::worker::run(crate::worker::Setup {
             config: setup_config,

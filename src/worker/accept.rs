@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use super::Ctx;
 use super::conn;
 use super::drain::Drain;
-use crate::config::Config;
 use crate::error;
 
 /// Longest pause after a failed accept (EMFILE and friends): long enough
@@ -16,16 +16,17 @@ use crate::error;
 const MAX_ACCEPT_BACKOFF: Duration = Duration::from_millis(500);
 
 /// Accepts until the drain starts, then drops (closes) the listener.
-pub async fn run(listener: TcpListener, config: Arc<Config>, server: usize, drain: Drain) {
+pub async fn run(listener: TcpListener, addr: std::net::SocketAddr, ctx: Arc<Ctx>, drain: Drain) {
     let mut backoff = Duration::from_millis(5);
     loop {
         tokio::select! {
             res = listener.accept() => match res {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     backoff = Duration::from_millis(5);
                     let _ = stream.set_nodelay(true);
                     let guard = drain.guard();
-                    tokio::spawn(conn::serve(stream, Arc::clone(&config), server, drain.clone(), guard));
+                    let c = conn::Conn { listen: addr, peer, ctx: Arc::clone(&ctx), drain: drain.clone() };
+                    tokio::spawn(conn::serve(stream, c, guard));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => {}
                 Err(e) => {

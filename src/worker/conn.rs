@@ -8,6 +8,7 @@
 //! client has already sent is answered, not lost.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,9 +19,10 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
+use super::Ctx;
 use super::drain::{Drain, Guard};
 use super::io::{Activity, TrackedIo, has_pending_input};
-use crate::config::Config;
+use crate::log::access;
 
 /// How long an idle keep-alive connection must be quiet before a draining
 /// worker closes it. Clients sending back-to-back requests are never quiet
@@ -45,25 +47,47 @@ pub const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// become a reset that destroys the last response in flight.
 const LINGER: Duration = Duration::from_secs(2);
 
+/// Where a connection came from and what it serves.
+pub struct Conn {
+    /// The configured listen address it arrived on.
+    pub listen: SocketAddr,
+    /// The client.
+    pub peer: SocketAddr,
+    /// The worker's shared state.
+    pub ctx: Arc<Ctx>,
+    /// The worker's drain.
+    pub drain: Drain,
+}
+
+/// Answers one request and writes its access-log line.
+fn answer(c: &Conn, req: &Request<Incoming>) -> hyper::Response<crate::http::Body> {
+    let out = crate::http::handle(&c.ctx.site, c.listen, req, c.drain.started());
+    if let Some(log) = c.ctx.logs.for_server(out.server) {
+        let request_line = format!("{} {} {:?}", req.method(), req.uri(), req.version());
+        let h = req.headers();
+        log.write_line(&access::combined(&access::Entry {
+            remote: c.peer.ip(),
+            time: std::time::SystemTime::now(),
+            request_line: &request_line,
+            status: out.response.status().as_u16(),
+            bytes: out.response.body().len(),
+            referer: h.get(hyper::header::REFERER).map(|v| v.as_bytes()),
+            user_agent: h.get(hyper::header::USER_AGENT).map(|v| v.as_bytes()),
+        }));
+    }
+    out.response
+}
+
 /// Serves `stream` until the client leaves, keep-alive ends, or the drain
 /// closes it.
-pub async fn serve(
-    stream: TcpStream,
-    config: Arc<Config>,
-    server: usize,
-    drain: Drain,
-    _guard: Guard,
-) {
+pub async fn serve(stream: TcpStream, c: Conn, _guard: Guard) {
     let stream = Arc::new(stream);
     let activity = Arc::new(Activity::new());
     let io = TrackedIo::new(Arc::clone(&stream), Arc::clone(&activity));
-    let svc_drain = drain.clone();
+    let drain = c.drain.clone();
+    let c = Arc::new(c);
     let svc = service_fn(move |req: Request<Incoming>| {
-        let closing = svc_drain.started();
-        let resp = match config.servers.get(server) {
-            Some(s) => crate::http::handle(s, &req, closing),
-            None => crate::http::error_page::response(hyper::StatusCode::INTERNAL_SERVER_ERROR),
-        };
+        let resp = answer(&c, &req);
         async move { Ok::<_, Infallible>(resp) }
     });
     let conn = http1::Builder::new()

@@ -25,6 +25,8 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use crate::config::Config;
+use crate::http::Site;
+use crate::log::access::AccessLogs;
 use crate::sys;
 use crate::{alert, emerg, notice};
 
@@ -40,8 +42,9 @@ pub const EXIT_START_FAILED: i32 = 1;
 pub struct Setup<'a> {
     /// The configuration of the worker's generation.
     pub config: Arc<Config>,
-    /// The master's listeners for this generation.
-    pub listeners: Vec<&'a TcpListener>,
+    /// The master's listeners for this generation, with the configured
+    /// address each is bound to.
+    pub listeners: Vec<(&'a TcpListener, std::net::SocketAddr)>,
     /// Write end of the ready pipe.
     pub ready: OwnedFd,
     /// The master's pid, to detect its death.
@@ -56,9 +59,9 @@ pub fn run(setup: Setup<'_>) -> i32 {
     sys::title::set("moltd: worker process");
     // Our own listener copies, then drop every fd that belongs to the master.
     let mut listeners = Vec::new();
-    for l in &setup.listeners {
+    for (l, addr) in &setup.listeners {
         match l.try_clone() {
-            Ok(c) => listeners.push(c),
+            Ok(c) => listeners.push((c, *addr)),
             Err(e) => {
                 emerg!("could not take over a listening socket: {e}");
                 return EXIT_START_FAILED;
@@ -69,9 +72,11 @@ pub fn run(setup: Setup<'_>) -> i32 {
     if let Err(e) = crate::log::error::set_path(setup.config.error_log.as_deref()) {
         alert!("could not open the error log: {e}");
     }
-    let mut keep: Vec<i32> = listeners.iter().map(|l| l.as_raw_fd()).collect();
+    let logs = AccessLogs::open(&setup.config);
+    let mut keep: Vec<i32> = listeners.iter().map(|(l, _)| l.as_raw_fd()).collect();
     keep.push(setup.ready.as_raw_fd());
     keep.extend(crate::log::error::raw_fd());
+    keep.extend(logs.raw_fds());
     sys::fd::close_all_except(&keep);
     if let Some((user, group)) = &setup.config.user
         && sys::privs::is_root()
@@ -98,11 +103,33 @@ pub fn run(setup: Setup<'_>) -> i32 {
             return EXIT_START_FAILED;
         }
     };
-    rt.block_on(serve(setup.config, listeners, setup.ready))
+    let ctx = Arc::new(Ctx {
+        site: Site::new(setup.config),
+        logs,
+    });
+    let code = rt.block_on(serve(Arc::clone(&ctx), listeners, setup.ready));
+    ctx.logs.flush_all();
+    code
 }
 
+/// What every connection of this worker shares.
+pub struct Ctx {
+    /// The configuration, prepared for serving.
+    pub site: Site,
+    /// The access logs.
+    pub logs: AccessLogs,
+}
+
+/// How often buffered access-log lines are written at the latest.
+const ACCESS_LOG_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Serves until QUIT (drain) or TERM (exit now).
-async fn serve(config: Arc<Config>, listeners: Vec<TcpListener>, ready: OwnedFd) -> i32 {
+async fn serve(
+    ctx: Arc<Ctx>,
+    listeners: Vec<(TcpListener, std::net::SocketAddr)>,
+    ready: OwnedFd,
+) -> i32 {
+    let config = Arc::clone(&ctx.site.config);
     let inbox = match signals::Inbox::open() {
         Ok(i) => i,
         Err(e) => {
@@ -111,15 +138,10 @@ async fn serve(config: Arc<Config>, listeners: Vec<TcpListener>, ready: OwnedFd)
         }
     };
     let drain = drain::Drain::new();
-    for l in listeners {
-        let server = l
-            .local_addr()
-            .ok()
-            .and_then(|a| config.servers.iter().position(|s| s.listen.contains(&a)))
-            .unwrap_or(0);
+    for (l, addr) in listeners {
         match tokio::net::TcpListener::from_std(l) {
             Ok(l) => {
-                tokio::spawn(accept::run(l, Arc::clone(&config), server, drain.clone()));
+                tokio::spawn(accept::run(l, addr, Arc::clone(&ctx), drain.clone()));
             }
             Err(e) => {
                 emerg!("could not register a listening socket: {e}");
@@ -127,6 +149,14 @@ async fn serve(config: Arc<Config>, listeners: Vec<TcpListener>, ready: OwnedFd)
             }
         }
     }
+    let flusher = Arc::clone(&ctx);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(ACCESS_LOG_FLUSH);
+        loop {
+            tick.tick().await;
+            flusher.logs.flush_all();
+        }
+    });
     let mut ready = std::fs::File::from(ready);
     let _ = ready.write_all(b"1");
     drop(ready);
@@ -135,7 +165,7 @@ async fn serve(config: Arc<Config>, listeners: Vec<TcpListener>, ready: OwnedFd)
         match inbox.next().await {
             signals::Request::Drain => break,
             signals::Request::Exit => return 0,
-            signals::Request::Reopen => reopen(),
+            signals::Request::Reopen => reopen(&ctx),
             signals::Request::Ignore => {}
         }
     }
@@ -163,7 +193,7 @@ async fn serve(config: Arc<Config>, listeners: Vec<TcpListener>, ready: OwnedFd)
             }
             req = inbox.next() => match req {
                 signals::Request::Exit => return 0,
-                signals::Request::Reopen => reopen(),
+                signals::Request::Reopen => reopen(&ctx),
                 signals::Request::Drain | signals::Request::Ignore => {}
             },
         }
@@ -172,8 +202,10 @@ async fn serve(config: Arc<Config>, listeners: Vec<TcpListener>, ready: OwnedFd)
     0
 }
 
-/// Reopens the error log, then says so in the new file.
-fn reopen() {
+/// Reopens the error log and the access logs, then says so in the new
+/// error log.
+fn reopen(ctx: &Ctx) {
+    ctx.logs.reopen_all();
     match crate::log::error::reopen() {
         Ok(()) => notice!("reopening logs"),
         Err(e) => alert!("could not reopen the error log: {e}"),

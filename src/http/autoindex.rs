@@ -1,0 +1,254 @@
+//! Directory listings (`autoindex`): nginx's HTML page (names link-escaped
+//! and HTML-escaped, long names cut to 50 characters, dates, sizes,
+//! directories first) declared as UTF-8 so non-ASCII names render, or
+//! nginx's JSON array with `autoindex_format = "json"`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::SystemTime;
+
+use crate::config::AutoindexFormat;
+
+/// One listed entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// File name (lossy UTF-8 for non-UTF-8 names).
+    pub name: String,
+    /// A directory (followed through symlinks, as nginx stats entries).
+    pub dir: bool,
+    /// Size in bytes (files).
+    pub size: u64,
+    /// Modification time.
+    pub mtime: SystemTime,
+}
+
+/// The width nginx gives the name column.
+const NAME_WIDTH: usize = 50;
+
+/// Reads `dir`, skipping dot files, sorted directories first, then by name.
+pub fn read(dir: &Path) -> std::io::Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let Ok(e) = e else { continue };
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        // Follow symlinks like nginx; a dangling one is skipped.
+        let Ok(m) = std::fs::metadata(e.path()) else {
+            continue;
+        };
+        out.push(Entry {
+            name,
+            dir: m.is_dir(),
+            size: m.len(),
+            mtime: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        });
+    }
+    out.sort_by(|a, b| b.dir.cmp(&a.dir).then_with(|| a.name.cmp(&b.name)));
+    Ok(out)
+}
+
+/// Escapes for HTML text and attribute values.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-escapes a name for use as a relative link: everything but
+/// unreserved characters and a few safe ones, so `?`, `#`, `%`, `:` and
+/// spaces cannot change what the link means.
+pub fn link_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'~'
+            | b'!'
+            | b'$'
+            | b'('
+            | b')'
+            | b'*'
+            | b'+'
+            | b','
+            | b';'
+            | b'='
+            | b'@' => out.push(b as char),
+            _ => {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+    out
+}
+
+fn json_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `21-Nov-2026 23:52` (UTC), nginx's listing date.
+fn listing_date(t: SystemTime) -> String {
+    // "Sat, 21 Nov 2026 23:52:05 GMT" -> day, month, year, hh:mm
+    let h = httpdate::fmt_http_date(t);
+    let f: Vec<&str> = h.split_whitespace().collect();
+    match f.as_slice() {
+        [_, d, m, y, time, _] => format!("{d}-{m}-{y} {}", &time[..5]),
+        _ => h,
+    }
+}
+
+/// Renders `entries` of the directory at request path `uri` (decoded, with
+/// its trailing slash). Returns the body and its Content-Type.
+pub fn render(uri: &str, entries: &[Entry], format: AutoindexFormat) -> (String, &'static str) {
+    match format {
+        AutoindexFormat::Html => (html(uri, entries), "text/html; charset=utf-8"),
+        AutoindexFormat::Json => (json(entries), "application/json"),
+    }
+}
+
+fn html(uri: &str, entries: &[Entry]) -> String {
+    let title = html_escape(uri);
+    let mut out = format!(
+        "<html>\r\n<head><meta charset=\"utf-8\"><title>Index of {title}</title></head>\r\n<body>\r\n<h1>Index of {title}</h1><hr><pre><a href=\"../\">../</a>\r\n"
+    );
+    for e in entries {
+        let slash = if e.dir { "/" } else { "" };
+        let shown: String = format!("{}{slash}", e.name);
+        let count = shown.chars().count();
+        let (text, pad) = if count > NAME_WIDTH {
+            let cut: String = shown.chars().take(NAME_WIDTH - 3).collect();
+            (format!("{}..&gt;", html_escape(&cut)), 1)
+        } else {
+            (html_escape(&shown), NAME_WIDTH - count + 1)
+        };
+        let size = if e.dir {
+            "-".to_string()
+        } else {
+            e.size.to_string()
+        };
+        let _ = write!(
+            out,
+            "<a href=\"{}{slash}\">{text}</a>{}{} {size:>19}\r\n",
+            link_escape(&e.name),
+            " ".repeat(pad),
+            listing_date(e.mtime)
+        );
+    }
+    out.push_str("</pre><hr></body>\r\n</html>\r\n");
+    out
+}
+
+fn json(entries: &[Entry]) -> String {
+    let mut out = String::from("[\n");
+    for (i, e) in entries.iter().enumerate() {
+        let sep = if i + 1 < entries.len() { "," } else { "" };
+        let mtime = httpdate::fmt_http_date(e.mtime);
+        if e.dir {
+            let _ = writeln!(
+                out,
+                "{{ \"name\":\"{}\", \"type\":\"directory\", \"mtime\":\"{mtime}\" }}{sep}",
+                json_escape(&e.name)
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "{{ \"name\":\"{}\", \"type\":\"file\", \"mtime\":\"{mtime}\", \"size\":{} }}{sep}",
+                json_escape(&e.name),
+                e.size
+            );
+        }
+    }
+    out.push(']');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn entry(name: &str, dir: bool, size: u64) -> Entry {
+        Entry {
+            name: name.into(),
+            dir,
+            size,
+            mtime: SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_299_383),
+        }
+    }
+
+    #[test]
+    fn escapes_names_in_links_and_text() {
+        assert_eq!(link_escape("a <b>&\"c.txt"), "a%20%3Cb%3E%26%22c.txt");
+        assert_eq!(link_escape("sp ace%?#:.txt"), "sp%20ace%25%3F%23%3A.txt");
+        assert_eq!(link_escape("ünï"), "%C3%BCn%C3%AF");
+        assert_eq!(html_escape("a <b>&\"c"), "a &lt;b&gt;&amp;&quot;c");
+    }
+
+    #[test]
+    fn html_matches_nginx_layout() {
+        let (body, ctype) = render(
+            "/list/",
+            &[entry("sub", true, 0), entry("a.txt", false, 3000)],
+            AutoindexFormat::Html,
+        );
+        assert_eq!(ctype, "text/html; charset=utf-8");
+        assert!(body.contains("<title>Index of /list/</title>"));
+        assert!(body.contains(&format!(
+            "<a href=\"sub/\">sub/</a>{}21-Nov-2026 22:16                   -\r\n",
+            " ".repeat(47)
+        )));
+        assert!(body.contains(&format!(
+            "<a href=\"a.txt\">a.txt</a>{}21-Nov-2026 22:16                3000\r\n",
+            " ".repeat(46)
+        )));
+    }
+
+    #[test]
+    fn long_names_are_cut() {
+        let long = "L".repeat(60);
+        let (body, _) = render("/", &[entry(&long, false, 0)], AutoindexFormat::Html);
+        assert!(
+            body.contains(&format!(">{}..&gt;</a> 21-Nov", "L".repeat(47))),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn json_layout() {
+        let (body, _) = render(
+            "/",
+            &[entry("d", true, 0), entry("q\"x", false, 2)],
+            AutoindexFormat::Json,
+        );
+        assert_eq!(
+            body,
+            "[\n{ \"name\":\"d\", \"type\":\"directory\", \"mtime\":\"Sat, 21 Nov 2026 22:16:23 GMT\" },\n{ \"name\":\"q\\\"x\", \"type\":\"file\", \"mtime\":\"Sat, 21 Nov 2026 22:16:23 GMT\", \"size\":2 }\n]"
+        );
+    }
+}

@@ -1,0 +1,274 @@
+//! The access log, in nginx's `combined` format, one file per distinct
+//! path. Lines are buffered (`access_log_buffer`) and written with
+//! O_APPEND in one `write`, so lines from several workers never
+//! interleave; buffers are flushed at least every second, on exit and
+//! before a reopen (USR1), so logrotate's rename + USR1 loses no line.
+//! A write failure (full disk, deleted directory) never stops serving: it
+//! is reported once in the error log until writes succeed again.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use crate::config::Config;
+
+struct State {
+    file: Option<File>,
+    buf: Vec<u8>,
+    failing: bool,
+}
+
+/// One access log file.
+pub struct AccessLog {
+    path: PathBuf,
+    limit: usize,
+    state: Mutex<State>,
+}
+
+fn open(path: &Path) -> std::io::Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o644)
+        .open(path)
+}
+
+/// Checks that every access log of `config` can be opened for appending
+/// (creating it), so a bad path fails the start or the reload, not a
+/// worker.
+pub fn check_paths(config: &Config) -> Result<(), String> {
+    for s in &config.servers {
+        if let Some(p) = &s.access_log {
+            open(p)
+                .map_err(|e| format!("could not open the access log \"{}\": {e}", p.display()))?;
+        }
+    }
+    Ok(())
+}
+
+impl AccessLog {
+    fn write_out(&self, st: &mut State) {
+        if st.buf.is_empty() {
+            return;
+        }
+        let res = match st.file.as_mut() {
+            Some(f) => f.write_all(&st.buf),
+            None => Err(std::io::Error::other("not open")),
+        };
+        match res {
+            Ok(()) => {
+                if st.failing {
+                    crate::notice!(
+                        "writing to the access log \"{}\" works again",
+                        self.path.display()
+                    );
+                }
+                st.failing = false;
+            }
+            Err(e) => {
+                if !st.failing {
+                    crate::alert!(
+                        "write() to the access log \"{}\" failed ({e}); lines are dropped until it works again",
+                        self.path.display()
+                    );
+                }
+                st.failing = true;
+            }
+        }
+        st.buf.clear();
+    }
+
+    /// Appends one line (with its newline), writing when the buffer fills.
+    pub fn write_line(&self, line: &str) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if st.buf.len() + line.len() > self.limit {
+            self.write_out(&mut st);
+        }
+        st.buf.extend_from_slice(line.as_bytes());
+        if st.buf.len() >= self.limit {
+            self.write_out(&mut st);
+        }
+    }
+
+    /// Writes what is buffered.
+    pub fn flush(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        self.write_out(&mut st);
+    }
+
+    /// Flushes, then reopens the path (after a rotation renamed it).
+    pub fn reopen(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        self.write_out(&mut st);
+        match open(&self.path) {
+            Ok(f) => st.file = Some(f),
+            Err(e) => crate::alert!(
+                "could not reopen the access log \"{}\": {e}",
+                self.path.display()
+            ),
+        }
+    }
+}
+
+/// The access logs of one configuration, and which server writes where.
+pub struct AccessLogs {
+    logs: Vec<AccessLog>,
+    by_server: Vec<Option<usize>>,
+}
+
+impl AccessLogs {
+    /// Opens every access log of `config` (a path that cannot be opened is
+    /// reported and its lines dropped).
+    pub fn open(config: &Config) -> Self {
+        let mut logs: Vec<AccessLog> = Vec::new();
+        let mut by_server = Vec::new();
+        for s in &config.servers {
+            let Some(path) = &s.access_log else {
+                by_server.push(None);
+                continue;
+            };
+            let i = match logs.iter().position(|l| &l.path == path) {
+                Some(i) => i,
+                None => {
+                    let file = match open(path) {
+                        Ok(f) => Some(f),
+                        Err(e) => {
+                            crate::alert!(
+                                "could not open the access log \"{}\": {e}",
+                                path.display()
+                            );
+                            None
+                        }
+                    };
+                    logs.push(AccessLog {
+                        path: path.clone(),
+                        limit: config.access_log_buffer.max(1),
+                        state: Mutex::new(State {
+                            file,
+                            buf: Vec::new(),
+                            failing: false,
+                        }),
+                    });
+                    logs.len() - 1
+                }
+            };
+            by_server.push(Some(i));
+        }
+        AccessLogs { logs, by_server }
+    }
+
+    /// The log of server `i`, if it has one.
+    pub fn for_server(&self, i: usize) -> Option<&AccessLog> {
+        self.by_server
+            .get(i)
+            .copied()
+            .flatten()
+            .map(|i| &self.logs[i])
+    }
+
+    /// Writes every buffer.
+    pub fn flush_all(&self) {
+        self.logs.iter().for_each(AccessLog::flush);
+    }
+
+    /// Reopens every file.
+    pub fn reopen_all(&self) {
+        self.logs.iter().for_each(AccessLog::reopen);
+    }
+
+    /// The open fds, so a forked worker keeps them.
+    pub fn raw_fds(&self) -> Vec<RawFd> {
+        self.logs
+            .iter()
+            .filter_map(|l| {
+                let st = l.state.lock().unwrap_or_else(|p| p.into_inner());
+                st.file.as_ref().map(|f| f.as_raw_fd())
+            })
+            .collect()
+    }
+}
+
+/// What one request contributes to a `combined` line.
+pub struct Entry<'a> {
+    /// Client address.
+    pub remote: IpAddr,
+    /// When the request was answered.
+    pub time: SystemTime,
+    /// Method, target as sent, and version (`GET /a?b HTTP/1.1`).
+    pub request_line: &'a str,
+    /// Status code.
+    pub status: u16,
+    /// Body bytes sent.
+    pub bytes: u64,
+    /// Referer header, raw.
+    pub referer: Option<&'a [u8]>,
+    /// User-Agent header, raw.
+    pub user_agent: Option<&'a [u8]>,
+}
+
+/// nginx's escaping for logged values: `"`, `\`, control and non-ASCII
+/// bytes become `\xHH`.
+fn escape(out: &mut String, bytes: &[u8]) {
+    for &b in bytes {
+        if b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b) {
+            out.push_str(&format!("\\x{b:02X}"));
+        } else {
+            out.push(b as char);
+        }
+    }
+}
+
+/// The `combined` line for `e`, newline included:
+/// `$remote_addr - $remote_user [$time_local] "$request" $status
+/// $body_bytes_sent "$http_referer" "$http_user_agent"`.
+pub fn combined(e: &Entry<'_>) -> String {
+    let mut out = String::with_capacity(160);
+    out.push_str(&e.remote.to_string());
+    out.push_str(" - - [");
+    out.push_str(&super::time::access_timestamp(e.time));
+    out.push_str("] \"");
+    escape(&mut out, e.request_line.as_bytes());
+    out.push_str(&format!("\" {} {} \"", e.status, e.bytes));
+    match e.referer {
+        Some(r) if !r.is_empty() => escape(&mut out, r),
+        _ => out.push('-'),
+    }
+    out.push_str("\" \"");
+    match e.user_agent {
+        Some(u) if !u.is_empty() => escape(&mut out, u),
+        _ => out.push('-'),
+    }
+    out.push_str("\"\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn combined_format() {
+        let e = Entry {
+            remote: "127.0.0.1".parse().expect("ip"),
+            time: UNIX_EPOCH + Duration::from_secs(1_795_299_383),
+            request_line: "GET /a?b=\"c\" HTTP/1.1",
+            status: 200,
+            bytes: 612,
+            referer: None,
+            user_agent: Some(b"curl/8.0 \xff"),
+        };
+        assert_eq!(
+            combined(&e),
+            "127.0.0.1 - - [21/Nov/2026:22:16:23 +0000] \"GET /a?b=\\x22c\\x22 HTTP/1.1\" 200 612 \"-\" \"curl/8.0 \\xFF\"\n"
+        );
+    }
+}
