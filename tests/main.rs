@@ -3,12 +3,21 @@
 
 mod support;
 
+/// The access log: combined format, buffering, `off`, rotation + USR1.
+mod access_log;
 /// Import boundaries between the layers, and `unsafe` only in `sys`.
 mod architecture;
 /// `-t`, `-T`, `-s`, `-v`, `-V` and bad flags.
 mod cli;
 /// GET/HEAD, index, 404/403/405, directory redirect, drain semantics.
 mod http_basic;
+/// Conditionals, ranges, precompressed siblings, headers, error pages,
+/// symlinks and traversal attempts.
+mod http_files;
+/// Listings in HTML and JSON.
+mod http_listing;
+/// Virtual hosts and locations.
+mod http_vhosts;
 /// `MOLTD` handover values that are garbage or name non-listening fds.
 mod inherit;
 /// Start and stop in the foreground and as a daemon: process tree, titles,

@@ -161,3 +161,30 @@ impl KeepAlive {
         resp
     }
 }
+
+/// One request with extra header lines, on a fresh connection.
+pub fn request_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> io::Result<Response> {
+    let mut s = connect(port)?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str("Host: localhost\r\n");
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    read_response(&mut BufReader::new(s), method)
+}
+
+/// Sends `raw` bytes as they are and reads one response.
+pub fn raw(port: u16, raw: &[u8]) -> io::Result<Response> {
+    let mut s = connect(port)?;
+    s.write_all(raw)?;
+    read_response(&mut BufReader::new(s), "GET")
+}
