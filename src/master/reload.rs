@@ -1,0 +1,140 @@
+//! HUP: a reload builds a new generation (DESIGN §3): a fresh config,
+//! listeners matched by address (kept, or bound), new workers; only when
+//! all of them report ready do the old ones get QUIT. A bad config, a busy
+//! port or workers that never become ready leave everything as it was.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use nix::sys::signal::Signal as Raw;
+
+use super::start::give_log_to_workers;
+use super::workers::{self, State};
+use super::{Master, PendingReload, Phase, RELOAD_READY_TIMEOUT, pidfile};
+use crate::config;
+use crate::listen::{self, Listener};
+use crate::{alert, emerg, notice};
+
+impl Master {
+    pub(super) fn reload(&mut self) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        if self.new_binary.is_some() || !self.accepting {
+            // A rollback (HUP to the old master during an upgrade) or a
+            // master whose workers WINCH stopped: start workers with the
+            // configuration in memory, as nginx does, never the file on
+            // disk (it may be the new binary's). Only the missing ones.
+            notice!("start worker processes");
+            self.start_workers();
+            return;
+        }
+        if self.reload.is_some() {
+            notice!("a reload is already in progress, ignoring");
+            return;
+        }
+        notice!("reconfiguring");
+        let config = match config::load(&self.location) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                emerg!("{e}");
+                return;
+            }
+        };
+        if let Err(msg) = crate::log::access::check_paths(&config) {
+            emerg!("{msg}");
+            return;
+        }
+        give_log_to_workers(&config);
+        let listeners = match listen::open(
+            &config.listen_addrs(),
+            &self.listeners,
+            &mut Vec::<Listener>::new(),
+        ) {
+            Ok(l) => l,
+            Err(e) => {
+                emerg!("{e}");
+                emerg!("reload failed, keeping the old configuration");
+                return;
+            }
+        };
+        let generation = self.generation + 1;
+        for _ in 0..config.worker_processes {
+            match workers::start_worker(&config, &listeners, generation) {
+                Ok(w) => self.workers.push(w),
+                Err(e) => {
+                    alert!("fork() failed while spawning \"worker process\" ({e})");
+                    self.abandon_reload_workers(generation);
+                    emerg!("reload failed, keeping the old configuration");
+                    return;
+                }
+            }
+        }
+        self.reload = Some(PendingReload {
+            config,
+            listeners,
+            generation,
+            deadline: Instant::now() + RELOAD_READY_TIMEOUT,
+        });
+    }
+
+    /// Stops the workers of an abandoned reload: those already serving
+    /// drain (they may hold requests), those still starting are killed.
+    pub(super) fn abandon_reload_workers(&mut self, generation: u64) {
+        self.signal_workers(Raw::SIGQUIT, |w| {
+            w.generation == generation && w.state == State::Running
+        });
+        self.signal_workers(Raw::SIGKILL, |w| {
+            w.generation == generation && w.state == State::Starting
+        });
+    }
+
+    pub(super) fn abandon_reload(&mut self, why: &str) {
+        if let Some(r) = self.reload.take() {
+            alert!("{why}; reload failed, keeping the old configuration");
+            self.abandon_reload_workers(r.generation);
+        }
+    }
+
+    /// All new workers of a reload are serving: switch generations.
+    pub(super) fn commit_reload(&mut self) {
+        let Some(r) = self.reload.take() else { return };
+        let old_pid_path = self.config.pid.clone();
+        let old_log = self.config.error_log.clone();
+        self.config = r.config;
+        self.listeners = r.listeners;
+        self.generation = r.generation;
+        let generation = self.generation;
+        self.signal_workers(Raw::SIGQUIT, |w| {
+            w.generation != generation && w.state != State::Exiting
+        });
+        if self.config.error_log != old_log {
+            match crate::log::error::set_path(self.config.error_log.as_deref()) {
+                Ok(()) => self.log_reopened(),
+                Err(e) => alert!("could not open the new error log: {e}"),
+            }
+        }
+        if self.config.pid != old_pid_path && self.new_binary.is_none() {
+            match pidfile::write(&self.config.pid, self.pid) {
+                // Two spellings of one file (a symlinked directory) must not
+                // end with the file just written being deleted.
+                Ok(()) if pidfile::same_file(&self.config.pid, &old_pid_path) => {}
+                Ok(()) => pidfile::remove_if_ours(&old_pid_path, self.pid),
+                Err(e) => alert!(
+                    "could not write the pid file \"{}\": {e}",
+                    self.config.pid.display()
+                ),
+            }
+        }
+        notice!("reload complete, configuration generation {generation}");
+    }
+
+    /// The error log file changed: hand it to the workers' user and, for a
+    /// daemon, point stderr at it again.
+    pub(super) fn log_reopened(&self) {
+        give_log_to_workers(&self.config);
+        if self.stderr_is_log {
+            let _ = crate::log::error::capture_stderr();
+        }
+    }
+}

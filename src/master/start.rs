@@ -1,0 +1,221 @@
+//! Starting a master: bind or adopt the listeners, open the logs, check
+//! the pid file, daemonize if asked, write the pid file, set the title and
+//! fork the first workers (DESIGN §4 step 4 for a new binary). Every
+//! failure prints an nginx-style `moltd: [emerg]` line and exits 1; a new
+//! binary also reports it to the old master over the readiness pipe.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use super::signal::Inbox;
+use super::{Master, Phase, Start, daemon, pidfile, upgrade};
+use crate::config::{self, Config};
+use crate::listen;
+use crate::sys;
+use crate::{alert, crit, emerg, notice};
+
+/// Prints a startup error the way nginx does (`moltd: [emerg] ...`), logs
+/// it if the error log is a file, and, for a new binary, sends it to the
+/// old master over the readiness pipe so it lands in the old master's log
+/// even when this one could not open its own.
+fn startup_error(msg: &str, upgrade_report: &mut Option<File>) {
+    eprintln!("moltd: [emerg] {msg}");
+    if crate::log::error::is_file() {
+        emerg!("{msg}");
+    }
+    if let Some(mut f) = upgrade_report.take() {
+        let _ = f.write_all(msg.as_bytes());
+    }
+}
+
+/// Starts a master and runs it until it exits.
+pub fn run(start: Start) -> ExitCode {
+    // Nothing may interrupt the master before its signalfd exists; blocking
+    // first also means the signals queue while we start.
+    sys::fd::cloexec_all();
+    let mut ready_report = take_ready_fd();
+    let parent_hint = upgrade::old_master_pid();
+    let inbox = match Inbox::open() {
+        Ok(i) => i,
+        Err(e) => {
+            startup_error(
+                &format!("could not set up signal handling: {e}"),
+                &mut ready_report,
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = match config::load(&start.location) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            startup_error(&e.to_string(), &mut ready_report);
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = crate::log::error::set_path(config.error_log.as_deref()) {
+        startup_error(
+            &format!(
+                "could not open the error log \"{}\": {}",
+                config
+                    .error_log
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("stderr"))
+                    .display(),
+                pidfile::strip_os_error(&e)
+            ),
+            &mut ready_report,
+        );
+        return ExitCode::FAILURE;
+    }
+    if let Err(msg) = crate::log::access::check_paths(&config) {
+        startup_error(&msg, &mut ready_report);
+        return ExitCode::FAILURE;
+    }
+    if config.user.is_some() && !sys::privs::is_root() {
+        crate::warn!(
+            "the \"user\" key makes sense only if the master process runs with super-user privileges, ignored"
+        );
+    }
+    give_log_to_workers(&config);
+    // After the error log is open, so `using inherited sockets` lands there.
+    let (mut inherited, upgraded) = listen::take_inherited();
+    if let Some(pid) = pidfile::running_master(&config.pid) {
+        startup_error(
+            &format!(
+                "moltd is already running: master process {pid} (pid file \"{}\")",
+                config.pid.display()
+            ),
+            &mut ready_report,
+        );
+        return ExitCode::FAILURE;
+    }
+    let listeners = match listen::open(&config.listen_addrs(), &[], &mut inherited) {
+        Ok(l) => l,
+        Err(e) => {
+            startup_error(&e.to_string(), &mut ready_report);
+            return ExitCode::FAILURE;
+        }
+    };
+    // Inherited sockets that match nothing in the configuration close here.
+    drop(inherited);
+
+    let report = if config.daemon && !upgraded {
+        match daemon::daemonize() {
+            Ok(r) => Some(r),
+            Err(e) => {
+                startup_error(&format!("could not daemonize: {e}"), &mut ready_report);
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    let pid = nix::unistd::getpid();
+    if let Err(e) = pidfile::write(&config.pid, pid) {
+        let msg = format!(
+            "could not write the pid file \"{}\" ({}: {})",
+            config.pid.display(),
+            e.raw_os_error().unwrap_or(0),
+            pidfile::strip_os_error(&e)
+        );
+        match report {
+            Some(r) => {
+                emerg!("{msg}");
+                r.fail(&msg);
+            }
+            None => startup_error(&msg, &mut ready_report),
+        }
+        return ExitCode::FAILURE;
+    }
+    let stderr_is_log = report.is_some();
+    if let Some(r) = report {
+        r.ok();
+        let _ = crate::log::error::capture_stderr();
+    }
+
+    let old_master = upgraded.then(|| parent_hint.unwrap_or(nix::unistd::getppid()));
+    let exe = upgrade::resolve_exe(std::path::Path::new(
+        start
+            .argv
+            .first()
+            .map(OsString::as_os_str)
+            .unwrap_or_default(),
+    ));
+    let title: Vec<String> = start
+        .argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    sys::title::set(&format!("moltd: master process {}", title.join(" ")));
+
+    let mut master = Master {
+        location: start.location,
+        argv: start.argv,
+        exe,
+        pid,
+        config,
+        listeners,
+        generation: 1,
+        workers: Vec::new(),
+        phase: Phase::Running,
+        accepting: true,
+        reload: None,
+        new_binary: None,
+        old_master,
+        ready_report,
+        fast_deaths: 0,
+        respawn_at: Vec::new(),
+        inbox,
+        stderr_is_log,
+    };
+    notice!(
+        "moltd/{} master process {pid} started",
+        env!("CARGO_PKG_VERSION")
+    );
+    master.start_workers();
+    master.run()
+}
+
+/// Makes the error log writable by the workers' user (when the master runs
+/// as root with `user`), so a worker can reopen it after a rotation.
+pub(super) fn give_log_to_workers(config: &Config) {
+    let Some((user, group)) = &config.user else {
+        return;
+    };
+    if !sys::privs::is_root() {
+        return;
+    }
+    let Ok((uid, gid)) = sys::privs::lookup(user, group.as_deref()) else {
+        return;
+    };
+    let logs = config
+        .error_log
+        .iter()
+        .chain(config.servers.iter().filter_map(|s| s.access_log.as_ref()));
+    for log in logs {
+        if let Err(e) = std::os::unix::fs::chown(log, Some(uid.as_raw()), Some(gid.as_raw())) {
+            alert!("chown(\"{}\", {uid}) failed ({e})", log.display());
+        }
+    }
+}
+
+/// The readiness fd passed by an old master (`MOLTD_READY`), if any.
+fn take_ready_fd() -> Option<File> {
+    let value = std::env::var(upgrade::READY_VAR).ok();
+    sys::env::remove_var(upgrade::READY_VAR);
+    let raw: i32 = value?.parse().ok()?;
+    match sys::fd::adopt_inherited(raw) {
+        Ok(fd) => {
+            let _ = sys::fd::set_cloexec(fd.as_fd(), true);
+            Some(File::from(fd))
+        }
+        Err(_) => {
+            crit!("the readiness fd #{raw} from the old master is not open, ignoring");
+            None
+        }
+    }
+}
