@@ -27,23 +27,24 @@ pub fn run(location: &Location, dump: bool) -> ExitCode {
         }
     }
     if let Some(log) = &config.error_log {
-        let opened = log
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| {
-                std::fs::OpenOptions::new()
-                    .append(true)
-                    .create(true)
-                    .open(log)
-            });
+        let opened = crate::log::ensure_parent(log).and_then(|()| {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(log)
+        });
         if let Err(e) = opened {
             return fail(&format!(
-                "could not open the error log \"{}\": {e}",
-                log.display()
+                "could not open the error log \"{}\" ({})",
+                log.display(),
+                crate::log::errno_text(&e)
             ));
         }
     }
     if let Err(msg) = crate::log::access::check_paths(&config) {
+        return fail(&msg);
+    }
+    if let Err(msg) = crate::master::pidfile::check_writable(&config.pid) {
         return fail(&msg);
     }
     eprintln!("moltd: the configuration file {source} syntax is ok");

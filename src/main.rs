@@ -3,18 +3,29 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use clap::error::ErrorKind;
 
 fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     match moltd::cli::Cli::try_parse_from(&argv) {
         Ok(cli) => moltd::run(cli, argv),
-        Err(e) => {
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
             let _ = e.print();
-            if e.use_stderr() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            // nginx's shape: `moltd: invalid option: ...`, exit 1.
+            let text = e.to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ");
+            eprintln!("moltd: invalid option: {first}");
+            eprintln!(
+                "usage: moltd [-p PREFIX] [-c FILE] [-t | -T] [-s stop|quit|reopen|reload] [-v | -V]"
+            );
+            ExitCode::FAILURE
         }
     }
 }

@@ -175,3 +175,42 @@ fn sigterm_via_s_stop_is_fast() {
             .contains(&format!("signal {} (SIGTERM)", Signal::SIGTERM as i32))
     );
 }
+
+#[test]
+fn t_checks_the_pid_path_without_creating_the_file() {
+    let s = Server::new();
+    s.config(&conf(&[free_port()], 1, "pid = \"html/index.html/x.pid\""));
+    let o = s.run(&["-t"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("(20: Not a directory)"),
+        "{}",
+        stderr(&o)
+    );
+    s.config(&conf(&[free_port()], 1, "pid = \"run/sub/m.pid\""));
+    let o = s.run(&["-t"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        !s.path("run/sub/m.pid").exists(),
+        "-t never creates the pid file"
+    );
+    assert_eq!(
+        std::fs::read_dir(s.path("run/sub")).expect("dir").count(),
+        0,
+        "no probe left behind"
+    );
+}
+
+#[test]
+fn bad_options_read_like_nginx() {
+    let s = Server::new();
+    for args in [&["foo"][..], &["-s", "restart"], &["-x"]] {
+        let o = s.run(args);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(
+            stderr(&o).starts_with("moltd: invalid option: "),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+}

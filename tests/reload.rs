@@ -117,3 +117,49 @@ fn reload_whose_workers_cannot_start_keeps_old_ones() {
     assert_eq!(procs::workers_of(master), old);
     assert_eq!(http::get(port, "/").expect("GET").status, 200);
 }
+
+#[test]
+fn a_hup_during_a_reload_is_not_lost() {
+    let port = free_port();
+    let mut s = Server::new();
+    for (dir, text) in [("v1", "one\n"), ("v2", "two\n"), ("v3", "three\n")] {
+        std::fs::create_dir_all(s.path(dir)).expect("dir");
+        std::fs::write(s.path(&format!("{dir}/index.html")), text).expect("index");
+    }
+    let cfg =
+        |dir: &str| conf(&[port], 8, "").replace("root = \"html\"", &format!("root = \"{dir}\""));
+    s.config(&cfg("v1"));
+    let master = s.start(port);
+    for round in 0..3 {
+        s.config(&cfg("v2"));
+        s.signal(master, Signal::SIGHUP);
+        // Right behind it, while 8 new workers start: the final config.
+        s.config(&cfg("v3"));
+        s.signal(master, Signal::SIGHUP);
+        wait_for(&format!("round {round}: the last config served"), || {
+            http::get(port, "/").ok().filter(|r| r.text() == "three\n")
+        });
+        s.config(&cfg("v1"));
+        s.signal(master, Signal::SIGHUP);
+        wait_for("back to v1", || {
+            http::get(port, "/").ok().filter(|r| r.text() == "one\n")
+        });
+    }
+    wait_for("8 workers", || {
+        (procs::workers_of(master).len() == 8).then_some(())
+    });
+}
+
+#[test]
+fn reload_with_an_unwritable_pid_path_keeps_the_old_one() {
+    let port = free_port();
+    let mut s = Server::new();
+    s.config(&conf(&[port], 1, ""));
+    let master = s.start(port);
+    s.config(&conf(&[port], 1, "pid = \"html/index.html/moltd.pid\""));
+    s.signal(master, Signal::SIGHUP);
+    s.wait_log("could not write the pid file");
+    assert!(s.log().contains("(20: Not a directory)"), "{}", s.log());
+    assert_eq!(s.pid(), master);
+    assert!(!s.log().contains("reload complete"));
+}

@@ -463,3 +463,68 @@ fn term_to_the_old_master_during_upgrade_leaves_the_new_one_serving() {
     assert!(procs::alive(new));
     assert_eq!(http::get(port, "/").expect("GET").status, 200);
 }
+
+#[test]
+fn a_new_binary_that_hangs_is_stopped_and_rolled_back() {
+    let port = free_port();
+    let mut s = Server::new();
+    let bin = s.use_private_binary();
+    s.config(&conf(&[port], 1, "upgrade_ready_timeout = \"1s\""));
+    let old = s.start(port);
+    install_script(&bin, "#!/bin/sh\nexec sleep 120\n");
+    s.signal(old, Signal::SIGUSR2);
+    s.wait_log("did not become ready within 1000ms, stopping it");
+    s.wait_log("exited on signal 15");
+    wait_for("the pid file back", || {
+        (s.read_pid("logs/moltd.pid") == Some(old)).then_some(())
+    });
+    assert!(!s.path("logs/moltd.pid.oldbin").exists());
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
+    install_binary(&support::moltd_bin(), &bin);
+    usr2_and_wait(&mut s, old);
+}
+
+#[test]
+fn usr2_is_refused_for_process_1_of_a_namespace() {
+    let probe = std::process::Command::new("unshare")
+        .args(["-fp", "--mount-proc", "true"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("cannot create a PID namespace here (needs root and unshare); nothing to check");
+        return;
+    }
+    let port = free_port();
+    let mut s = Server::new();
+    s.config(&conf(&[port], 1, ""));
+    let bin = s.bin.clone();
+    let prefix = s.prefix.clone();
+    let child = std::process::Command::new("unshare")
+        .args(["-fp", "--mount-proc"])
+        .arg(&bin)
+        .arg("-p")
+        .arg(&prefix)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("unshare");
+    s.remember(Pid::from_raw(child.id() as i32));
+    wait_for("a 200", || {
+        http::get(port, "/").ok().filter(|r| r.status == 200)
+    });
+    // The pid file holds the namespace pid (1); find the host pid.
+    let host_pid = wait_for("the master's host pid", || {
+        procs::descendants(Pid::from_raw(child.id() as i32))
+            .into_iter()
+            .find(|p| procs::title(*p).starts_with("moltd: master process"))
+    });
+    s.remember(host_pid);
+    s.signal(host_pid, Signal::SIGUSR2);
+    s.wait_log("this master is process 1 of its namespace");
+    assert!(
+        procs::masters_under(host_pid).is_empty(),
+        "no new binary started"
+    );
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
+    std::mem::forget(child);
+}

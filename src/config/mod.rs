@@ -26,6 +26,11 @@ pub const EMBEDDED_DEFAULT: &str = include_str!("default.toml");
 /// least every second anyway, so this only bounds syscalls under load.
 const DEFAULT_ACCESS_LOG_BUFFER: usize = 64 * 1024;
 
+/// How long a new binary may take, by default, to start serving after
+/// USR2: generous for a cold start on a loaded machine, short enough that
+/// a hung upgrade does not hold the pid file for long.
+const DEFAULT_UPGRADE_READY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Upper bound on `worker_processes`: a typo like 10000 should fail the
 /// test, not fork-bomb the machine.
 const MAX_WORKER_PROCESSES: usize = 1024;
@@ -94,6 +99,9 @@ pub struct Config {
     pub error_log: Option<PathBuf>,
     /// Cap on a graceful drain; `None` waits for every request.
     pub worker_shutdown_timeout: Option<Duration>,
+    /// How long a new binary may take to report ready before the old
+    /// master stops it and rolls back.
+    pub upgrade_ready_timeout: Duration,
     /// Worker user and group, when the master runs as root.
     pub user: Option<(String, Option<String>)>,
     /// `Server: moltd/VERSION` instead of `Server: moltd`.
@@ -136,6 +144,10 @@ impl Config {
             Some(p) => out.push_str(&format!("error_log = {}\n", q(p))),
             None => out.push_str("error_log = \"stderr\"\n"),
         }
+        out.push_str(&format!(
+            "upgrade_ready_timeout = \"{}ms\"\n",
+            self.upgrade_ready_timeout.as_millis()
+        ));
         if let Some(t) = self.worker_shutdown_timeout {
             out.push_str(&format!(
                 "worker_shutdown_timeout = \"{}ms\"\n",
@@ -243,6 +255,19 @@ pub fn parse(text: &str, source: Source, prefix: &Path) -> Result<Config, Config
             Some(duration::parse(s.get_ref()).map_err(|m| v.err(s, "worker_shutdown_timeout", m))?)
         }
     };
+    let upgrade_ready_timeout = match &raw.upgrade_ready_timeout {
+        None => DEFAULT_UPGRADE_READY_TIMEOUT,
+        Some(s) => duration::parse(s.get_ref())
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                v.err(
+                    s,
+                    "upgrade_ready_timeout",
+                    format!("invalid time \"{}\": expected e.g. \"30s\"", s.get_ref()),
+                )
+            })?,
+    };
     if let Some(g) = &raw.group
         && raw.user.is_none()
     {
@@ -287,6 +312,7 @@ pub fn parse(text: &str, source: Source, prefix: &Path) -> Result<Config, Config
         pid,
         error_log,
         worker_shutdown_timeout,
+        upgrade_ready_timeout,
         user,
         server_tokens: raw.server_tokens.unwrap_or(false),
         access_log_buffer,

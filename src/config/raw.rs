@@ -20,6 +20,8 @@ pub struct RawConfig {
     pub error_log: Option<Spanned<String>>,
     /// Cap on a worker's graceful drain, e.g. `"30s"`.
     pub worker_shutdown_timeout: Option<Spanned<String>>,
+    /// How long a new binary may take to report ready on USR2.
+    pub upgrade_ready_timeout: Option<Spanned<String>>,
     /// User the workers run as when the master runs as root.
     pub user: Option<Spanned<String>>,
     /// Group for the workers (default: the user's primary group).

@@ -31,9 +31,7 @@ pub struct AccessLog {
 }
 
 fn open(path: &Path) -> std::io::Result<File> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
+    super::ensure_parent(path)?;
     OpenOptions::new()
         .append(true)
         .create(true)

@@ -17,6 +17,18 @@ use crate::{alert, notice};
 impl Master {
     /// The new binary wrote on its readiness pipe: `1` once it serves, or
     /// the reason it could not start.
+    /// True if the new binary's readiness pipe has data or is closed, so a
+    /// read will not block.
+    fn new_binary_has_spoken(&self) -> bool {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        let Some(r) = self.new_binary.as_ref().and_then(|nb| nb.ready.as_ref()) else {
+            return false;
+        };
+        let mut fds = [PollFd::new(r.as_fd(), PollFlags::POLLIN)];
+        matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+    }
+
     pub(super) fn on_new_binary_ready(&mut self) {
         let Some(nb) = &mut self.new_binary else {
             return;
@@ -28,7 +40,10 @@ impl Master {
         let n = File::from(r).read(&mut buf).unwrap_or(0);
         match &buf[..n] {
             [] => {}
-            b"1" => notice!("new binary process {} is ready", nb.pid),
+            b"1" => {
+                nb.ready_seen = true;
+                notice!("new binary process {} is ready", nb.pid);
+            }
             msg => alert!(
                 "new binary process {} failed to start: {}",
                 nb.pid,
@@ -97,7 +112,16 @@ impl Master {
                 _ => continue,
             };
             if self.new_binary.as_ref().is_some_and(|nb| nb.pid == pid) {
-                notice!("new binary process {pid} {how}");
+                // Its last words (why it failed) may be waiting on the
+                // readiness pipe: log them before its exit.
+                if self.new_binary_has_spoken() {
+                    self.on_new_binary_ready();
+                }
+                if code == Some(0) {
+                    notice!("new binary process {pid} {how}");
+                } else {
+                    alert!("new binary process {pid} {how}");
+                }
                 self.new_binary_exited();
             } else if let Some(i) = self.workers.iter().position(|w| w.pid == pid) {
                 let w = self.workers.swap_remove(i);
@@ -127,7 +151,6 @@ impl Master {
         if self.phase == Phase::Running
             && (!self.accepting || self.live_current() < self.config.worker_processes)
         {
-            notice!("start worker processes");
             self.start_workers();
         }
     }

@@ -118,6 +118,8 @@ struct Master {
     phase: Phase,
     accepting: bool,
     reload: Option<PendingReload>,
+    /// A HUP arrived during a reload: reload again when it ends.
+    reload_again: bool,
     new_binary: Option<NewBinary>,
     /// The old master, when this one was started by its upgrade.
     old_master: Option<Pid>,
@@ -202,6 +204,11 @@ impl Master {
         if let Some(r) = &self.reload {
             d.push(r.deadline);
         }
+        if let Some(nb) = &self.new_binary
+            && let Some(at) = nb.deadline()
+        {
+            d.push(at);
+        }
         if let Phase::Terminating { since, step } = self.phase
             && let Some(at) = TERM_STEPS.get(step)
         {
@@ -237,13 +244,21 @@ impl Master {
     }
 
     /// Starts workers of the current generation up to `worker_processes`;
-    /// never more (nginx can double them, control.md #4).
+    /// never more (nginx can double them, control.md #4). Says what it did.
     fn start_workers(&mut self) {
         self.accepting = true;
         let missing = self
             .config
             .worker_processes
             .saturating_sub(self.live_current());
+        if missing == 0 {
+            notice!(
+                "all {} worker processes are running",
+                self.config.worker_processes
+            );
+            return;
+        }
+        notice!("start worker processes");
         for _ in 0..missing {
             self.spawn_current();
         }
@@ -275,6 +290,7 @@ impl Master {
             step: 0,
         };
         self.reload = None;
+        self.reload_again = false;
         self.respawn_at.clear();
         self.signal_workers(Raw::SIGTERM, |_| true);
     }
@@ -286,6 +302,7 @@ impl Master {
         notice!("gracefully shutting down");
         self.phase = Phase::Quitting;
         self.reload = None;
+        self.reload_again = false;
         self.respawn_at.clear();
         self.signal_workers(Raw::SIGQUIT, |w| w.state != State::Exiting);
         // New connections are refused once no process holds the sockets.
@@ -298,6 +315,7 @@ impl Master {
         }
         self.accepting = false;
         self.reload = None;
+        self.reload_again = false;
         self.respawn_at.clear();
         self.signal_workers(Raw::SIGQUIT, |w| w.state != State::Exiting);
     }
@@ -317,38 +335,39 @@ impl Master {
         self.signal_workers(Raw::SIGUSR1, |w| w.state != State::Exiting);
     }
 
-    /// Why a USR2 must be refused now, if it must.
+    /// Why a USR2 must be refused now, if it must: the crit line to log.
     fn upgrade_refusal(&self) -> Option<&'static str> {
+        const IN_PROGRESS: &str = "the changing binary signal is ignored: you should shutdown or terminate before either old or new binary's process";
         if self.phase != Phase::Running {
-            return Some("shutting down");
+            return Some("the changing binary signal is ignored: shutting down");
         }
         if self.new_binary.is_some() {
-            return Some("upgrade in progress");
-        }
-        if self.reload.is_some() {
-            return Some("a reload is in progress");
+            return Some(IN_PROGRESS);
         }
         if self.old_master.is_some_and(|p| nix::unistd::getppid() == p) {
-            return Some("the old master is still running");
+            return Some(IN_PROGRESS);
+        }
+        if self.reload.is_some() {
+            return Some(
+                "the changing binary signal is ignored: a reload is in progress, try again once it completes",
+            );
+        }
+        if self.pid.as_raw() == 1 {
+            return Some(
+                "the changing binary signal is ignored: this master is process 1 of its namespace, and the new master would die with it when the upgrade is committed; run moltd under an init (e.g. tini) or with daemon = true",
+            );
         }
         None
     }
 
     fn upgrade(&mut self) {
-        if self.upgrade_refusal().is_some() {
-            if self.reload.is_some() {
-                crit!(
-                    "the changing binary signal is ignored: a reload is in progress, try again once it completes"
-                );
-            } else {
-                crit!(
-                    "the changing binary signal is ignored: you should shutdown or terminate before either old or new binary's process"
-                );
-            }
+        if let Some(why) = self.upgrade_refusal() {
+            crit!("{why}");
             return;
         }
         notice!("changing binary");
         match upgrade::exec_new_binary(
+            self.config.upgrade_ready_timeout,
             &self.exe,
             &self.argv,
             &self.listeners,
@@ -365,6 +384,11 @@ impl Master {
 
     fn on_tick(&mut self) {
         let now = Instant::now();
+        if let Some(nb) = &mut self.new_binary
+            && nb.deadline().is_some_and(|at| now >= at)
+        {
+            nb.escalate();
+        }
         if let Some(r) = &self.reload
             && now >= r.deadline
         {

@@ -11,9 +11,7 @@ use nix::unistd::Pid;
 /// Writes `pid` to `path` via a temp file and a rename, so a reader never
 /// sees an empty or half-written file.
 pub fn write(path: &Path, pid: Pid) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
+    crate::log::ensure_parent(path)?;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(format!(".tmp{pid}"));
     let tmp = PathBuf::from(tmp);
@@ -31,6 +29,32 @@ pub fn write(path: &Path, pid: Pid) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Checks, without touching the pid file itself, that it can be written:
+/// its directory exists (or is created) and accepts a new file. `-t` and
+/// reload run it so a bad `pid` fails there, not at start.
+pub fn check_writable(path: &Path) -> Result<(), String> {
+    let fail = |e: std::io::Error| {
+        format!(
+            "could not write the pid file \"{}\" ({})",
+            path.display(),
+            crate::log::errno_text(&e)
+        )
+    };
+    if path.is_dir() {
+        return Err(fail(std::io::Error::from_raw_os_error(libc::EISDIR)));
+    }
+    crate::log::ensure_parent(path).map_err(fail)?;
+    let mut probe = path.as_os_str().to_owned();
+    probe.push(format!(".check{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(fail)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// Reads the pid in `path`, with nginx's error wording.

@@ -25,12 +25,14 @@ impl Master {
             // master whose workers WINCH stopped: start workers with the
             // configuration in memory, as nginx does, never the file on
             // disk (it may be the new binary's). Only the missing ones.
-            notice!("start worker processes");
             self.start_workers();
             return;
         }
         if self.reload.is_some() {
-            notice!("a reload is already in progress, ignoring");
+            // The file may have changed again since this reload read it:
+            // run one more once this one ends.
+            notice!("a reload is in progress; reloading again when it completes");
+            self.reload_again = true;
             return;
         }
         notice!("reconfiguring");
@@ -42,6 +44,12 @@ impl Master {
             }
         };
         if let Err(msg) = crate::log::access::check_paths(&config) {
+            emerg!("{msg}");
+            return;
+        }
+        if config.pid != self.config.pid
+            && let Err(msg) = pidfile::check_writable(&config.pid)
+        {
             emerg!("{msg}");
             return;
         }
@@ -94,6 +102,15 @@ impl Master {
             alert!("{why}; reload failed, keeping the old configuration");
             self.abandon_reload_workers(r.generation);
         }
+        self.reload_again_if_asked();
+    }
+
+    /// Runs the reload a HUP asked for while another was in progress.
+    fn reload_again_if_asked(&mut self) {
+        if std::mem::take(&mut self.reload_again) {
+            notice!("reconfiguring again for a HUP received during the reload");
+            self.reload();
+        }
     }
 
     /// All new workers of a reload are serving: switch generations.
@@ -127,6 +144,7 @@ impl Master {
             }
         }
         notice!("reload complete, configuration generation {generation}");
+        self.reload_again_if_asked();
     }
 
     /// The error log file changed: hand it to the workers' user and, for a

@@ -59,13 +59,13 @@ pub fn run(start: Start) -> ExitCode {
     if let Err(e) = crate::log::error::set_path(config.error_log.as_deref()) {
         startup_error(
             &format!(
-                "could not open the error log \"{}\": {}",
+                "could not open the error log \"{}\" ({})",
                 config
                     .error_log
                     .as_deref()
                     .unwrap_or(std::path::Path::new("stderr"))
                     .display(),
-                pidfile::strip_os_error(&e)
+                crate::log::errno_text(&e)
             ),
             &mut ready_report,
         );
@@ -164,6 +164,7 @@ pub fn run(start: Start) -> ExitCode {
         phase: Phase::Running,
         accepting: true,
         reload: None,
+        reload_again: false,
         new_binary: None,
         old_master,
         ready_report,

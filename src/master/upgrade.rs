@@ -1,7 +1,8 @@
 //! Binary upgrade, the old master's side (DESIGN §4): rename the pid file to
 //! `.oldbin`, clear close-on-exec on exactly the listener fds (and the
 //! readiness pipe), and start the binary on disk with `MOLTD="fd;fd;"`
-//! through `std::process::Command`, which resets the child's signal mask.
+//! through `std::process::Command`, with the child's signal mask cleared
+//! (`sys::signals::clear_mask_on_exec`).
 //! Any failure puts the pid file back: the master stays as it was.
 
 use std::ffi::OsString;
@@ -10,6 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
 use nix::unistd::Pid;
@@ -32,6 +34,9 @@ pub fn old_master_pid() -> Option<Pid> {
     v?.parse().ok().map(Pid::from_raw)
 }
 
+/// After TERM, how long a stuck new binary gets before SIGKILL.
+const KILL_AFTER: Duration = Duration::from_secs(5);
+
 /// A new-binary child in progress.
 #[derive(Debug)]
 pub struct NewBinary {
@@ -39,6 +44,53 @@ pub struct NewBinary {
     pub pid: Pid,
     /// Read end of its readiness pipe, until it reports or closes.
     pub ready: Option<OwnedFd>,
+    /// It reported ready.
+    pub ready_seen: bool,
+    /// When it was started.
+    pub started: Instant,
+    /// When it was sent TERM for not becoming ready.
+    pub termed: Option<Instant>,
+    /// How long it may take to report ready (`upgrade_ready_timeout`): a
+    /// hung new master would otherwise hold the upgrade, and the missing
+    /// pid file, forever.
+    pub ready_timeout: Duration,
+}
+
+impl NewBinary {
+    /// The next time the old master must act on this child, if any.
+    pub fn deadline(&self) -> Option<Instant> {
+        if self.ready_seen {
+            return None;
+        }
+        match self.termed {
+            None => Some(self.started + self.ready_timeout),
+            Some(t) => Some(t + KILL_AFTER),
+        }
+    }
+
+    /// The child missed its deadline: TERM it, or KILL it if TERM did not
+    /// work. Its exit then rolls the upgrade back.
+    pub fn escalate(&mut self) {
+        match self.termed {
+            None => {
+                crate::alert!(
+                    "new binary process {} did not become ready within {}ms, stopping it",
+                    self.pid,
+                    self.ready_timeout.as_millis()
+                );
+                let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGTERM);
+                self.termed = Some(Instant::now());
+            }
+            Some(_) => {
+                crate::alert!(
+                    "new binary process {} ignored SIGTERM, sending SIGKILL",
+                    self.pid
+                );
+                let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+                self.ready_seen = true;
+            }
+        }
+    }
 }
 
 /// Why an upgrade did not start; each variant names the step.
@@ -125,6 +177,7 @@ pub fn resolve_exe(argv0: &Path) -> PathBuf {
 /// Starts the new binary. On success the pid file is `.oldbin` and the
 /// child is running; on failure everything is as before.
 pub fn exec_new_binary(
+    ready_timeout: Duration,
     exe: &Path,
     argv: &[OsString],
     listeners: &[Shared],
@@ -137,7 +190,7 @@ pub fn exec_new_binary(
         exe: exe.to_path_buf(),
         err,
     })?;
-    let result = spawn(exe, argv, listeners);
+    let result = spawn(exe, argv, listeners, ready_timeout);
     if result.is_err()
         && let Err(e) = std::fs::rename(oldbin, pid_path)
     {
@@ -151,7 +204,12 @@ pub fn exec_new_binary(
     result
 }
 
-fn spawn(exe: &Path, argv: &[OsString], listeners: &[Shared]) -> Result<NewBinary, UpgradeError> {
+fn spawn(
+    exe: &Path,
+    argv: &[OsString],
+    listeners: &[Shared],
+    ready_timeout: Duration,
+) -> Result<NewBinary, UpgradeError> {
     let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(UpgradeError::Pipe)?;
     let mut fds: Vec<_> = listeners.iter().map(|l| l.socket.as_fd()).collect();
     fds.push(ready_w.as_fd());
@@ -168,6 +226,7 @@ fn spawn(exe: &Path, argv: &[OsString], listeners: &[Shared]) -> Result<NewBinar
         .env_remove("LISTEN_FDS")
         .env_remove("LISTEN_PID")
         .env_remove("LISTEN_FDNAMES");
+    crate::sys::signals::clear_mask_on_exec(&mut cmd);
     let child = cmd.spawn().map_err(|err| UpgradeError::Exec {
         exe: exe.to_path_buf(),
         err,
@@ -177,5 +236,9 @@ fn spawn(exe: &Path, argv: &[OsString], listeners: &[Shared]) -> Result<NewBinar
     Ok(NewBinary {
         pid: Pid::from_raw(child.id() as i32),
         ready: Some(ready_r),
+        ready_seen: false,
+        started: Instant::now(),
+        termed: None,
+        ready_timeout,
     })
 }

@@ -25,3 +25,21 @@ pub fn async_signalfd(
     // returns that same fd.
     Ok(unsafe { tokio::io::unix::AsyncFd::register(fd) }?)
 }
+
+/// Makes `cmd` start its program with no signal blocked. The master blocks
+/// its control signals, and the mask survives exec; std's spawn does not
+/// reliably reset it (its posix_spawn path keeps it), so a new binary that
+/// is not moltd (a wrapper script, a broken build) would otherwise ignore
+/// the TERM meant to stop it.
+pub fn clear_mask_on_exec(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec, where
+    // only async-signal-safe calls are allowed: it calls sigprocmask
+    // (pthread_sigmask) on a set built on its own stack, and nothing else.
+    unsafe {
+        cmd.pre_exec(|| {
+            sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+                .map_err(std::io::Error::from)
+        });
+    }
+}

@@ -172,7 +172,7 @@ impl Server {
 
     /// Records a master so that drop kills it and its children.
     pub fn remember(&mut self, pid: Pid) {
-        if !self.masters.contains(&pid) {
+        if pid.as_raw() > 1 && !self.masters.contains(&pid) {
             self.masters.push(pid);
         }
     }
@@ -248,20 +248,28 @@ impl Default for Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // Only ever kill moltd processes: a pid file can hold a pid from
+        // another namespace (1 inside a container) or a recycled pid.
+        let is_moltd = |p: Pid| p.as_raw() > 1 && procs::title(p).starts_with("moltd: ");
         let mut victims: Vec<Pid> = Vec::new();
-        for m in self
+        let known = self
             .masters
             .iter()
             .copied()
-            .chain(self.read_pid("logs/moltd.pid"))
-        {
+            .chain(self.read_pid("logs/moltd.pid"));
+        for m in known {
+            if m.as_raw() <= 1 {
+                continue;
+            }
             victims.push(m);
-            victims.extend(procs::descendants(m));
+            victims.extend(procs::descendants(m).into_iter().filter(|p| is_moltd(*p)));
         }
         for v in victims {
-            let _ = kill(v, Signal::SIGKILL);
+            if is_moltd(v) || self.masters.contains(&v) {
+                let _ = kill(v, Signal::SIGKILL);
+            }
         }
-        if let Some(g) = self.pgid {
+        if let Some(g) = self.pgid.filter(|g| g.as_raw() > 1) {
             let _ = killpg(g, Signal::SIGKILL);
         }
         if let Some(mut c) = self.launcher.take() {
