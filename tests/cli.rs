@@ -214,3 +214,11 @@ fn bad_options_read_like_nginx() {
         );
     }
 }
+
+#[test]
+fn the_shipped_configuration_is_valid() {
+    let s = Server::new();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/moltd.toml");
+    let o = s.run(&["-t", "-c", shipped.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
