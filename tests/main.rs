@@ -23,6 +23,8 @@ mod inherit;
 /// Start and stop in the foreground and as a daemon: process tree, titles,
 /// pid file, exit codes, startup errors.
 mod lifecycle;
+/// Limits and timeouts: framing, sizes, slow clients, connection caps.
+mod limits;
 /// HUP: good and bad configs, listens added and removed.
 mod reload;
 /// QUIT, TERM, INT, USR1, WINCH, CHLD (respawn), kill -9 of the master.

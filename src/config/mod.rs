@@ -6,10 +6,12 @@
 //! A reload builds a fresh `Config`; a running one is never mutated.
 
 pub mod duration;
+pub mod limits;
 pub mod raw;
 pub mod server;
 pub mod size;
 
+pub use limits::Limits;
 pub use server::{AutoindexFormat, Expires, Match, Server, Settings};
 
 use std::fmt;
@@ -108,6 +110,8 @@ pub struct Config {
     pub server_tokens: bool,
     /// Bytes buffered per access log before a write (0: write each line).
     pub access_log_buffer: usize,
+    /// Connection limits and timeouts.
+    pub limits: Limits,
     /// Virtual servers, in file order.
     pub servers: Vec<Server>,
 }
@@ -162,6 +166,28 @@ impl Config {
         }
         out.push_str(&format!("server_tokens = {}\n", self.server_tokens));
         out.push_str(&format!("access_log_buffer = {}\n", self.access_log_buffer));
+        let l = &self.limits;
+        out.push_str(&format!("worker_connections = {}\n", l.worker_connections));
+        out.push_str(&format!(
+            "keepalive_timeout = \"{}ms\"\n",
+            l.keepalive_timeout.as_millis()
+        ));
+        out.push_str(&format!(
+            "client_header_timeout = \"{}ms\"\n",
+            l.client_header_timeout.as_millis()
+        ));
+        out.push_str(&format!(
+            "send_timeout = \"{}ms\"\n",
+            l.send_timeout.as_millis()
+        ));
+        out.push_str(&format!(
+            "client_max_body_size = {}\n",
+            l.client_max_body_size
+        ));
+        out.push_str(&format!(
+            "large_client_header_buffers = \"{} {}\"\n",
+            l.large_header_count, l.large_header_size
+        ));
         for s in &self.servers {
             out.push_str(&s.effective_toml());
         }
@@ -293,6 +319,7 @@ pub fn parse(text: &str, source: Source, prefix: &Path) -> Result<Config, Config
             message: "no [[server]] block: nothing to serve".into(),
         });
     }
+    let limits = v.limits(&raw)?;
     let defaults = Settings::defaults(prefix);
     let mut servers = Vec::new();
     for s in &raw.server {
@@ -316,6 +343,7 @@ pub fn parse(text: &str, source: Source, prefix: &Path) -> Result<Config, Config
         user,
         server_tokens: raw.server_tokens.unwrap_or(false),
         access_log_buffer,
+        limits,
         servers,
     })
 }

@@ -28,6 +28,19 @@ pub struct RawConfig {
     pub group: Option<Spanned<String>>,
     /// `Server: moltd/VERSION` instead of `Server: moltd`.
     pub server_tokens: Option<bool>,
+    /// Connections one worker serves at once; more wait in the backlog.
+    pub worker_connections: Option<Spanned<i64>>,
+    /// Idle keep-alive connections are closed after this.
+    pub keepalive_timeout: Option<Spanned<String>>,
+    /// A client must send a request's headers within this.
+    pub client_header_timeout: Option<Spanned<String>>,
+    /// A connection where nothing moves for this long is closed.
+    pub send_timeout: Option<Spanned<String>>,
+    /// Largest request body accepted (and discarded); beyond it, 413.
+    pub client_max_body_size: Option<Spanned<toml::Value>>,
+    /// `"4 8k"`: a request line or header line longer than the size is
+    /// refused (414 / 431), and so is a head larger than number x size.
+    pub large_client_header_buffers: Option<Spanned<String>>,
     /// Access-log buffer per file, e.g. `"64k"`; `"0"` writes each line.
     pub access_log_buffer: Option<Spanned<toml::Value>>,
     /// The `[[server]]` blocks.

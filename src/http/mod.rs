@@ -81,19 +81,45 @@ pub struct Outcome {
     pub server: usize,
 }
 
-/// Answers one request that arrived on listen address `listen`. `closing`
-/// says the connection will be closed after this response (the worker is
-/// draining), so it carries `Connection: close`.
-pub fn handle<B>(site: &Site, listen: SocketAddr, req: &Request<B>, closing: bool) -> Outcome {
-    let config = &site.config;
-    // The absolute-form target's authority wins over Host (RFC 9112 §3.2.2).
-    let raw_host = match req.uri().authority() {
+/// The error response for a request refused before routing (bad framing,
+/// too large), from the server its Host names, with `Connection: close`.
+pub fn refuse<B>(site: &Site, listen: SocketAddr, req: &Request<B>, status: StatusCode) -> Outcome {
+    let host = request_host(req).and_then(|h| vhost::normalize_host(&h));
+    let server_idx = site.vhosts.select(&site.config, listen, host.as_deref());
+    let mut resp = match site.config.servers.get(server_idx) {
+        Some(server) => error_page::response(status, server, &server.settings, &site.footer),
+        None => error_page::default_page(status, &site.footer),
+    };
+    if req.method() == Method::HEAD {
+        *resp.body_mut() = Body::empty();
+    }
+    let h = resp.headers_mut();
+    h.insert(SERVER, site.server_header.clone());
+    h.insert(CONNECTION, HeaderValue::from_static("close"));
+    Outcome {
+        response: resp,
+        server: server_idx,
+    }
+}
+
+/// The host a request names: the absolute-form target's authority, which
+/// wins over Host (RFC 9112 §3.2.2), else the Host header.
+fn request_host<B>(req: &Request<B>) -> Option<String> {
+    match req.uri().authority() {
         Some(a) => Some(a.as_str().to_string()),
         None => req
             .headers()
             .get(HOST)
             .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned()),
-    };
+    }
+}
+
+/// Answers one request that arrived on listen address `listen`. `closing`
+/// says the connection will be closed after this response (the worker is
+/// draining), so it carries `Connection: close`.
+pub fn handle<B>(site: &Site, listen: SocketAddr, req: &Request<B>, closing: bool) -> Outcome {
+    let config = &site.config;
+    let raw_host = request_host(req);
     let host = raw_host.as_deref().map(vhost::normalize_host);
     let server_idx = site
         .vhosts

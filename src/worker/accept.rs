@@ -1,10 +1,14 @@
-//! The accept loop of one listener in one worker. Accept errors never kill
-//! the worker: out of fds, it backs off and retries.
+//! The accept loop of one listener in one worker. A connection is accepted
+//! only with a `worker_connections` permit in hand, so beyond the cap new
+//! connections wait in the kernel backlog (no accept spin) while the
+//! worker keeps serving the ones it has. Accept errors never kill the
+//! worker: out of fds, it backs off and retries, logging once per burst.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use super::Ctx;
 use super::conn;
@@ -15,22 +19,46 @@ use crate::error;
 /// not to spin a core, short enough to recover quickly once fds free up.
 const MAX_ACCEPT_BACKOFF: Duration = Duration::from_millis(500);
 
+/// A burst of accept errors is logged once per this interval.
+const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
 /// Accepts until the drain starts, then drops (closes) the listener.
-pub async fn run(listener: TcpListener, addr: std::net::SocketAddr, ctx: Arc<Ctx>, drain: Drain) {
+pub async fn run(
+    listener: TcpListener,
+    addr: std::net::SocketAddr,
+    ctx: Arc<Ctx>,
+    slots: Arc<Semaphore>,
+    drain: Drain,
+) {
     let mut backoff = Duration::from_millis(5);
+    let mut last_logged: Option<Instant> = None;
     loop {
+        let permit = tokio::select! {
+            p = Arc::clone(&slots).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = drain.wait_started() => break,
+        };
         tokio::select! {
             res = listener.accept() => match res {
                 Ok((stream, peer)) => {
                     backoff = Duration::from_millis(5);
                     let _ = stream.set_nodelay(true);
-                    let guard = drain.guard();
-                    let c = conn::Conn { listen: addr, peer, ctx: Arc::clone(&ctx), drain: drain.clone() };
-                    tokio::spawn(conn::serve(stream, c, guard));
+                    let c = conn::Conn {
+                        listen: addr,
+                        peer,
+                        ctx: Arc::clone(&ctx),
+                        drain: drain.clone(),
+                    };
+                    tokio::spawn(conn::serve(stream, c, drain.guard(), permit));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => {}
                 Err(e) => {
-                    error!("accept() failed: {e}; retrying in {}ms", backoff.as_millis());
+                    if last_logged.is_none_or(|t| t.elapsed() >= ACCEPT_ERROR_LOG_INTERVAL) {
+                        error!("accept() failed ({}); backing off and retrying", crate::log::errno_text(&e));
+                        last_logged = Some(Instant::now());
+                    }
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
                 }

@@ -12,16 +12,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::Request;
-use hyper::body::Incoming;
+use http_body_util::BodyExt;
+use hyper::body::{Body as _, Incoming};
+use hyper::header::{CONTENT_LENGTH, HOST, REFERER, TRANSFER_ENCODING, USER_AGENT};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::Ctx;
 use super::drain::{Drain, Guard};
 use super::io::{Activity, TrackedIo, has_pending_input};
+use crate::config::Limits;
+use crate::http::{self, Body, Outcome};
 use crate::log::access;
 
 /// How long an idle keep-alive connection must be quiet before a draining
@@ -29,18 +34,9 @@ use crate::log::access;
 /// this long, so their next request is served rather than lost in a close.
 pub const DRAIN_IDLE_GRACE: Duration = Duration::from_millis(1000);
 
-/// nginx's `keepalive_timeout` default: an idle connection is closed after
-/// this long, so abandoned clients do not hold a connection forever.
-pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(75);
-
-/// nginx's `client_header_timeout` default: a client that takes longer to
-/// send a request's headers is cut (slowloris).
-pub const CLIENT_HEADER_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// nginx's `send_timeout` default: once a connection is told to close, it
-/// is dropped if no byte moves either way for this long (a client that
-/// stopped reading, or stopped mid-request), so a drain always ends.
-pub const STALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// The answer to input hyper rejects without writing anything.
+const BARE_400: &[u8] =
+    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 /// After we end a connection, how long to keep reading (and discarding)
 /// what the client still sends before closing, so that the close does not
@@ -59,53 +55,143 @@ pub struct Conn {
     pub drain: Drain,
 }
 
-/// Answers one request and writes its access-log line.
-fn answer(c: &Conn, req: &Request<Incoming>) -> hyper::Response<crate::http::Body> {
-    let out = crate::http::handle(&c.ctx.site, c.listen, req, c.drain.started());
-    if let Some(log) = c.ctx.logs.for_server(out.server) {
+impl Conn {
+    fn limits(&self) -> &Limits {
+        &self.ctx.site.config.limits
+    }
+
+    /// Writes the access-log line for `out`.
+    fn log<B>(&self, req: &Request<B>, out: &Outcome) {
+        let Some(log) = self.ctx.logs.for_server(out.server) else {
+            return;
+        };
         let request_line = format!("{} {} {:?}", req.method(), req.uri(), req.version());
         let h = req.headers();
         log.write_line(&access::combined(&access::Entry {
-            remote: c.peer.ip(),
+            remote: self.peer.ip(),
             time: std::time::SystemTime::now(),
             request_line: &request_line,
             status: out.response.status().as_u16(),
             bytes: out.response.body().len(),
-            referer: h.get(hyper::header::REFERER).map(|v| v.as_bytes()),
-            user_agent: h.get(hyper::header::USER_AGENT).map(|v| v.as_bytes()),
+            referer: h.get(REFERER).map(|v| v.as_bytes()),
+            user_agent: h.get(USER_AGENT).map(|v| v.as_bytes()),
         }));
     }
+
+    /// Answers a request the worker refuses (bad framing, too large).
+    fn refuse<B>(&self, req: &Request<B>, status: StatusCode) -> Response<Body> {
+        let out = http::refuse(&self.ctx.site, self.listen, req, status);
+        self.log(req, &out);
+        out.response
+    }
+}
+
+/// What is wrong with a request's framing or size, if anything: both
+/// Content-Length and Transfer-Encoding, or several Host headers (400, as
+/// they can desynchronise a proxy in front of us); a request line or header
+/// line over `large_client_header_buffers` (414 / 431); a declared body over
+/// `client_max_body_size` (413).
+fn framing_problem<B>(req: &Request<B>, limits: &Limits) -> Option<StatusCode> {
+    let h = req.headers();
+    if h.contains_key(TRANSFER_ENCODING) && h.contains_key(CONTENT_LENGTH) {
+        return Some(StatusCode::BAD_REQUEST);
+    }
+    if h.get_all(HOST).iter().count() > 1 {
+        return Some(StatusCode::BAD_REQUEST);
+    }
+    let line = req.method().as_str().len() + req.uri().to_string().len() + 11;
+    if line > limits.large_header_size {
+        return Some(StatusCode::URI_TOO_LONG);
+    }
+    if h.iter()
+        .any(|(k, v)| k.as_str().len() + v.len() + 4 > limits.large_header_size)
+    {
+        return Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    }
+    let declared = h
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.client_max_body_size) {
+        return Some(StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    None
+}
+
+/// Reads and discards a request body (GET and HEAD may carry one), so the
+/// next request on the connection is read from the right place. A body
+/// over `max` is 413; a broken one 400.
+async fn discard(mut body: Incoming, max: u64) -> Result<(), StatusCode> {
+    let mut seen: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| StatusCode::BAD_REQUEST)?;
+        if let Some(data) = frame.data_ref() {
+            seen += data.len() as u64;
+            if seen > max {
+                return Err(StatusCode::PAYLOAD_TOO_LARGE);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One request: refuse it, or drain its body and answer it.
+async fn respond(c: Arc<Conn>, req: Request<Incoming>) -> Response<Body> {
+    if let Some(status) = framing_problem(&req, c.limits()) {
+        return c.refuse(&req, status);
+    }
+    let (parts, body) = req.into_parts();
+    let req = Request::from_parts(parts, ());
+    if !body.is_end_stream()
+        && let Err(status) = discard(body, c.limits().client_max_body_size).await
+    {
+        return c.refuse(&req, status);
+    }
+    let out = http::handle(&c.ctx.site, c.listen, &req, c.drain.started());
+    c.log(&req, &out);
     out.response
 }
 
 /// Serves `stream` until the client leaves, keep-alive ends, or the drain
-/// closes it.
-pub async fn serve(stream: TcpStream, c: Conn, _guard: Guard) {
+/// closes it. `_slot` is this connection's `worker_connections` permit.
+pub async fn serve(stream: TcpStream, c: Conn, _guard: Guard, _slot: OwnedSemaphorePermit) {
     let stream = Arc::new(stream);
     let activity = Arc::new(Activity::new());
     let io = TrackedIo::new(Arc::clone(&stream), Arc::clone(&activity));
     let drain = c.drain.clone();
+    let limits = c.limits().clone();
     let c = Arc::new(c);
     let svc = service_fn(move |req: Request<Incoming>| {
-        let resp = answer(&c, &req);
-        async move { Ok::<_, Infallible>(resp) }
+        let c = Arc::clone(&c);
+        async move { Ok::<_, Infallible>(respond(c, req).await) }
     });
     let conn = http1::Builder::new()
         .keep_alive(true)
         .title_case_headers(true)
         .timer(TokioTimer::new())
-        .header_read_timeout(CLIENT_HEADER_TIMEOUT)
+        .header_read_timeout(limits.client_header_timeout)
+        .max_buf_size(limits.max_head().max(8192))
         .serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     let mut closing = false;
     loop {
         tokio::select! {
-            _ = &mut conn => break,
-            _ = close_when_due(&drain, &activity, &stream), if !closing => {
+            res = &mut conn => {
+                // hyper drops some malformed input (an HTTP/2 preface on
+                // this HTTP/1 port) without a word: answer 400 then.
+                if let Err(e) = res
+                    && e.is_parse()
+                    && activity.written() == 0
+                {
+                    let _ = stream.try_write(BARE_400);
+                }
+                break;
+            }
+            _ = close_when_due(&drain, &activity, &stream, limits.keepalive_timeout), if !closing => {
                 conn.as_mut().graceful_shutdown();
                 closing = true;
             }
-            _ = stalled(&activity), if closing => {
+            _ = stalled(&activity, limits.send_timeout), if closing => {
                 // Nothing moved for too long after we asked to close:
                 // drop the connection, whatever hyper is waiting for.
                 return;
@@ -118,12 +204,17 @@ pub async fn serve(stream: TcpStream, c: Conn, _guard: Guard) {
 /// Resolves when this connection should stop being kept alive: it has been
 /// idle past the keep-alive timeout, or the worker drains and it has been
 /// quiet for the drain grace with nothing unread.
-async fn close_when_due(drain: &Drain, activity: &Activity, stream: &TcpStream) {
+async fn close_when_due(
+    drain: &Drain,
+    activity: &Activity,
+    stream: &TcpStream,
+    keepalive: Duration,
+) {
     loop {
         let limit = if drain.started() {
             DRAIN_IDLE_GRACE
         } else {
-            KEEPALIVE_TIMEOUT
+            keepalive
         };
         let quiet = activity.quiet_for();
         if quiet >= limit && !has_pending_input(stream) {
@@ -141,14 +232,14 @@ async fn close_when_due(drain: &Drain, activity: &Activity, stream: &TcpStream) 
     }
 }
 
-/// Resolves once no byte has moved for [`STALL_TIMEOUT`].
-async fn stalled(activity: &Activity) {
+/// Resolves once no byte has moved for `limit` (`send_timeout`).
+async fn stalled(activity: &Activity, limit: Duration) {
     loop {
         let quiet = activity.quiet_for();
-        if quiet >= STALL_TIMEOUT {
+        if quiet >= limit {
             return;
         }
-        tokio::time::sleep(STALL_TIMEOUT - quiet).await;
+        tokio::time::sleep(limit - quiet).await;
     }
 }
 

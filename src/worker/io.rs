@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 pub struct Activity {
     epoch: Instant,
     last_ms: AtomicU64,
+    written: AtomicU64,
 }
 
 impl Activity {
@@ -29,12 +30,23 @@ impl Activity {
         Activity {
             epoch: Instant::now(),
             last_ms: AtomicU64::new(0),
+            written: AtomicU64::new(0),
         }
     }
 
     fn touch(&self) {
         let ms = self.epoch.elapsed().as_millis() as u64;
         self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn wrote(&self, n: usize) {
+        self.written.fetch_add(n as u64, Ordering::Relaxed);
+        self.touch();
+    }
+
+    /// Bytes written to the client so far.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
     }
 
     /// Time since the last read or write.
@@ -101,7 +113,7 @@ impl AsyncWrite for TrackedIo {
             ready!(self.stream.poll_write_ready(cx))?;
             match self.stream.try_write(buf) {
                 Ok(n) => {
-                    self.activity.touch();
+                    self.activity.wrote(n);
                     return Poll::Ready(Ok(n));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
@@ -119,7 +131,7 @@ impl AsyncWrite for TrackedIo {
             ready!(self.stream.poll_write_ready(cx))?;
             match self.stream.try_write_vectored(bufs) {
                 Ok(n) => {
-                    self.activity.touch();
+                    self.activity.wrote(n);
                     return Poll::Ready(Ok(n));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,

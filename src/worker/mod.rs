@@ -138,10 +138,19 @@ async fn serve(
         }
     };
     let drain = drain::Drain::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        config.limits.worker_connections,
+    ));
     for (l, addr) in listeners {
         match tokio::net::TcpListener::from_std(l) {
             Ok(l) => {
-                tokio::spawn(accept::run(l, addr, Arc::clone(&ctx), drain.clone()));
+                tokio::spawn(accept::run(
+                    l,
+                    addr,
+                    Arc::clone(&ctx),
+                    Arc::clone(&slots),
+                    drain.clone(),
+                ));
             }
             Err(e) => {
                 emerg!("could not register a listening socket: {e}");

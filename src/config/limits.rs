@@ -1,0 +1,143 @@
+//! Limits and timeouts that protect a worker from slow or hostile clients
+//! (nginx's names and defaults).
+
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::{ConfigError, Validator, duration, raw::RawConfig, size};
+
+/// The limits of one configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections one worker serves at once (nginx default 512); more
+    /// wait in the listen backlog.
+    pub worker_connections: usize,
+    /// Idle keep-alive connections are closed after this (75s).
+    pub keepalive_timeout: Duration,
+    /// Time to receive a request's headers (60s): slowloris is cut.
+    pub client_header_timeout: Duration,
+    /// A connection on which no byte moves for this long is closed (60s):
+    /// a client that stopped reading is cut.
+    pub send_timeout: Duration,
+    /// Largest request body read and discarded; beyond it 413 (1m).
+    pub client_max_body_size: u64,
+    /// Longest request line or header line (8k): 414 / 431 beyond it.
+    pub large_header_size: usize,
+    /// Number of such buffers (4): the whole head may not exceed
+    /// `large_header_count * large_header_size` (431).
+    pub large_header_count: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            worker_connections: 512,
+            keepalive_timeout: Duration::from_secs(75),
+            client_header_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
+            client_max_body_size: 1024 * 1024,
+            large_header_size: 8 * 1024,
+            large_header_count: 4,
+        }
+    }
+}
+
+impl Limits {
+    /// The whole request head may not exceed this.
+    pub fn max_head(&self) -> usize {
+        self.large_header_size * self.large_header_count
+    }
+}
+
+fn time(
+    v: &Validator<'_>,
+    at: &Option<Spanned<String>>,
+    key: &str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match at {
+        None => Ok(default),
+        Some(s) => duration::parse(s.get_ref())
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                v.err(
+                    s,
+                    key,
+                    format!("invalid time \"{}\": expected e.g. \"60s\"", s.get_ref()),
+                )
+            }),
+    }
+}
+
+impl Validator<'_> {
+    pub(super) fn limits(&self, raw: &RawConfig) -> Result<Limits, ConfigError> {
+        let d = Limits::default();
+        let worker_connections = match &raw.worker_connections {
+            None => d.worker_connections,
+            Some(n) => usize::try_from(*n.get_ref())
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| {
+                    self.err(
+                        n,
+                        "worker_connections",
+                        "expected a number from 1 to 1000000".into(),
+                    )
+                })?,
+        };
+        let client_max_body_size = match &raw.client_max_body_size {
+            None => d.client_max_body_size,
+            Some(b) => size::parse_value(b.get_ref())
+                .map_err(|m| self.err(b, "client_max_body_size", m))? as u64,
+        };
+        let (large_header_count, large_header_size) = match &raw.large_client_header_buffers {
+            None => (d.large_header_count, d.large_header_size),
+            Some(l) => {
+                let bad = || {
+                    self.err(
+                        l,
+                        "large_client_header_buffers",
+                        format!(
+                            "invalid value \"{}\": expected \"NUMBER SIZE\", e.g. \"4 8k\"",
+                            l.get_ref()
+                        ),
+                    )
+                };
+                let mut it = l.get_ref().split_whitespace();
+                let n = it
+                    .next()
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|n| (1..=64).contains(n));
+                let sz = it
+                    .next()
+                    .and_then(|s| size::parse(s).ok())
+                    .filter(|s| (1024..=1 << 20).contains(s));
+                match (n, sz, it.next()) {
+                    (Some(n), Some(sz), None) if n * sz >= 8192 => (n, sz),
+                    _ => return Err(bad()),
+                }
+            }
+        };
+        Ok(Limits {
+            worker_connections,
+            keepalive_timeout: time(
+                self,
+                &raw.keepalive_timeout,
+                "keepalive_timeout",
+                d.keepalive_timeout,
+            )?,
+            client_header_timeout: time(
+                self,
+                &raw.client_header_timeout,
+                "client_header_timeout",
+                d.client_header_timeout,
+            )?,
+            send_timeout: time(self, &raw.send_timeout, "send_timeout", d.send_timeout)?,
+            client_max_body_size,
+            large_header_size,
+            large_header_count,
+        })
+    }
+}

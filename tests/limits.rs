@@ -1,0 +1,277 @@
+use std::io::{BufReader, Read, Write};
+use std::time::Duration;
+
+use crate::support::{Server, free_port, http};
+
+fn start(top: &str) -> (Server, u16) {
+    let port = free_port();
+    let mut s = Server::new();
+    s.config(&format!(
+        "{top}\nworker_processes = 1\n[[server]]\nlisten = [\"127.0.0.1:{port}\"]\n"
+    ));
+    s.start(port);
+    (s, port)
+}
+
+/// Sends `raw` on one connection and returns every response the server
+/// sent before closing.
+fn exchange(port: u16, raw: &[u8]) -> Vec<http::Response> {
+    let mut c = http::connect(port).expect("connect");
+    let _ = c.write_all(raw);
+    let mut r = BufReader::new(c);
+    let mut out = Vec::new();
+    while let Ok(resp) = http::read_response(&mut r, "GET") {
+        let closes = resp.closes();
+        out.push(resp);
+        if closes {
+            break;
+        }
+    }
+    out
+}
+
+#[test]
+fn malformed_framing_is_refused_and_closed_never_desynced() {
+    let (_s, port) = start("");
+    let smuggle = b"GET /other/page.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        (
+            "duplicate content-length",
+            b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"
+                .to_vec(),
+            400,
+        ),
+        (
+            "invalid content-length",
+            b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "obsolete line folding",
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "bare CR",
+            b"GET / HTTP/1.1\r\nHost: x\rX: y\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "invalid header name",
+            b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "HTTP/2 preface",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "garbage",
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 hello\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "unsupported transfer-encoding",
+            b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "two Host headers",
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(),
+            400,
+        ),
+    ];
+    for (name, mut raw, want) in cases {
+        raw.extend_from_slice(smuggle);
+        let got = exchange(port, &raw);
+        assert_eq!(
+            got.len(),
+            1,
+            "{name}: exactly one response, then close: {got:?}"
+        );
+        assert_eq!(got[0].status, want, "{name}");
+        assert!(got[0].closes(), "{name}: Connection: close");
+    }
+    // Both Content-Length and Transfer-Encoding: the chunked framing wins
+    // and the connection closes after the answer (RFC 9112 §6.3), so the
+    // bytes behind it are never read as a request.
+    let mut raw = b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec();
+    raw.extend_from_slice(smuggle);
+    let got = exchange(port, &raw);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].closes());
+}
+
+#[test]
+fn long_request_lines_and_headers_are_refused() {
+    let (_s, port) = start("large_client_header_buffers = \"4 2k\"");
+    let long_uri = format!("/{}", "a".repeat(3000));
+    let r = http::get(port, &long_uri).expect("long uri");
+    assert_eq!(r.status, 414);
+    let r =
+        http::request_with(port, "GET", "/", &[("X-Big", &"b".repeat(3000))]).expect("long header");
+    assert_eq!(r.status, 431);
+    let many: Vec<(String, String)> = (0..6)
+        .map(|i| (format!("X-H{i}"), "c".repeat(1800)))
+        .collect();
+    let refs: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = http::request_with(port, "GET", "/", &refs).expect("big head");
+    assert_eq!(r.status, 431);
+    let lots: Vec<(String, String)> = (0..150).map(|i| (format!("X-N{i}"), "d".into())).collect();
+    let refs: Vec<(&str, &str)> = lots.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        http::request_with(port, "GET", "/", &refs)
+            .expect("many headers")
+            .status,
+        431
+    );
+    assert_eq!(http::get(port, "/").expect("normal").status, 200);
+}
+
+#[test]
+fn request_bodies_are_discarded_or_refused() {
+    let (_s, port) = start("client_max_body_size = \"1k\"");
+    let next = b"GET /other/page.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let mut raw = b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789".to_vec();
+    raw.extend_from_slice(next);
+    let got = exchange(port, &raw);
+    assert_eq!(
+        got.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![200, 200]
+    );
+    assert_eq!(
+        got[1].text(),
+        "page\n",
+        "the body was not read as a request"
+    );
+
+    let mut raw =
+        b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+            .to_vec();
+    raw.extend_from_slice(next);
+    let got = exchange(port, &raw);
+    assert_eq!(
+        got.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![200, 200]
+    );
+
+    let r = http::raw(
+        port,
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n",
+    )
+    .expect("413");
+    assert_eq!(r.status, 413);
+    assert!(r.closes());
+    let mut chunked = b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..5 {
+        chunked.extend_from_slice(format!("400\r\n{}\r\n", "z".repeat(1024)).as_bytes());
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let got = exchange(port, &chunked);
+    assert_eq!(got[0].status, 413, "chunked body over the limit");
+}
+
+#[test]
+fn slow_header_senders_and_idle_connections_are_cut() {
+    let (_s, port) = start("client_header_timeout = \"1s\"\nkeepalive_timeout = \"1s\"");
+    // Slowloris: headers never finish.
+    let mut c = http::connect(port).expect("connect");
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .expect("partial");
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let _ = c.read_to_end(&mut buf);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "cut by client_header_timeout"
+    );
+    // An idle keep-alive connection is closed after keepalive_timeout.
+    let mut c = BufReader::new(http::connect(port).expect("connect"));
+    c.get_mut()
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send");
+    assert_eq!(
+        http::read_response(&mut c, "GET").expect("response").status,
+        200
+    );
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    assert_eq!(c.read_to_end(&mut rest).expect("clean close"), 0);
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn a_client_that_stops_reading_is_cut() {
+    let port = free_port();
+    let mut s = Server::new();
+    s.config(&format!(
+        "send_timeout = \"1s\"\nkeepalive_timeout = \"1s\"\nworker_processes = 1\n[[server]]\nlisten = [\"127.0.0.1:{port}\"]\n"
+    ));
+    std::fs::write(s.path("html/big.bin"), vec![1u8; 32 * 1024 * 1024]).expect("big");
+    s.start(port);
+    let fds = |s: &Server| {
+        std::fs::read_dir(format!("/proc/{}/fd", worker_of(s)))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let baseline = fds(&s);
+    let mut c = http::connect(port).expect("connect");
+    c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send");
+    let mut first = [0u8; 1024];
+    c.read_exact(&mut first).expect("start");
+    // Stop reading long enough for the server to give up, then drain what
+    // was buffered: the body must end short of 32 MiB.
+    crate::support::wait_for("the worker to drop the stalled connection", || {
+        (fds(&s) <= baseline).then_some(())
+    });
+    let mut rest = Vec::new();
+    let _ = c.read_to_end(&mut rest);
+    assert!(rest.len() + first.len() < 32 * 1024 * 1024);
+}
+
+fn worker_of(s: &Server) -> nix::unistd::Pid {
+    crate::support::procs::workers_of(s.pid())[0]
+}
+
+#[test]
+fn worker_connections_caps_concurrent_connections() {
+    let (_s, port) = start("worker_connections = 2");
+    let mut a = http::connect(port).expect("a");
+    let b = http::connect(port).expect("b");
+    a.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("a sends");
+    let mut ra = BufReader::new(a.try_clone().expect("clone"));
+    assert_eq!(
+        http::read_response(&mut ra, "GET")
+            .expect("a served")
+            .status,
+        200
+    );
+    // A third connection waits in the backlog while two are open.
+    let mut c = http::connect(port).expect("c connects (backlog)");
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("c sends");
+    c.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let mut one = [0u8; 1];
+    let waited = c.read(&mut one);
+    assert!(
+        waited.is_err(),
+        "no answer while the worker is at its cap: {waited:?}"
+    );
+    drop(ra);
+    drop(a);
+    drop(b);
+    c.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest)
+        .expect("c served once a slot frees");
+    assert!(
+        rest.starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&rest)
+    );
+}
