@@ -25,6 +25,9 @@ else
     cargo build --release --quiet
     BIN=$PWD/target/release/moltd
 fi
+# moltd itself reads MOLTD (inherited listening sockets on upgrade): a stray
+# value makes it think it is a new binary, and it then refuses USR2.
+unset MOLTD
 
 PREFIX=$(mktemp -d /tmp/moltd-soak.XXXXXX)
 PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
@@ -40,12 +43,19 @@ install_bin() { cp "$BIN" "$PREFIX/sbin/moltd.new" && mv "$PREFIX/sbin/moltd.new
 install_bin
 "$PREFIX/sbin/moltd" -p "$PREFIX" &
 WRK=
+PASSED=
 cleanup() {
+    local f p pids=
     if [ -n "$WRK" ]; then kill -INT "$WRK" 2>/dev/null || true; fi
     for f in "$PREFIX"/logs/moltd.pid "$PREFIX"/logs/moltd.pid.oldbin; do
-        if [ -f "$f" ]; then kill -TERM "$(cat "$f")" 2>/dev/null || true; fi
+        if [ -f "$f" ]; then p=$(cat "$f"); pids="$pids $p"; kill -TERM "$p" 2>/dev/null || true; fi
+    done
+    # Upgraded masters are not our children: wait for them by pid.
+    for p in $pids; do
+        for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
     done
     wait 2>/dev/null || true
+    if [ -n "$PASSED" ]; then rm -rf "$PREFIX"; fi
 }
 trap cleanup EXIT
 wait_for() { # seconds, description, command...
@@ -115,12 +125,21 @@ SOCKERR=$(grep -oP 'Socket errors: \K.*' "$PREFIX/wrk.out" || echo none)
 [ "$NON2XX" = 0 ] || FAIL+=("non-2xx responses: $NON2XX")
 [ "$SOCKERR" = none ] || FAIL+=("socket errors: $SOCKERR")
 
+# Every process: "PID<TAB>PPID<TAB>STATE<TAB>TITLE".
+procs() {
+    local p st
+    for p in /proc/[0-9]*; do
+        st=$(cat "$p/stat" 2>/dev/null) || continue
+        st=${st##*) }
+        printf '%s\t%s\t%s\t%s\n' "${p#/proc/}" "$(echo "$st" | cut -d' ' -f2)" "${st%% *}" "$(title "${p#/proc/}")"
+    done
+}
 # Exactly one master of this prefix, with WORKERS workers; nothing else.
 MASTER=$(cat "$PREFIX/logs/moltd.pid")
-MASTERS=$(procs | awk -v t="moltd: master process $PREFIX/" '$3 != "Z" && index(substr($0, index($0, $4)), t) == 1 { print $1 }' | xargs)
+MASTERS=$(procs | awk -F'\t' -v t="moltd: master process $PREFIX/" '$3 != "Z" && index($4, t) == 1 { print $1 }' | xargs)
 NMASTERS=$(echo $MASTERS | wc -w)
 NWORKERS=$(children "$MASTER" 'moltd: worker process' | wc -l)
-STRAYS=$(for m in $MASTERS; do children "$m" moltd; done | grep -vxF -f <(children "$MASTER" 'moltd: worker process') | xargs || true)
+STRAYS=$(for m in $MASTERS; do children "$m" moltd; done | grep -vxF -f <(children "$MASTER" 'moltd: worker process'; echo x) | xargs || true)
 [ "$NMASTERS" = 1 ] && [ "$MASTERS" = "$MASTER" ] || FAIL+=("masters alive: $NMASTERS ($MASTERS), pid file: $MASTER")
 [ "$NWORKERS" = "$WORKERS" ] || FAIL+=("workers alive: $NWORKERS, expected $WORKERS")
 [ -z "$STRAYS" ] || FAIL+=("other moltd children: $STRAYS")
@@ -129,12 +148,11 @@ STRAYS=$(for m in $MASTERS; do children "$m" moltd; done | grep -vxF -f <(childr
 [ "$FDN" = "$FD1" ] || FAIL+=("master fds grew: $FD1 -> $FDN")
 [ $((RSSN - RSS1)) -le $RSS_TOLERANCE_KB ] || FAIL+=("master RSS grew: ${RSS1} kB -> ${RSSN} kB")
 
-# Zombies whose parent is a moltd process (a transient one may exist for an
-# instant before the reap: look twice, a second apart).
+# Zombies whose parent is a moltd process (any prefix: "moltd: " titles).
+# One may exist for an instant before its reap: look twice, a second apart.
 zombies() {
-    local moltd
-    moltd=$(procs | awk '$3 != "Z" && $4 ~ /^moltd: / { print $1 }' | xargs)
-    procs | awk -v m=" $moltd " '$3 == "Z" && index(m, " " $2 " ") { print $1 "(parent " $2 ")" }' | xargs
+    procs | awk -F'\t' '{ pp[$1] = $2; st[$1] = $3; ti[$1] = $4 }
+        END { for (p in st) if (st[p] == "Z" && index(ti[pp[p]], "moltd: ") == 1) printf "%s(parent %s) ", p, pp[p] }'
 }
 Z=$(zombies)
 if [ -n "$Z" ]; then sleep 1; Z=$(zombies); fi
@@ -153,4 +171,4 @@ if [ ${#FAIL[@]} -gt 0 ]; then
     exit 1
 fi
 echo "PASS"
-rm -rf "$PREFIX" 2>/dev/null || true
+PASSED=1

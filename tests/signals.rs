@@ -198,3 +198,76 @@ fn workers_run_as_the_configured_user_when_root() {
         assert!(s.log().contains("the \"user\" key makes sense only if the master process runs with super-user privileges"));
     }
 }
+
+#[test]
+fn a_root_the_worker_user_cannot_read_fails_start_and_reload() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("not root: workers cannot switch user here; nothing to check");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let port = free_port();
+    let mut s = Server::new();
+    std::fs::create_dir_all(s.path("private")).expect("dir");
+    std::fs::set_permissions(s.path("private"), std::fs::Permissions::from_mode(0o700))
+        .expect("chmod");
+    // The temp prefix itself must be traversable by nobody.
+    std::fs::set_permissions(&s.prefix, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let private =
+        conf(&[port], 2, "user = \"nobody\"").replace("root = \"html\"", "root = \"private\"");
+
+    // At start: no worker can serve, so the master says so and exits.
+    s.config(&private);
+    s.spawn(&[]);
+    assert_eq!(s.wait_launcher(), Some(0));
+    let log = s.log();
+    assert!(log.contains("is not readable by user \"nobody\""), "{log}");
+    assert!(
+        log.contains("no worker process can start with this configuration"),
+        "{log}"
+    );
+    assert!(!s.path("logs/moltd.pid").exists());
+
+    // On reload: the old workers keep serving.
+    s.config(&conf(&[port], 2, "user = \"nobody\""));
+    let master = s.start(port);
+    let old = s.wait_workers(master, 2);
+    s.config(&private);
+    s.signal(master, Signal::SIGHUP);
+    s.wait_log("reload failed, keeping the old configuration");
+    let mut now = procs::workers_of(master);
+    now.sort();
+    let mut want = old.clone();
+    want.sort();
+    assert_eq!(now, want);
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
+}
+
+#[test]
+fn a_burst_of_hups_and_usr1s_ends_in_one_consistent_state() {
+    let port = free_port();
+    let mut s = Server::new();
+    s.config(&conf(&[port], 2, ""));
+    let master = s.start(port);
+    for _ in 0..100 {
+        s.signal(master, Signal::SIGHUP);
+        s.signal(master, Signal::SIGUSR1);
+    }
+    // Settles at exactly the configured workers, all of the newest generation.
+    wait_for("exactly 2 workers, none draining", || {
+        let w = procs::workers_of(master);
+        (w.len() == 2
+            && w.iter()
+                .all(|p| procs::title(*p) == "moltd: worker process"))
+        .then_some(())
+    });
+    s.wait_log("reload complete");
+    wait_for("no reload pending", || {
+        let log = s.log();
+        let last_complete = log.rfind("reload complete")?;
+        let last_hup = log.rfind("(SIGHUP) received")?;
+        (last_complete > last_hup).then_some(())
+    });
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
+    assert_eq!(procs::workers_of(master).len(), 2);
+}

@@ -12,7 +12,7 @@ use nix::unistd::Pid;
 
 use super::workers::{State, Worker};
 use super::{FAST_DEATH, MAX_RESPAWN_DELAY, Master, Phase};
-use crate::{alert, notice};
+use crate::{alert, emerg, notice};
 
 impl Master {
     /// The new binary wrote on its readiness pipe: `1` once it serves, or
@@ -177,6 +177,13 @@ impl Master {
                 "worker process {} exited with fatal code 2 and cannot be respawned",
                 w.pid
             );
+            if self.workers.is_empty() {
+                // Nobody can serve with this configuration: holding the
+                // port with no worker would leave clients hanging in the
+                // backlog. For a new binary this exit rolls the upgrade back.
+                emerg!("no worker process can start with this configuration, exiting");
+                self.quit();
+            }
             return;
         }
         if w.started.elapsed() < FAST_DEATH {

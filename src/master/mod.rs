@@ -295,7 +295,7 @@ impl Master {
         self.signal_workers(Raw::SIGTERM, |_| true);
     }
 
-    fn quit(&mut self) {
+    pub(super) fn quit(&mut self) {
         if self.phase != Phase::Running {
             return;
         }

@@ -85,6 +85,10 @@ pub fn run(setup: Setup<'_>) -> i32 {
         emerg!("{e}");
         return EXIT_FATAL;
     }
+    if let Err(msg) = check_roots(&setup.config) {
+        emerg!("{msg}");
+        return EXIT_FATAL;
+    }
     // After the user switch: changing credentials clears the parent-death
     // signal.
     let parent_alive =
@@ -110,6 +114,32 @@ pub fn run(setup: Setup<'_>) -> i32 {
     let code = rt.block_on(serve(Arc::clone(&ctx), listeners, setup.ready));
     ctx.logs.flush_all();
     code
+}
+
+/// Checks, as the user the worker now runs as, that every document root
+/// can be listed: a root this user cannot read would turn every request
+/// into a 403, so such a worker refuses to start (and a reload with it is
+/// abandoned).
+fn check_roots(config: &Config) -> Result<(), String> {
+    let roots = config
+        .servers
+        .iter()
+        .flat_map(|s| std::iter::once(&s.settings).chain(s.locations.iter().map(|l| &l.settings)))
+        .map(|s| &s.root);
+    for root in roots {
+        if let Err(e) = std::fs::read_dir(root) {
+            let who = nix::unistd::User::from_uid(nix::unistd::geteuid())
+                .ok()
+                .flatten()
+                .map_or_else(|| nix::unistd::geteuid().to_string(), |u| u.name);
+            return Err(format!(
+                "root \"{}\" is not readable by user \"{who}\" ({})",
+                root.display(),
+                crate::log::errno_text(&e)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What every connection of this worker shares.

@@ -128,7 +128,13 @@ impl Server {
 
     /// Runs the binary to completion (for `-t`, `-s`, `-v`).
     pub fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("run moltd")
+        let mut cmd = self.command(args);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        spawn_retrying(&mut cmd)
+            .wait_with_output()
+            .expect("run moltd")
     }
 
     /// Starts moltd in the background (its own process group), stdout and
@@ -137,14 +143,12 @@ impl Server {
         use std::os::unix::process::CommandExt;
         let out = std::fs::File::create(self.prefix.join("launcher.out")).expect("launcher.out");
         let err = out.try_clone().expect("clone launcher.out");
-        let child = self
-            .command(args)
-            .process_group(0)
+        let mut cmd = self.command(args);
+        cmd.process_group(0)
             .stdin(Stdio::null())
             .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("spawn moltd");
+            .stderr(err);
+        let child = spawn_retrying(&mut cmd);
         self.pgid = Some(Pid::from_raw(child.id() as i32));
         self.launcher = Some(child);
     }
@@ -288,12 +292,29 @@ impl Drop for Server {
     }
 }
 
+/// Spawns `cmd`, retrying while the binary is "Text file busy": another
+/// test thread may have forked while this binary was open for writing (a
+/// fresh copy), and that child holds the write fd until its own exec.
+pub fn spawn_retrying(cmd: &mut Command) -> Child {
+    wait_for("the binary to be executable", || match cmd.spawn() {
+        Ok(c) => Some(c),
+        Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => None,
+        Err(e) => panic!("spawn moltd: {e}"),
+    })
+}
+
 /// Writes `src` to `dst` as a new file (new inode) renamed over the old one,
 /// the way a package manager replaces a running binary (`cp` would fail
 /// with "Text file busy").
 pub fn install_binary(src: &Path, dst: &Path) {
     let tmp = dst.with_extension("tmp-install");
     std::fs::copy(src, &tmp).expect("copy binary");
+    // A child forked by another test thread while the copy was open holds
+    // a write fd to it until that child execs; exec'ing the binary before
+    // then fails with "Text file busy". Wait for every such fd to go.
+    wait_for("no process to hold the new binary open", || {
+        (!procs::has_open(&tmp)).then_some(())
+    });
     std::fs::rename(&tmp, dst).expect("rename binary into place");
 }
 

@@ -94,3 +94,18 @@ pub fn descendants(pid: Pid) -> Vec<Pid> {
     }
     out
 }
+
+/// True if any process has `path` open.
+pub fn has_open(path: &std::path::Path) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.flatten().any(|p| {
+        std::fs::read_dir(p.path().join("fd"))
+            .map(|fds| {
+                fds.flatten()
+                    .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == path))
+            })
+            .unwrap_or(false)
+    })
+}
