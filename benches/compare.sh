@@ -25,7 +25,8 @@
 # Environment (flags win): MOLTD=/path/to/moltd (skip cargo build --release),
 # ROUNDS (5), DURATION (10), WORKERS (1), LOG (off), CLOSE (0), FILES (all:
 # index.html 1k.bin 16k.bin 100k.bin 1m.bin 10m.bin dir/), CONNS (50),
-# THREADS (1), WARMUP (1 s per server and file before round 1, 0 = none),
+# THREADS (1), TIMEOUT (wrk --timeout, 10s: 50 x 10 MiB in flight take
+# seconds each), WARMUP (1 s per server and file before round 1, 0 = none),
 # SERVERS ("moltd nginx-default nginx-tuned"), SERVER_CPUS (0), WRK_CPUS (1),
 # KEEP=1 (keep the temp directory).
 set -euo pipefail
@@ -38,6 +39,7 @@ WORKERS=${WORKERS:-1}
 LOG=${LOG:-off}
 CLOSE=${CLOSE:-0}
 CONNS=${CONNS:-50}
+TIMEOUT=${TIMEOUT:-10s}
 THREADS=${THREADS:-1}
 WARMUP=${WARMUP:-1}
 SERVERS=${SERVERS:-moltd nginx-default nginx-tuned}
@@ -151,7 +153,9 @@ access_log = "$log"
 prefix = "/dir/"
 autoindex = true
 CONF
-    "${SRV_PIN[@]}" "$MOLTD" -p "$p" > "$p/logs/stdout" 2>&1 &
+    # moltd reads MOLTD from its environment as the inherited-socket list (binary
+    # upgrade, like nginx's NGINX): never pass our MOLTD=/path/to/binary to it.
+    env -u MOLTD "${SRV_PIN[@]}" "$MOLTD" -p "$p" > "$p/logs/stdout" 2>&1 &
 }
 start_nginx() { # name, tuned (0|1)
     local name=$1 tuned=$2 p=$TMP/$1 log cache=""
@@ -264,7 +268,7 @@ done = function(summary, latency, requests)
         e.connect, e.read, e.write, e.timeout, e.status))
 end
 LUA
-WRK_ARGS=(-t"$THREADS" -c"$CONNS" --latency -s "$TMP/report.lua")
+WRK_ARGS=(-t"$THREADS" -c"$CONNS" --timeout "$TIMEOUT" --latency -s "$TMP/report.lua")
 [ "$CLOSE" = 1 ] && WRK_ARGS+=(-H "Connection: close")
 
 run() { # round, server, file, seconds; appends a line to $RESULTS (round 0 = warm-up, not kept)
@@ -288,7 +292,8 @@ run() { # round, server, file, seconds; appends a line to $RESULTS (round 0 = wa
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$s" "$f" "${res// /$'\t'}" \
             "$((after - before))" "$rss" "$([ "$w0" = "$w1" ] && echo 0 || echo 1)" >> "$RESULTS"
         printf '  round %d %-13s %-10s %s\n' "$round" "$s" "$f" \
-            "$(awk '{ printf "%.0f req/s, %d errors", $1 / $3 * 1e6, $6 + $7 + $8 + $9 + $10 }' <<< "$res")"
+            "$(awk '{ printf "%.0f req/s, errors: connect %d read %d write %d timeout %d non-2xx %d",
+                    $1 / $3 * 1e6, $6, $7, $8, $9, $10 }' <<< "$res")"
     fi
     if [ "$LOG" = on ]; then : > "$TMP/$s/logs/access.log"; fi   # keep the disk use bounded
 }
@@ -297,6 +302,7 @@ mode=$([ "$CLOSE" = 1 ] && echo "Connection: close" || echo keep-alive)
 echo "moltd $("$MOLTD" -v 2>&1 | sed 's/.*moltd\///') ($MOLTD) vs $("$NGINX" -v 2>&1 | sed 's/.*: //')"
 echo "$mode, $WORKERS worker(s), access log $LOG, wrk -t$THREADS -c$CONNS, $ROUNDS round(s) x ${DURATION}s," \
      "servers on cpu $SERVER_CPUS, wrk on cpu $WRK_CPUS, $(nproc) cores, CLK_TCK $CLK_TCK"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other processes on the server's core skew req/s more than CPU/request)"
 if [ "$WARMUP" -gt 0 ]; then
     for f in $FILES; do for s in $SERVERS; do run 0 "$s" "$f" "$WARMUP"; done; done
 fi
@@ -306,6 +312,7 @@ done
 
 # --- table --------------------------------------------------------------------
 echo
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$RESULTS" "$CLK_TCK" "$FILES" "$SERVERS" <<'PY'
 import statistics, sys
 from collections import defaultdict
@@ -317,6 +324,7 @@ for line in open(path):
     runs[s, f][int(r)] = dict(
         rps=req / dur * 1e6, mbps=int(byt) / dur, p50=int(p50), p99=int(p99),
         cpu=int(ticks) / clk * 1e6 / req if req else float("nan"), rss=int(rss),
+        connect=int(ec), read=int(er), write=int(ew), timeout=int(et),
         sock=int(ec) + int(er) + int(ew) + int(et), status=int(es), resp=int(resp))
 med = lambda xs: statistics.median(xs) if xs else float("nan")
 def lat(us):
@@ -334,7 +342,7 @@ def ratio(s, f, key):
     same = sum(1 for x in rs if (x > 1) == (m > 1) and x != 1)
     return "%.2f %d/%d" % (m, same, len(rs))
 head = ("server", "file", "req/s", "MB/s", "p50", "p99", "CPU us/req", "RSS MiB", "errors", "req/s x", "CPU x")
-rows = [head]
+rows, notes = [head], []
 for f in files:
     for s in servers:
         rr = list(runs[s, f].values())
@@ -342,6 +350,10 @@ for f in files:
             continue
         sock, status = sum(x["sock"] for x in rr), sum(x["status"] for x in rr)
         err = "%d" % (sock + status) if not sock or not status else "%d+%d" % (sock, status)
+        if sock:
+            notes.append("%s %s: socket errors %s" % (s, f, ", ".join(
+                "%s %d" % (k, sum(x[k] for x in rr)) for k in ("connect", "read", "write", "timeout")
+                if sum(x[k] for x in rr))))
         if any(x["resp"] for x in rr):
             err += " (respawn)"
         rows.append((s, f, "%.0f" % med([x["rps"] for x in rr]), "%.1f" % med([x["mbps"] for x in rr]),
@@ -355,6 +367,8 @@ for i, r in enumerate(rows):
         print("  ".join("-" * x for x in w))
 print("\nmedians over rounds; errors = socket errors + non-2xx (summed); RSS = largest worker VmHWM;")
 print("x = median of per-round ratios to nginx-tuned, k/n = rounds on the same side of 1 as the median")
+for n in notes:
+    print(n)
 PY
 
 for s in $SERVERS; do

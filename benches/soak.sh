@@ -66,7 +66,7 @@ wait_for() { # seconds, description, command...
     done
 }
 # Process helpers, by /proc and parent pid (never by name).
-title() { tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | sed 's/ *$//'; }
+title() { tr '\0' ' ' 2>/dev/null < "/proc/$1/cmdline" | sed 's/ *$//'; }
 state() { awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null; }
 # PIDs of live children of $1 whose title starts with $2.
 children() {

@@ -433,3 +433,61 @@ fn large_file_streams_intact() {
     );
     assert!(all[split..] == big[..], "body intact");
 }
+
+#[test]
+fn the_open_file_cache_never_serves_stale_bytes() {
+    let (s, port) = serve("", "");
+    let p = s.path("html/change.txt");
+    for (i, text) in ["first", "other", "a longer third version", "4"]
+        .iter()
+        .enumerate()
+    {
+        if i == 2 {
+            // Replaced by rename, as deploy tools do.
+            std::fs::write(s.path("html/new.tmp"), text).expect("write");
+            std::fs::rename(s.path("html/new.tmp"), &p).expect("rename");
+        } else {
+            std::fs::write(&p, text).expect("write in place");
+        }
+        let r = get(port, "/change.txt", &[]);
+        assert_eq!(r.text(), *text, "version {i} seen at once");
+        assert_eq!(
+            r.header("content-length"),
+            Some(text.len().to_string().as_str())
+        );
+        let meta = std::fs::metadata(&p).expect("meta");
+        let mtime = meta
+            .modified()
+            .expect("mtime")
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("epoch")
+            .as_secs();
+        assert_eq!(
+            r.header("etag"),
+            Some(format!("\"{mtime:x}-{:x}\"", text.len()).as_str())
+        );
+    }
+    std::fs::remove_file(&p).expect("remove");
+    assert_eq!(get(port, "/change.txt", &[]).status, 404);
+}
+
+#[test]
+fn with_a_long_cache_validity_bodies_still_match_their_headers() {
+    let (s, port) = serve("", "open_file_cache_valid = \"60s\"");
+    let p = s.path("html/v.txt");
+    std::fs::write(&p, "version one").expect("write");
+    assert_eq!(get(port, "/v.txt", &[]).text(), "version one");
+    std::fs::write(&p, "v2").expect("rewrite");
+    // Within the validity the old version may be served, but whole: its
+    // length and its body agree.
+    let r = get(port, "/v.txt", &[]);
+    assert!(
+        r.text() == "version one" || r.text() == "v2",
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        r.header("content-length"),
+        Some(r.body.len().to_string().as_str())
+    );
+}

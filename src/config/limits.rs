@@ -43,6 +43,31 @@ impl Default for Limits {
     }
 }
 
+/// The open-file cache's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileCacheConfig {
+    /// Most entries per worker (0: off).
+    pub entries: usize,
+    /// How long a stat result is trusted (0: stat every request, so a
+    /// change on disk shows at once).
+    pub valid: Duration,
+    /// Most body bytes per worker.
+    pub max_size: u64,
+    /// Largest file whose body is kept in memory.
+    pub max_file: u64,
+}
+
+impl Default for FileCacheConfig {
+    fn default() -> Self {
+        FileCacheConfig {
+            entries: 10_000,
+            valid: Duration::ZERO,
+            max_size: 64 * 1024 * 1024,
+            max_file: 1024 * 1024,
+        }
+    }
+}
+
 impl Limits {
     /// The whole request head may not exceed this.
     pub fn max_head(&self) -> usize {
@@ -72,6 +97,49 @@ fn time(
 }
 
 impl Validator<'_> {
+    pub(super) fn file_cache(&self, raw: &RawConfig) -> Result<FileCacheConfig, ConfigError> {
+        let d = FileCacheConfig::default();
+        let entries = match &raw.open_file_cache {
+            None => d.entries,
+            Some(n) => usize::try_from(*n.get_ref())
+                .ok()
+                .filter(|n| *n <= 10_000_000)
+                .ok_or_else(|| {
+                    self.err(
+                        n,
+                        "open_file_cache",
+                        "expected a number of entries (0 = off)".into(),
+                    )
+                })?,
+        };
+        let valid = match &raw.open_file_cache_valid {
+            None => d.valid,
+            Some(s) => {
+                duration::parse(s.get_ref()).map_err(|m| self.err(s, "open_file_cache_valid", m))?
+            }
+        };
+        let size = |v: &Option<Spanned<toml::Value>>, key: &str, default: u64| match v {
+            None => Ok(default),
+            Some(b) => size::parse_value(b.get_ref())
+                .map(|n| n as u64)
+                .map_err(|m| self.err(b, key, m)),
+        };
+        Ok(FileCacheConfig {
+            entries,
+            valid,
+            max_size: size(
+                &raw.open_file_cache_max_size,
+                "open_file_cache_max_size",
+                d.max_size,
+            )?,
+            max_file: size(
+                &raw.open_file_cache_max_file,
+                "open_file_cache_max_file",
+                d.max_file,
+            )?,
+        })
+    }
+
     pub(super) fn limits(&self, raw: &RawConfig) -> Result<Limits, ConfigError> {
         let d = Limits::default();
         let worker_connections = match &raw.worker_connections {

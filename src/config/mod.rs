@@ -11,7 +11,7 @@ pub mod raw;
 pub mod server;
 pub mod size;
 
-pub use limits::Limits;
+pub use limits::{FileCacheConfig, Limits};
 pub use server::{AutoindexFormat, Expires, Match, Server, Settings};
 
 use std::fmt;
@@ -112,6 +112,8 @@ pub struct Config {
     pub access_log_buffer: usize,
     /// Connection limits and timeouts.
     pub limits: Limits,
+    /// The open-file cache.
+    pub file_cache: FileCacheConfig,
     /// Virtual servers, in file order.
     pub servers: Vec<Server>,
 }
@@ -166,6 +168,14 @@ impl Config {
         }
         out.push_str(&format!("server_tokens = {}\n", self.server_tokens));
         out.push_str(&format!("access_log_buffer = {}\n", self.access_log_buffer));
+        let c = &self.file_cache;
+        out.push_str(&format!("open_file_cache = {}\n", c.entries));
+        out.push_str(&format!(
+            "open_file_cache_valid = \"{}ms\"\n",
+            c.valid.as_millis()
+        ));
+        out.push_str(&format!("open_file_cache_max_size = {}\n", c.max_size));
+        out.push_str(&format!("open_file_cache_max_file = {}\n", c.max_file));
         let l = &self.limits;
         out.push_str(&format!("worker_connections = {}\n", l.worker_connections));
         out.push_str(&format!(
@@ -320,6 +330,7 @@ pub fn parse(text: &str, source: Source, prefix: &Path) -> Result<Config, Config
         });
     }
     let limits = v.limits(&raw)?;
+    let file_cache = v.file_cache(&raw)?;
     let defaults = Settings::defaults(prefix);
     let mut servers = Vec::new();
     for s in &raw.server {
@@ -344,6 +355,7 @@ pub fn parse(text: &str, source: Source, prefix: &Path) -> Result<Config, Config
         server_tokens: raw.server_tokens.unwrap_or(false),
         access_log_buffer,
         limits,
+        file_cache,
         servers,
     })
 }

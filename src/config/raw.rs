@@ -41,6 +41,14 @@ pub struct RawConfig {
     /// `"4 8k"`: a request line or header line longer than the size is
     /// refused (414 / 431), and so is a head larger than number x size.
     pub large_client_header_buffers: Option<Spanned<String>>,
+    /// Entries in each worker's open-file cache (0 disables it).
+    pub open_file_cache: Option<Spanned<i64>>,
+    /// How long a cached stat is trusted (`"0"`: stat every request).
+    pub open_file_cache_valid: Option<Spanned<String>>,
+    /// Body bytes each worker's cache may hold.
+    pub open_file_cache_max_size: Option<Spanned<toml::Value>>,
+    /// Largest file whose body is cached.
+    pub open_file_cache_max_file: Option<Spanned<toml::Value>>,
     /// Access-log buffer per file, e.g. `"64k"`; `"0"` writes each line.
     pub access_log_buffer: Option<Spanned<toml::Value>>,
     /// The `[[server]]` blocks.

@@ -17,6 +17,7 @@
 
 pub mod autoindex;
 pub mod body;
+pub mod cache;
 pub mod conditional;
 pub mod error_page;
 pub mod headers;
@@ -52,6 +53,8 @@ pub struct Site {
     vhosts: vhost::Vhosts,
     server_header: HeaderValue,
     footer: String,
+    /// This worker's open-file cache.
+    pub cache: cache::FileCache,
 }
 
 impl Site {
@@ -67,6 +70,12 @@ impl Site {
             server_header: HeaderValue::from_str(&footer)
                 .unwrap_or_else(|_| HeaderValue::from_static("moltd")),
             footer,
+            cache: cache::FileCache::new(cache::Limits {
+                entries: config.file_cache.entries,
+                bytes: config.file_cache.max_size,
+                max_file: config.file_cache.max_file,
+                valid: config.file_cache.valid,
+            }),
             config,
         }
     }
@@ -194,16 +203,19 @@ fn route<'a, B>(
     if s.disable_symlinks && !inside_root(&s.root, &full) {
         return Err(StatusCode::FORBIDDEN.into());
     }
-    let meta = std::fs::metadata(&full).map_err(|e| static_file::status_for(&e))?;
-    if meta.is_dir() {
+    let meta = site
+        .cache
+        .stat(&full)
+        .map_err(|e| static_file::status_for(&e))?;
+    if meta.is_dir {
         if !uri_path.ends_with('/') {
             return Ok(redirect_to_slash(site, server, listen, req, host, &norm));
         }
-        if let Some((file, _)) = index::find(&full, &s.index) {
+        if let Some((file, file_meta)) = index::find(&full, &s.index, &site.cache) {
             if s.disable_symlinks && !inside_root(&s.root, &file) {
                 return Err(StatusCode::FORBIDDEN.into());
             }
-            return static_file::respond(&file, s, method, req.headers());
+            return static_file::respond(&file, &file_meta, s, method, req.headers(), &site.cache);
         }
         if s.autoindex {
             return listing(&full, &norm, s);
@@ -213,7 +225,10 @@ fn route<'a, B>(
     if rel.trailing_slash {
         return Err(StatusCode::NOT_FOUND.into());
     }
-    static_file::respond(&full, s, method, req.headers())
+    if !meta.is_file {
+        return Err(StatusCode::NOT_FOUND.into());
+    }
+    static_file::respond(&full, &meta, s, method, req.headers(), &site.cache)
 }
 
 /// True if `path` resolves (through any symlinks) to a place under `root`.

@@ -4,9 +4,9 @@
 //! entity tag. Every file that has a sibling gets `Vary: Accept-Encoding`,
 //! whichever variant is sent.
 
-use std::fs::Metadata;
 use std::path::{Path, PathBuf};
 
+use super::cache::{FileCache, Meta};
 use crate::config::Settings;
 
 /// The q-value the client gives `coding` (`gzip`, `br`) in an
@@ -47,7 +47,7 @@ pub struct Variant {
     /// Its path.
     pub path: PathBuf,
     /// Its metadata.
-    pub meta: Metadata,
+    pub meta: Meta,
     /// `gzip` or `br`.
     pub encoding: &'static str,
 }
@@ -61,18 +61,18 @@ pub struct Choice {
     pub vary: bool,
 }
 
-fn sibling(path: &Path, ext: &str) -> Option<(PathBuf, Metadata)> {
+fn sibling(path: &Path, ext: &str, cache: &FileCache) -> Option<(PathBuf, Meta)> {
     let mut p = path.as_os_str().to_owned();
     p.push(ext);
     let p = PathBuf::from(p);
-    let m = std::fs::metadata(&p).ok()?;
-    m.is_file().then_some((p, m))
+    let m = cache.stat(&p).ok()?;
+    m.is_file.then_some((p, m))
 }
 
 /// Picks the variant of `path` to send for `accept` (the Accept-Encoding
 /// value, if any): the acceptable sibling with the higher q, brotli on a
 /// tie.
-pub fn choose(path: &Path, settings: &Settings, accept: Option<&str>) -> Choice {
+pub fn choose(path: &Path, settings: &Settings, accept: Option<&str>, cache: &FileCache) -> Choice {
     let mut choice = Choice::default();
     let mut best: Option<(f32, Variant)> = None;
     let candidates = [
@@ -83,7 +83,7 @@ pub fn choose(path: &Path, settings: &Settings, accept: Option<&str>) -> Choice 
         if !enabled {
             continue;
         }
-        let Some((p, meta)) = sibling(path, ext) else {
+        let Some((p, meta)) = sibling(path, ext, cache) else {
             continue;
         };
         choice.vary = true;

@@ -3,7 +3,7 @@
 //! with Content-Type, Content-Length, Last-Modified, a strong ETag in
 //! nginx's `"mtime-size"` hex form and Accept-Ranges.
 
-use std::fs::{File, Metadata};
+use std::fs::File;
 use std::io::ErrorKind;
 use std::path::Path;
 use std::sync::Arc;
@@ -16,6 +16,9 @@ use hyper::header::{
 };
 use hyper::{Method, Response, StatusCode};
 
+use bytes::Bytes;
+
+use super::cache::{FileCache, Meta};
 use super::conditional::{self, Validators};
 use super::range::{self, Plan};
 use super::{Body, mime, precompressed};
@@ -33,15 +36,12 @@ pub fn status_for(e: &std::io::Error) -> StatusCode {
 }
 
 /// nginx's entity tag: `"<mtime hex>-<size hex>"`.
-pub fn etag(meta: &Metadata) -> String {
-    format!("\"{:x}-{:x}\"", mtime_secs(meta), meta.len())
-}
-
-fn mtime_secs(meta: &Metadata) -> u64 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs())
+pub fn etag(meta: &Meta) -> String {
+    let secs = meta
+        .mtime
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("\"{secs:x}-{:x}\"", meta.len)
 }
 
 fn header(headers: &HeaderMap, name: hyper::header::HeaderName) -> Option<&str> {
@@ -76,26 +76,59 @@ impl From<StatusCode> for Refusal {
     }
 }
 
-/// Serves the file at `path` (already known to exist and be a file).
+/// Where the bytes of the representation come from.
+enum Data {
+    /// The whole file, held by the open-file cache.
+    Mem(Bytes),
+    /// An open file, streamed.
+    File(Arc<File>),
+}
+
+impl Data {
+    fn push(&self, body: &mut Body, offset: u64, len: u64) {
+        match self {
+            Data::Mem(b) => body.push_bytes(b.slice(offset as usize..(offset + len) as usize)),
+            Data::File(f) => body.push_file(Arc::clone(f), offset, len),
+        }
+    }
+
+    fn body(&self, offset: u64, len: u64) -> Body {
+        let mut body = Body::empty();
+        self.push(&mut body, offset, len);
+        body
+    }
+}
+
+/// Serves the file at `path`, whose metadata the caller just looked up.
 pub fn respond(
     path: &Path,
+    meta: &Meta,
     settings: &Settings,
     method: &Method,
     headers: &HeaderMap,
+    cache: &FileCache,
 ) -> Result<Response<Body>, Refusal> {
-    let choice = precompressed::choose(path, settings, header(headers, ACCEPT_ENCODING));
-    let (send_path, encoding) = match &choice.variant {
-        Some(v) => (v.path.as_path(), Some(v.encoding)),
-        None => (path, None),
+    let choice = precompressed::choose(path, settings, header(headers, ACCEPT_ENCODING), cache);
+    let (send_path, encoding, meta) = match &choice.variant {
+        Some(v) => (v.path.as_path(), Some(v.encoding), v.meta),
+        None => (path, None, *meta),
     };
-    let file = File::open(send_path).map_err(|e| status_for(&e))?;
-    let meta = file.metadata().map_err(|e| status_for(&e))?;
-    if !meta.is_file() {
+    // Small files come from memory, read under exactly this metadata;
+    // others are opened and streamed, with headers from the open file.
+    let (data, meta) = match cache.body(send_path, &meta) {
+        Some(bytes) => (Data::Mem(bytes), meta),
+        None => {
+            let file = File::open(send_path).map_err(|e| status_for(&e))?;
+            let m = Meta::from_std(&file.metadata().map_err(|e| status_for(&e))?);
+            (Data::File(Arc::new(file)), m)
+        }
+    };
+    if !meta.is_file {
         return Err(StatusCode::NOT_FOUND.into());
     }
-    let len = meta.len();
+    let len = meta.len;
     let tag = etag(&meta);
-    let modified = meta.modified().ok();
+    let modified = Some(meta.mtime);
     let last_modified = modified.map(httpdate::fmt_http_date);
     let ctype = mime::content_type(path, settings);
 
@@ -134,7 +167,6 @@ pub fn respond(
             h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         }
     }
-    let file = Arc::new(file);
 
     let range_header = if method == Method::GET {
         header(headers, RANGE).filter(|_| {
@@ -149,7 +181,7 @@ pub fn respond(
         Plan::Full => {
             resp.headers_mut()
                 .insert(CONTENT_LENGTH, HeaderValue::from(len));
-            *resp.body_mut() = Body::file(file, 0, len);
+            *resp.body_mut() = data.body(0, len);
         }
         Plan::Unsatisfiable => {
             let mut extra = HeaderMap::new();
@@ -169,7 +201,7 @@ pub fn respond(
                 h.insert(CONTENT_RANGE, v);
             }
             h.insert(CONTENT_LENGTH, HeaderValue::from(r.len()));
-            *resp.body_mut() = Body::file(file, r.start, r.len());
+            *resp.body_mut() = data.body(r.start, r.len());
         }
         Plan::Partial(ranges) => {
             let b = boundary();
@@ -179,7 +211,7 @@ pub fn respond(
                     "\r\n--{b}\r\nContent-Type: {ctype}\r\nContent-Range: bytes {}-{}/{len}\r\n\r\n",
                     r.start, r.end
                 ));
-                body.push_file(Arc::clone(&file), r.start, r.len());
+                data.push(&mut body, r.start, r.len());
             }
             body.push_bytes(format!("\r\n--{b}--\r\n"));
             *resp.status_mut() = StatusCode::PARTIAL_CONTENT;

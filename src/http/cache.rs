@@ -1,0 +1,290 @@
+//! The open-file cache (nginx's `open_file_cache` idea, done so that it
+//! can never send stale bytes): file metadata, and the whole body of small
+//! files, kept in memory per worker.
+//!
+//! - Every entry is keyed by path and remembers the identity of what it
+//!   describes: device, inode, size, and modification and change times to
+//!   the nanosecond. A body is only ever served together with the metadata
+//!   it was read under, so headers and bytes always match.
+//! - With `open_file_cache_valid = "0"` (the default) each request still
+//!   stats the path (one syscall instead of nginx's open/fstat/read/close),
+//!   so a change on disk is seen by the very next request. A longer
+//!   validity skips even that stat, like nginx's `open_file_cache_valid`.
+//! - Memory is bounded by `open_file_cache` entries and
+//!   `open_file_cache_max_size` bytes; when either fills, entries not used
+//!   in the last `open_file_cache_valid` (or all) are dropped.
+
+use std::collections::HashMap;
+use std::fs::Metadata;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+
+/// What the cache knows about a path: enough to build every header and
+/// to tell whether the file changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    /// A directory.
+    pub is_dir: bool,
+    /// A regular file.
+    pub is_file: bool,
+    /// Size in bytes.
+    pub len: u64,
+    /// Modification time.
+    pub mtime: SystemTime,
+    ino: u64,
+    dev: u64,
+    ctime_ns: i128,
+}
+
+impl Meta {
+    /// The cache's view of `m`.
+    pub fn from_std(m: &Metadata) -> Self {
+        Meta {
+            is_dir: m.is_dir(),
+            is_file: m.is_file(),
+            len: m.len(),
+            mtime: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            ino: m.ino(),
+            dev: m.dev(),
+            ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+        }
+    }
+}
+
+struct Entry {
+    meta: Meta,
+    checked: Instant,
+    used: Instant,
+    body: Option<Bytes>,
+}
+
+/// Limits of the cache.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most entries (0 disables the cache).
+    pub entries: usize,
+    /// Most body bytes held.
+    pub bytes: u64,
+    /// Largest file whose body is held.
+    pub max_file: u64,
+    /// How long a stat result is trusted.
+    pub valid: Duration,
+}
+
+/// One worker's cache.
+pub struct FileCache {
+    limits: Limits,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    map: HashMap<PathBuf, Entry>,
+    bytes: u64,
+}
+
+impl std::fmt::Debug for FileCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileCache")
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+impl FileCache {
+    /// An empty cache.
+    pub fn new(limits: Limits) -> Self {
+        FileCache {
+            limits,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        self.limits.entries > 0
+    }
+
+    /// The metadata of `path`: from the cache while it is valid, else from
+    /// a stat (which also refreshes or invalidates the entry).
+    pub fn stat(&self, path: &Path) -> std::io::Result<Meta> {
+        if !self.enabled() {
+            return std::fs::metadata(path).map(|m| Meta::from_std(&m));
+        }
+        let now = Instant::now();
+        if !self.limits.valid.is_zero() {
+            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(e) = inner.map.get_mut(path)
+                && now.duration_since(e.checked) < self.limits.valid
+            {
+                e.used = now;
+                return Ok(e.meta);
+            }
+        }
+        let meta = Meta::from_std(&std::fs::metadata(path)?);
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        match inner.map.get_mut(path) {
+            Some(e) if e.meta == meta => {
+                e.checked = now;
+                e.used = now;
+            }
+            Some(e) => {
+                let freed = e.body.take().map_or(0, |b| b.len() as u64);
+                e.meta = meta;
+                e.checked = now;
+                e.used = now;
+                inner.bytes -= freed;
+            }
+            None => {
+                self.make_room(&mut inner, 0, now);
+                inner.map.insert(
+                    path.to_path_buf(),
+                    Entry {
+                        meta,
+                        checked: now,
+                        used: now,
+                        body: None,
+                    },
+                );
+            }
+        }
+        Ok(meta)
+    }
+
+    /// The whole body of the small file `path` as `meta` describes it, if
+    /// it is cached or can be read and cached; `None` for large files or
+    /// when the file changed under us (the caller then streams it).
+    pub fn body(&self, path: &Path, meta: &Meta) -> Option<Bytes> {
+        if !self.enabled() || !meta.is_file || meta.len > self.limits.max_file {
+            return None;
+        }
+        {
+            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(e) = inner.map.get_mut(path)
+                && e.meta == *meta
+                && let Some(b) = &e.body
+            {
+                return Some(b.clone());
+            }
+        }
+        let mut f = std::fs::File::open(path).ok()?;
+        let before = Meta::from_std(&f.metadata().ok()?);
+        if before != *meta {
+            return None;
+        }
+        let mut buf = Vec::with_capacity(meta.len as usize);
+        f.read_to_end(&mut buf).ok()?;
+        let after = Meta::from_std(&f.metadata().ok()?);
+        if after != *meta || buf.len() as u64 != meta.len {
+            return None;
+        }
+        let bytes = Bytes::from(buf);
+        let now = Instant::now();
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        self.make_room(&mut inner, bytes.len() as u64, now);
+        let added = bytes.len() as u64;
+        match inner.map.get_mut(path) {
+            Some(e) if e.meta == *meta => {
+                let old = e.body.replace(bytes.clone()).map_or(0, |b| b.len() as u64);
+                inner.bytes = inner.bytes - old + added;
+            }
+            Some(_) => return Some(bytes),
+            None => {
+                inner.map.insert(
+                    path.to_path_buf(),
+                    Entry {
+                        meta: *meta,
+                        checked: now,
+                        used: now,
+                        body: Some(bytes.clone()),
+                    },
+                );
+                inner.bytes += added;
+            }
+        }
+        Some(bytes)
+    }
+
+    /// Drops entries until one more entry with `extra` body bytes fits:
+    /// first those unused for a while, then everything.
+    fn make_room(&self, inner: &mut Inner, extra: u64, now: Instant) {
+        let full = |i: &Inner| {
+            i.map.len() + 1 > self.limits.entries || i.bytes + extra > self.limits.bytes
+        };
+        if !full(inner) {
+            return;
+        }
+        let idle = self.limits.valid.max(Duration::from_secs(1));
+        inner.map.retain(|_, e| now.duration_since(e.used) < idle);
+        inner.bytes = inner
+            .map
+            .values()
+            .map(|e| e.body.as_ref().map_or(0, |b| b.len() as u64))
+            .sum();
+        if full(inner) {
+            inner.map.clear();
+            inner.bytes = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache(valid: Duration) -> FileCache {
+        FileCache::new(Limits {
+            entries: 4,
+            bytes: 1024,
+            max_file: 512,
+            valid,
+        })
+    }
+
+    #[test]
+    fn a_changed_file_is_never_served_stale() {
+        let dir = std::env::temp_dir().join(format!("moltd-cache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let p = dir.join("f.txt");
+        std::fs::write(&p, "one").expect("write");
+        let c = cache(Duration::ZERO);
+        let m = c.stat(&p).expect("stat");
+        assert_eq!(c.body(&p, &m).as_deref(), Some(&b"one"[..]));
+        // Same size, new content, written in place.
+        std::fs::write(&p, "two").expect("rewrite");
+        let m2 = c.stat(&p).expect("stat");
+        assert_eq!(c.body(&p, &m2).as_deref(), Some(&b"two"[..]));
+        // Replaced by rename: new inode.
+        std::fs::write(dir.join("g.tmp"), "three").expect("write");
+        std::fs::rename(dir.join("g.tmp"), &p).expect("rename");
+        let m3 = c.stat(&p).expect("stat");
+        assert_eq!(c.body(&p, &m3).as_deref(), Some(&b"three"[..]));
+        // A stale meta never gets a body.
+        assert_eq!(c.body(&p, &m2), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn bounded() {
+        let dir = std::env::temp_dir().join(format!("moltd-cache-b-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let c = cache(Duration::ZERO);
+        for i in 0..20 {
+            let p = dir.join(format!("{i}"));
+            std::fs::write(&p, vec![b'x'; 400]).expect("write");
+            let m = c.stat(&p).expect("stat");
+            assert!(c.body(&p, &m).is_some());
+            let inner = c.inner.lock().expect("lock");
+            assert!(inner.map.len() <= 4 && inner.bytes <= 1024);
+        }
+        let big = dir.join("big");
+        std::fs::write(&big, vec![b'x'; 600]).expect("write");
+        let m = c.stat(&big).expect("stat");
+        assert_eq!(c.body(&big, &m), None, "over max_file: streamed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
