@@ -491,3 +491,92 @@ fn with_a_long_cache_validity_bodies_still_match_their_headers() {
         Some(r.body.len().to_string().as_str())
     );
 }
+
+#[test]
+fn odd_files_and_paths_behave_like_nginx() {
+    let (s, port) = serve("disable_symlinks = true\ngzip_static = true", "");
+    // A file dated before 1970 is served, not a dropped connection.
+    std::fs::write(s.path("html/old.txt"), "old").expect("old");
+    let old = std::fs::File::options()
+        .write(true)
+        .open(s.path("html/old.txt"))
+        .expect("open");
+    old.set_modified(std::time::UNIX_EPOCH - std::time::Duration::from_secs(86400 * 365 * 10))
+        .expect("set mtime");
+    let r = get(port, "/old.txt", &[]);
+    assert_eq!((r.status, r.text().as_str()), (200, "old"));
+    // A precompressed sibling that is a symlink out of the root is ignored.
+    std::fs::write(s.path("secret.gz"), "SECRET").expect("secret");
+    std::fs::write(s.path("html/app.js"), "js").expect("js");
+    std::os::unix::fs::symlink(s.path("secret.gz"), s.path("html/app.js.gz")).expect("link");
+    let r = get(port, "/app.js", &[("Accept-Encoding", "gzip")]);
+    assert_eq!((r.status, r.text().as_str()), (200, "js"));
+    // A symlink loop is 403, not 500.
+    std::os::unix::fs::symlink("loop2", s.path("html/loop1")).expect("loop");
+    std::os::unix::fs::symlink("loop1", s.path("html/loop2")).expect("loop");
+    assert_eq!(get(port, "/loop1", &[]).status, 403);
+    // Dot segments: resolved first, then the slash rule applies.
+    assert_eq!(get(port, "/file.txt/.", &[]).status, 404);
+    assert_eq!(
+        get(port, "/other/.", &[]).status,
+        403,
+        "a directory, slash implied"
+    );
+    let r = get(port, "/x/../other", &[]);
+    assert_eq!(r.status, 301);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("http://localhost:{port}/other/").as_str())
+    );
+    let r = get(port, "//other", &[]);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("http://localhost:{port}/other/").as_str())
+    );
+    std::fs::create_dir_all(s.path("html/é dir")).expect("dir");
+    let r = get(port, "/%C3%A9%20dir", &[]);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("http://localhost:{port}/%C3%A9%20dir/").as_str())
+    );
+    // 412 carries an error page like other errors.
+    let r = get(port, "/file.txt", &[("If-Match", "\"nope\"")]);
+    assert_eq!(r.status, 412);
+    assert!(r.text().contains("412 Precondition Failed"), "{}", r.text());
+    // Range units are case-insensitive.
+    assert_eq!(
+        get(port, "/file.txt", &[("Range", "Bytes=0-0")]).status,
+        206
+    );
+}
+
+#[test]
+fn the_access_log_counts_bytes_actually_sent() {
+    let (s, port) = serve("", "access_log_buffer = 0");
+    std::fs::write(s.path("html/big.bin"), vec![3u8; 20 * 1024 * 1024]).expect("big");
+    {
+        let mut c = http::connect(port).expect("connect");
+        use std::io::Write;
+        c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("send");
+        let mut some = [0u8; 4096];
+        c.read_exact(&mut some).expect("a little");
+    }
+    let line = crate::support::wait_for("the aborted download's log line", || {
+        std::fs::read_to_string(s.path("logs/access.log"))
+            .ok()?
+            .lines()
+            .find(|l| l.contains("GET /big.bin"))
+            .map(str::to_string)
+    });
+    let bytes: u64 = line
+        .split('"')
+        .nth(2)
+        .and_then(|f| f.split_whitespace().nth(1))
+        .and_then(|b| b.parse().ok())
+        .expect("bytes field");
+    assert!(
+        bytes < 20 * 1024 * 1024,
+        "logged {bytes} for an aborted download: {line}"
+    );
+}

@@ -38,8 +38,9 @@ pub enum Expires {
     Max,
     /// `Cache-Control: max-age=N` and `Expires` N seconds ahead.
     MaxAge(Duration),
-    /// A negative time: `Cache-Control: no-cache`.
-    NoCache,
+    /// A negative time: `Cache-Control: no-cache`, and `Expires` that far
+    /// in the past.
+    NoCache(Duration),
 }
 
 /// Everything a location decides about serving a request.
@@ -178,7 +179,7 @@ fn settings_toml(s: &Settings, out: &mut String) {
         Expires::Off => "off".to_string(),
         Expires::Epoch => "epoch".to_string(),
         Expires::Max => "max".to_string(),
-        Expires::NoCache => "-1".to_string(),
+        Expires::NoCache(d) => format!("-{}s", d.as_secs()),
         Expires::MaxAge(d) => format!("{}s", d.as_secs()),
     };
     out.push_str(&format!("expires = \"{expires}\"\n"));
@@ -303,7 +304,7 @@ pub fn parse_expires(text: &str) -> Result<Expires, String> {
         "off" => Ok(Expires::Off),
         "epoch" => Ok(Expires::Epoch),
         "max" => Ok(Expires::Max),
-        t if t.starts_with('-') => duration::parse(&t[1..]).map(|_| Expires::NoCache),
+        t if t.starts_with('-') => duration::parse(&t[1..]).map(Expires::NoCache),
         t => duration::parse(t).map(Expires::MaxAge),
     }
 }
@@ -409,6 +410,9 @@ impl Validator<'_> {
             }
         }
         if let Some(e) = r.error_page {
+            // Like nginx, a block that sets error pages replaces the
+            // inherited ones rather than adding to them.
+            s.error_page.clear();
             for (code, uri) in table_strings(self, e, "error_page")? {
                 let c: u16 = code
                     .parse()
@@ -556,7 +560,10 @@ mod tests {
             parse_expires("7d"),
             Ok(Expires::MaxAge(Duration::from_secs(604800)))
         );
-        assert_eq!(parse_expires("-1"), Ok(Expires::NoCache));
+        assert_eq!(
+            parse_expires("-1"),
+            Ok(Expires::NoCache(Duration::from_secs(1)))
+        );
         assert_eq!(parse_expires("max"), Ok(Expires::Max));
         assert!(parse_expires("soon").is_err());
     }

@@ -12,8 +12,11 @@ use crate::config::AutoindexFormat;
 /// One listed entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// File name (lossy UTF-8 for non-UTF-8 names).
+    /// File name as shown (lossy UTF-8 for non-UTF-8 names).
     pub name: String,
+    /// File name as stored, for the link (a non-UTF-8 byte must be
+    /// escaped as itself, or the link would not find the file).
+    pub raw: Vec<u8>,
     /// A directory (followed through symlinks, as nginx stats entries).
     pub dir: bool,
     /// Size in bytes (files).
@@ -30,7 +33,9 @@ pub fn read(dir: &Path) -> std::io::Result<Vec<Entry>> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir)? {
         let Ok(e) = e else { continue };
-        let name = e.file_name().to_string_lossy().into_owned();
+        let os = e.file_name();
+        let name = os.to_string_lossy().into_owned();
+        let raw = std::os::unix::ffi::OsStrExt::as_bytes(os.as_os_str()).to_vec();
         if name.starts_with('.') {
             continue;
         }
@@ -40,6 +45,7 @@ pub fn read(dir: &Path) -> std::io::Result<Vec<Entry>> {
         };
         out.push(Entry {
             name,
+            raw,
             dir: m.is_dir(),
             size: m.len(),
             mtime: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
@@ -68,9 +74,9 @@ pub fn html_escape(s: &str) -> String {
 /// Percent-escapes a name for use as a relative link: everything but
 /// unreserved characters and a few safe ones, so `?`, `#`, `%`, `:` and
 /// spaces cannot change what the link means.
-pub fn link_escape(s: &str) -> String {
+pub fn link_escape(s: &[u8]) -> String {
     let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
+    for &b in s {
         match b {
             b'A'..=b'Z'
             | b'a'..=b'z'
@@ -115,7 +121,7 @@ fn json_escape(s: &str) -> String {
 /// `21-Nov-2026 23:52` (UTC), nginx's listing date.
 fn listing_date(t: SystemTime) -> String {
     // "Sat, 21 Nov 2026 23:52:05 GMT" -> day, month, year, hh:mm
-    let h = httpdate::fmt_http_date(t);
+    let h = super::date::http_date(t);
     let f: Vec<&str> = h.split_whitespace().collect();
     match f.as_slice() {
         [_, d, m, y, time, _] => format!("{d}-{m}-{y} {}", &time[..5]),
@@ -155,7 +161,7 @@ fn html(uri: &str, entries: &[Entry]) -> String {
         let _ = write!(
             out,
             "<a href=\"{}{slash}\">{text}</a>{}{} {size:>19}\r\n",
-            link_escape(&e.name),
+            link_escape(&e.raw),
             " ".repeat(pad),
             listing_date(e.mtime)
         );
@@ -168,7 +174,7 @@ fn json(entries: &[Entry]) -> String {
     let mut out = String::from("[\n");
     for (i, e) in entries.iter().enumerate() {
         let sep = if i + 1 < entries.len() { "," } else { "" };
-        let mtime = httpdate::fmt_http_date(e.mtime);
+        let mtime = super::date::http_date(e.mtime);
         if e.dir {
             let _ = writeln!(
                 out,
@@ -196,6 +202,7 @@ mod tests {
     fn entry(name: &str, dir: bool, size: u64) -> Entry {
         Entry {
             name: name.into(),
+            raw: name.as_bytes().to_vec(),
             dir,
             size,
             mtime: SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_299_383),
@@ -204,9 +211,10 @@ mod tests {
 
     #[test]
     fn escapes_names_in_links_and_text() {
-        assert_eq!(link_escape("a <b>&\"c.txt"), "a%20%3Cb%3E%26%22c.txt");
-        assert_eq!(link_escape("sp ace%?#:.txt"), "sp%20ace%25%3F%23%3A.txt");
-        assert_eq!(link_escape("ünï"), "%C3%BCn%C3%AF");
+        assert_eq!(link_escape(b"a <b>&\"c.txt"), "a%20%3Cb%3E%26%22c.txt");
+        assert_eq!(link_escape(b"sp ace%?#:.txt"), "sp%20ace%25%3F%23%3A.txt");
+        assert_eq!(link_escape("ünï".as_bytes()), "%C3%BCn%C3%AF");
+        assert_eq!(link_escape(b"bad\xff"), "bad%FF");
         assert_eq!(html_escape("a <b>&\"c"), "a &lt;b&gt;&amp;&quot;c");
     }
 

@@ -26,11 +26,34 @@ enum Part {
     },
 }
 
+/// Called once with the number of body bytes handed to the connection,
+/// when the body is done or dropped (the access log's `$body_bytes_sent`).
+pub type OnDone = Box<dyn FnOnce(u64) + Send>;
+
 /// A response body.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Body {
     parts: VecDeque<Part>,
     len: u64,
+    sent: u64,
+    on_done: Option<OnDone>,
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Body")
+            .field("len", &self.len)
+            .field("sent", &self.sent)
+            .finish()
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        if let Some(done) = self.on_done.take() {
+            done(self.sent);
+        }
+    }
 }
 
 impl Body {
@@ -74,6 +97,11 @@ impl Body {
         }
     }
 
+    /// Runs `done` with the bytes sent once the body is finished or dropped.
+    pub fn on_done(&mut self, done: OnDone) {
+        self.on_done = Some(done);
+    }
+
     /// Total length in bytes.
     pub fn len(&self) -> u64 {
         self.len
@@ -106,6 +134,7 @@ impl hyper::body::Body for Body {
         match part {
             Part::Bytes(b) => {
                 this.len -= b.len() as u64;
+                this.sent += b.len() as u64;
                 Poll::Ready(Some(Ok(Frame::data(b))))
             }
             Part::File {
@@ -124,6 +153,7 @@ impl hyper::body::Body for Body {
                         buf.truncate(n);
                         let n = n as u64;
                         this.len -= n;
+                        this.sent += n;
                         if remaining > n {
                             this.parts.push_front(Part::File {
                                 file,

@@ -61,6 +61,9 @@ fn custom(status: StatusCode, server: &Server, uri: &str) -> Option<Response<Bod
     let rel = path::normalize(uri).ok()?;
     let page_settings = location::settings_for(server, &rel.uri_path());
     let file = page_settings.root.join(&rel.relative);
+    if page_settings.disable_symlinks && !path::inside_root(&page_settings.root, &file) {
+        return None;
+    }
     let meta = std::fs::metadata(&file).ok()?;
     if !meta.is_file() || meta.len() > MAX_ERROR_PAGE {
         return None;

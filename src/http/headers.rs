@@ -2,7 +2,7 @@
 //! `add_header`, applied to successful and redirect responses only, as
 //! nginx does without `always`.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use hyper::header::{CACHE_CONTROL, EXPIRES, HeaderValue};
 use hyper::{Response, StatusCode};
@@ -40,15 +40,17 @@ pub fn apply(resp: &mut Response<Body>, settings: &Settings) {
             h.insert(EXPIRES, HeaderValue::from_static(MAX_EXPIRES));
             h.insert(CACHE_CONTROL, format_max_age(MAX_AGE_MAX));
         }
-        Expires::NoCache => {
-            let past = SystemTime::now() - Duration::from_secs(1);
-            if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(past)) {
+        Expires::NoCache(ago) => {
+            let past = SystemTime::now()
+                .checked_sub(ago)
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            if let Ok(v) = HeaderValue::from_str(&super::date::http_date(past)) {
                 h.insert(EXPIRES, v);
             }
             h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         }
         Expires::MaxAge(d) => {
-            if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(SystemTime::now() + d)) {
+            if let Ok(v) = HeaderValue::from_str(&super::date::http_date(SystemTime::now() + d)) {
                 h.insert(EXPIRES, v);
             }
             h.insert(CACHE_CONTROL, format_max_age(d.as_secs()));

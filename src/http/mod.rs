@@ -19,6 +19,7 @@ pub mod autoindex;
 pub mod body;
 pub mod cache;
 pub mod conditional;
+pub mod date;
 pub mod error_page;
 pub mod headers;
 pub mod index;
@@ -200,7 +201,7 @@ fn route<'a, B>(
     *settings = location::settings_for(server, &norm);
     let s: &Settings = settings;
     let full = s.root.join(&rel.relative);
-    if s.disable_symlinks && !inside_root(&s.root, &full) {
+    if s.disable_symlinks && !path::inside_root(&s.root, &full) {
         return Err(StatusCode::FORBIDDEN.into());
     }
     let meta = site
@@ -208,11 +209,11 @@ fn route<'a, B>(
         .stat(&full)
         .map_err(|e| static_file::status_for(&e))?;
     if meta.is_dir {
-        if !uri_path.ends_with('/') {
+        if !rel.trailing_slash {
             return Ok(redirect_to_slash(site, server, listen, req, host, &norm));
         }
         if let Some((file, file_meta)) = index::find(&full, &s.index, &site.cache) {
-            if s.disable_symlinks && !inside_root(&s.root, &file) {
+            if s.disable_symlinks && !path::inside_root(&s.root, &file) {
                 return Err(StatusCode::FORBIDDEN.into());
             }
             return static_file::respond(&file, &file_meta, s, method, req.headers(), &site.cache);
@@ -231,16 +232,6 @@ fn route<'a, B>(
     static_file::respond(&full, &meta, s, method, req.headers(), &site.cache)
 }
 
-/// True if `path` resolves (through any symlinks) to a place under `root`.
-/// A path that does not exist is let through: the lookup then says 404.
-fn inside_root(root: &Path, path: &Path) -> bool {
-    match (std::fs::canonicalize(root), std::fs::canonicalize(path)) {
-        (Ok(r), Ok(p)) => p.starts_with(r),
-        (Ok(_), Err(_)) => true,
-        (Err(_), _) => false,
-    }
-}
-
 fn listing(dir: &Path, uri: &str, s: &Settings) -> Result<Response<Body>, Refusal> {
     let entries = autoindex::read(dir).map_err(|e| static_file::status_for(&e))?;
     let (text, ctype) = autoindex::render(uri, &entries, s.autoindex_format);
@@ -250,6 +241,20 @@ fn listing(dir: &Path, uri: &str, s: &Settings) -> Result<Response<Body>, Refusa
     h.insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
     *r.body_mut() = Body::from(text);
     Ok(r)
+}
+
+/// Percent-encodes a decoded path for a Location header: everything but
+/// unreserved characters, sub-delims, `:`, `@` and `/`.
+fn escape_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// 301 to the slash form, as nginx builds it: `http://HOST:PORT/dir/?query`
@@ -281,9 +286,7 @@ fn redirect_to_slash<B>(
     } else {
         format!(":{}", listen.port())
     };
-    // The path as sent (still escaped) keeps its meaning in the Location.
-    let _ = norm;
-    let mut location = format!("http://{name}{port}{}/", req.uri().path());
+    let mut location = format!("http://{name}{port}{}/", escape_path(norm));
     if let Some(q) = req.uri().query() {
         location.push('?');
         location.push_str(q);

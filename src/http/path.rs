@@ -2,7 +2,7 @@
 //! and repeated slashes. The result is relative and can never leave the
 //! root.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use hyper::StatusCode;
 
@@ -87,8 +87,21 @@ pub fn normalize(raw: &str) -> Result<RelPath, StatusCode> {
     }
     Ok(RelPath {
         relative,
-        trailing_slash: decoded.ends_with(b"/"),
+        // `/dir/.` and `/dir/..` name a directory too.
+        trailing_slash: decoded.ends_with(b"/")
+            || decoded.ends_with(b"/.")
+            || decoded.ends_with(b"/.."),
     })
+}
+
+/// True if `path` resolves (through any symlinks) to a place under `root`.
+/// A path that does not exist is let through: the lookup then says 404.
+pub fn inside_root(root: &Path, path: &Path) -> bool {
+    match (std::fs::canonicalize(root), std::fs::canonicalize(path)) {
+        (Ok(r), Ok(p)) => p.starts_with(r),
+        (Ok(_), Err(_)) => true,
+        (Err(_), _) => false,
+    }
 }
 
 #[cfg(test)]
@@ -106,6 +119,10 @@ mod tests {
         assert_eq!(rel("/a/b/../c"), Ok("a/c".into()));
         assert_eq!(rel("/a%20b"), Ok("a b".into()));
         assert!(normalize("/dir/").expect("ok").trailing_slash);
+        assert!(normalize("/dir/.").expect("ok").trailing_slash);
+        assert!(normalize("/a/b/..").expect("ok").trailing_slash);
+        assert!(!normalize("/a/../dir").expect("ok").trailing_slash);
+        assert_eq!(normalize("//dir").expect("ok").uri_path(), "/dir");
     }
 
     #[test]

@@ -86,6 +86,10 @@ pub fn choose(path: &Path, settings: &Settings, accept: Option<&str>, cache: &Fi
         let Some((p, meta)) = sibling(path, ext, cache) else {
             continue;
         };
+        // A sibling that is a symlink out of the root is not served.
+        if settings.disable_symlinks && !super::path::inside_root(&settings.root, &p) {
+            continue;
+        }
         choice.vary = true;
         let q = accept.map_or(0.0, |a| quality(a, coding));
         if q > 0.0 && best.as_ref().is_none_or(|(bq, _)| q > *bq) {

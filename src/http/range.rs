@@ -41,7 +41,13 @@ pub enum Plan {
 
 /// Interprets `header` for a representation of `len` bytes.
 pub fn plan(header: &str, len: u64, max_ranges: usize) -> Plan {
-    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+    // The unit is case-insensitive (RFC 9110 §14.1).
+    let h = header.trim();
+    let Some(spec) = h
+        .get(..6)
+        .filter(|u| u.eq_ignore_ascii_case("bytes="))
+        .map(|_| &h[6..])
+    else {
         return Plan::Full;
     };
     if max_ranges == 0 {
@@ -136,6 +142,7 @@ mod tests {
     fn single_forms() {
         assert_eq!(plan("bytes=0-9", 100, 8), Plan::Partial(vec![r(0, 9)]));
         assert_eq!(plan("bytes=90-", 100, 8), Plan::Partial(vec![r(90, 99)]));
+        assert_eq!(plan("Bytes=0-0", 100, 8), Plan::Partial(vec![r(0, 0)]));
         assert_eq!(plan("bytes=-10", 100, 8), Plan::Partial(vec![r(90, 99)]));
         assert_eq!(plan("bytes=-1000", 100, 8), Plan::Partial(vec![r(0, 99)]));
         assert_eq!(

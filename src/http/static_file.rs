@@ -26,6 +26,9 @@ use crate::config::Settings;
 
 /// Maps a file-system error to the status an operator expects.
 pub fn status_for(e: &std::io::Error) -> StatusCode {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        return StatusCode::FORBIDDEN;
+    }
     match e.kind() {
         ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::InvalidFilename => {
             StatusCode::NOT_FOUND
@@ -129,7 +132,7 @@ pub fn respond(
     let len = meta.len;
     let tag = etag(&meta);
     let modified = Some(meta.mtime);
-    let last_modified = modified.map(httpdate::fmt_http_date);
+    let last_modified = modified.map(super::date::http_date);
     let ctype = mime::content_type(path, settings);
 
     let mut resp = Response::new(Body::empty());
@@ -154,9 +157,13 @@ pub fn respond(
         etag: tag.clone(),
         last_modified: modified,
     };
-    if let Some(status) = conditional::evaluate(method, headers, &validators) {
-        *resp.status_mut() = status;
-        return Ok(resp);
+    match conditional::evaluate(method, headers, &validators) {
+        Some(StatusCode::NOT_MODIFIED) => {
+            *resp.status_mut() = StatusCode::NOT_MODIFIED;
+            return Ok(resp);
+        }
+        Some(status) => return Err(status.into()),
+        None => {}
     }
     {
         let h = resp.headers_mut();

@@ -60,28 +60,61 @@ impl Conn {
         &self.ctx.site.config.limits
     }
 
-    /// Writes the access-log line for `out`.
-    fn log<B>(&self, req: &Request<B>, out: &Outcome) {
-        let Some(log) = self.ctx.logs.for_server(out.server) else {
+    /// Arranges for the access-log line of `out` to be written when its
+    /// body is done, with the bytes actually handed to the connection.
+    fn log<B>(&self, req: &Request<B>, out: &mut Outcome) {
+        if self.ctx.logs.for_server(out.server).is_none() {
             return;
-        };
+        }
+        let ctx = Arc::clone(&self.ctx);
+        let server = out.server;
+        let remote = self.peer.ip();
+        let status = out.response.status().as_u16();
         let request_line = format!("{} {} {:?}", req.method(), req.uri(), req.version());
         let h = req.headers();
-        log.write_line(&access::combined(&access::Entry {
-            remote: self.peer.ip(),
-            time: std::time::SystemTime::now(),
-            request_line: &request_line,
-            status: out.response.status().as_u16(),
-            bytes: out.response.body().len(),
-            referer: h.get(REFERER).map(|v| v.as_bytes()),
-            user_agent: h.get(USER_AGENT).map(|v| v.as_bytes()),
+        let referer = h.get(REFERER).map(|v| v.as_bytes().to_vec());
+        let user_agent = h.get(USER_AGENT).map(|v| v.as_bytes().to_vec());
+        out.response.body_mut().on_done(Box::new(move |sent| {
+            if let Some(log) = ctx.logs.for_server(server) {
+                log.write_line(&access::combined(&access::Entry {
+                    remote,
+                    time: std::time::SystemTime::now(),
+                    request_line: &request_line,
+                    status,
+                    bytes: sent,
+                    referer: referer.as_deref(),
+                    user_agent: user_agent.as_deref(),
+                }));
+            }
         }));
+    }
+
+    /// Logs a request hyper could not parse (and answered with a 4xx
+    /// itself) in the default server's access log, as nginx logs its 400s.
+    fn log_unparsable(&self) {
+        let config = &self.ctx.site.config;
+        let server = config
+            .servers
+            .iter()
+            .position(|s| s.listen.contains(&self.listen))
+            .unwrap_or(0);
+        if let Some(log) = self.ctx.logs.for_server(server) {
+            log.write_line(&access::combined(&access::Entry {
+                remote: self.peer.ip(),
+                time: std::time::SystemTime::now(),
+                request_line: "-",
+                status: 400,
+                bytes: 0,
+                referer: None,
+                user_agent: None,
+            }));
+        }
     }
 
     /// Answers a request the worker refuses (bad framing, too large).
     fn refuse<B>(&self, req: &Request<B>, status: StatusCode) -> Response<Body> {
-        let out = http::refuse(&self.ctx.site, self.listen, req, status);
-        self.log(req, &out);
+        let mut out = http::refuse(&self.ctx.site, self.listen, req, status);
+        self.log(req, &mut out);
         out.response
     }
 }
@@ -147,8 +180,8 @@ async fn respond(c: Arc<Conn>, req: Request<Incoming>) -> Response<Body> {
     {
         return c.refuse(&req, status);
     }
-    let out = http::handle(&c.ctx.site, c.listen, &req, c.drain.started());
-    c.log(&req, &out);
+    let mut out = http::handle(&c.ctx.site, c.listen, &req, c.drain.started());
+    c.log(&req, &mut out);
     out.response
 }
 
@@ -161,6 +194,7 @@ pub async fn serve(stream: TcpStream, c: Conn, _guard: Guard, _slot: OwnedSemaph
     let drain = c.drain.clone();
     let limits = c.limits().clone();
     let c = Arc::new(c);
+    let conn_info = Arc::clone(&c);
     let svc = service_fn(move |req: Request<Incoming>| {
         let c = Arc::clone(&c);
         async move { Ok::<_, Infallible>(respond(c, req).await) }
@@ -181,9 +215,11 @@ pub async fn serve(stream: TcpStream, c: Conn, _guard: Guard, _slot: OwnedSemaph
                 // this HTTP/1 port) without a word: answer 400 then.
                 if let Err(e) = res
                     && e.is_parse()
-                    && activity.written() == 0
                 {
-                    let _ = stream.try_write(BARE_400);
+                    if activity.written() == 0 {
+                        let _ = stream.try_write(BARE_400);
+                    }
+                    conn_info.log_unparsable();
                 }
                 break;
             }
