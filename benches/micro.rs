@@ -50,7 +50,7 @@ fn main() {
         "\"5f1-2a\", W/\"abc-1\"".parse().expect("value"),
     );
     let v = conditional::Validators {
-        etag: "\"abc-1\"".into(),
+        etag: "\"abc-1\"",
         last_modified: Some(SystemTime::now()),
     };
     bench("conditional::evaluate", || {

@@ -8,6 +8,7 @@
 # exits non-zero if the normal client saw a failure or moltd died.
 #
 #   benches/slowloris.sh [CONNS=1000]
+#   ATTACK_SECS=30 RATE=CONNS/10 ...           # attack length, connections/s
 #   MOLTD=/path/to/moltd benches/slowloris.sh ...   # use that binary, skip cargo
 set -euo pipefail
 CONNS=${1:-1000}
@@ -34,7 +35,9 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$WANT" ]; then
         CONNS=$(($(ulimit -n) - 256))
     fi
 fi
-RATE=$((CONNS / 5 > 50 ? CONNS / 5 : 50))   # all connections open within ~5 s
+# New attack connections per second (RATE=... overrides): CONNS open
+# within ~10 s, i.e. all of them by the time the first header times out.
+RATE=${RATE:-$((CONNS / 10 > 50 ? CONNS / 10 : 50))}
 
 PREFIX=$(mktemp -d /tmp/moltd-slowloris.XXXXXX)
 PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
@@ -102,14 +105,15 @@ attack() { # name, slowhttptest args...
         sed 's/\x1b\[[0-9;]*[A-Za-z]//g' > "$out.slowhttptest" || true
     touch "$PREFIX/stop"
     wait "$client" || true
-    local ok bad slow verdict conns
+    local ok bad slow verdict conns closed
     ok=$(grep -c '^200 ' "$out.normal" || true)
     bad=$(grep -vc '^200 ' "$out.normal" || true)
     slow=$(awk '$2 > m { m = $2 } END { printf "%.2f", m }' "$out.normal")
     verdict=$(grep -oP 'service available:\s*\K\S+' "$out.slowhttptest" | tail -1 || true)
     conns=$(grep -oP 'connected:\s*\K\d+' "$out.slowhttptest" | sort -n | tail -1 || true)
-    SUMMARY+=("$(printf '%-10s normal client: %3d ok, %d failed (slowest %ss); slowhttptest: max %s connected, service available: %s' \
-        "$name" "$ok" "$bad" "$slow" "${conns:-?}" "${verdict:-?}")")
+    closed=$(grep -oP 'closed:\s*\K\d+' "$out.slowhttptest" | tail -1 || true)
+    SUMMARY+=("$(printf '%-10s normal client: %3d ok, %d failed (slowest %ss); slowhttptest: max %s connected, %s closed at end, service available: %s' \
+        "$name" "$ok" "$bad" "$slow" "${conns:-?}" "${closed:-?}" "${verdict:-?}")")
     echo "${SUMMARY[-1]}"
     [ "$ok" -gt 0 ] || FAIL+=("$name: normal client made no successful request")
     [ "$bad" = 0 ] || FAIL+=("$name: normal client failed $bad times: $(grep -v '^200 ' "$out.normal" | sort | uniq -c | xargs)")
@@ -121,7 +125,9 @@ attack() { # name, slowhttptest args...
 
 attack slowloris -H -i 10 -u "$URL/"
 attack slowread  -X -w 512 -y 1024 -n 5 -z 32 -k 3 -u "$URL/10m.bin"
-attack range     -R -a 10 -b 3000 -u "$URL/1m.bin"
+# slowhttptest's range attack sends HEAD by default, which ignores Range
+# (RFC 9110): GET makes moltd parse and answer the overlapping ranges.
+attack range     -R -t GET -a 10 -b 3000 -u "$URL/1m.bin"
 
 WORKERN=$(workers)
 ERRS=$(grep -E '\[(error|crit|alert|emerg)\]' "$PREFIX/logs/error.log" | sed 's/^[0-9/: ]*//' | sort | uniq -c | sort -rn | head -5 || true)

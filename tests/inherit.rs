@@ -122,3 +122,25 @@ fn systemd_listen_fds_are_adopted() {
     start_via_shell(&mut s, "exec python3 systemd.py", port);
     assert!(s.log().contains("from systemd (LISTEN_FDS)"), "{}", s.log());
 }
+
+#[test]
+fn a_stray_moltd_variable_does_not_disable_upgrades() {
+    let port = free_port();
+    let mut s = Server::new();
+    s.use_private_binary();
+    s.config(&conf(&[port], 1, ""));
+    start_via_shell(
+        &mut s,
+        "MOLTD=/usr/local/bin/moltd exec \"$BIN\" -p \"$PREFIX\"",
+        port,
+    );
+    let master = s.pid();
+    assert!(s.log().contains("started as a fresh master"), "{}", s.log());
+    s.signal(master, nix::sys::signal::Signal::SIGUSR2);
+    s.wait_log("is ready");
+    assert!(
+        !s.log().contains("the changing binary signal is ignored"),
+        "{}",
+        s.log()
+    );
+}

@@ -33,6 +33,9 @@ pub type OnDone = Box<dyn FnOnce(u64) + Send>;
 /// A response body.
 #[derive(Default)]
 pub struct Body {
+    /// The part being sent: most bodies have exactly one, so it lives
+    /// here without a queue allocation.
+    first: Option<Part>,
     parts: VecDeque<Part>,
     len: u64,
     sent: u64,
@@ -81,7 +84,7 @@ impl Body {
         let b = b.into();
         if !b.is_empty() {
             self.len += b.len() as u64;
-            self.parts.push_back(Part::Bytes(b));
+            self.push(Part::Bytes(b));
         }
     }
 
@@ -89,11 +92,19 @@ impl Body {
     pub fn push_file(&mut self, file: Arc<File>, offset: u64, len: u64) {
         if len > 0 {
             self.len += len;
-            self.parts.push_back(Part::File {
+            self.push(Part::File {
                 file,
                 offset,
                 remaining: len,
             });
+        }
+    }
+
+    fn push(&mut self, part: Part) {
+        if self.first.is_none() && self.parts.is_empty() {
+            self.first = Some(part);
+        } else {
+            self.parts.push_back(part);
         }
     }
 
@@ -128,7 +139,7 @@ impl hyper::body::Body for Body {
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         let this = self.get_mut();
-        let Some(part) = this.parts.pop_front() else {
+        let Some(part) = this.first.take().or_else(|| this.parts.pop_front()) else {
             return Poll::Ready(None);
         };
         match part {
@@ -155,7 +166,7 @@ impl hyper::body::Body for Body {
                         this.len -= n;
                         this.sent += n;
                         if remaining > n {
-                            this.parts.push_front(Part::File {
+                            this.first = Some(Part::File {
                                 file,
                                 offset: offset + n,
                                 remaining: remaining - n,
@@ -170,7 +181,7 @@ impl hyper::body::Body for Body {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.parts.is_empty()
+        self.first.is_none() && self.parts.is_empty()
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -23,6 +23,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use hyper::header::HeaderValue;
 
 /// What the cache knows about a path: enough to build every header and
 /// to tell whether the file changed.
@@ -61,6 +62,18 @@ struct Entry {
     checked: Instant,
     used: Instant,
     body: Option<Bytes>,
+    rendered: Option<Rendered>,
+}
+
+/// Header values that depend only on a file version, rendered once.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// `ETag`.
+    pub etag: HeaderValue,
+    /// `Last-Modified`.
+    pub last_modified: HeaderValue,
+    /// `Content-Type`.
+    pub content_type: HeaderValue,
 }
 
 /// Limits of the cache.
@@ -134,6 +147,7 @@ impl FileCache {
             }
             Some(e) => {
                 let freed = e.body.take().map_or(0, |b| b.len() as u64);
+                e.rendered = None;
                 e.meta = meta;
                 e.checked = now;
                 e.used = now;
@@ -148,6 +162,7 @@ impl FileCache {
                         checked: now,
                         used: now,
                         body: None,
+                        rendered: None,
                     },
                 );
             }
@@ -201,12 +216,33 @@ impl FileCache {
                         checked: now,
                         used: now,
                         body: Some(bytes.clone()),
+                        rendered: None,
                     },
                 );
                 inner.bytes += added;
             }
         }
         Some(bytes)
+    }
+
+    /// The header values of `path` at version `meta`: cached with the
+    /// entry, else made by `make` (and kept if the entry still matches).
+    pub fn rendered(&self, path: &Path, meta: &Meta, make: impl FnOnce() -> Rendered) -> Rendered {
+        if !self.enabled() {
+            return make();
+        }
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        match inner.map.get_mut(path) {
+            Some(e) if e.meta == *meta => match &e.rendered {
+                Some(r) => r.clone(),
+                None => {
+                    let r = make();
+                    e.rendered = Some(r.clone());
+                    r
+                }
+            },
+            _ => make(),
+        }
     }
 
     /// Drops entries until one more entry with `extra` body bytes fits:

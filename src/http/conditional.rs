@@ -12,9 +12,9 @@ use hyper::{HeaderMap, Method, StatusCode};
 
 /// What the validators of the selected representation are.
 #[derive(Debug, Clone)]
-pub struct Validators {
+pub struct Validators<'a> {
     /// Strong entity tag, quoted (`"5f1-2a"`).
-    pub etag: String,
+    pub etag: &'a str,
     /// Modification time, to the second.
     pub last_modified: Option<SystemTime>,
 }
@@ -51,9 +51,9 @@ fn secs(t: SystemTime) -> u64 {
 }
 
 /// The status the preconditions demand (304 or 412), if any.
-pub fn evaluate(method: &Method, headers: &HeaderMap, v: &Validators) -> Option<StatusCode> {
+pub fn evaluate(method: &Method, headers: &HeaderMap, v: &Validators<'_>) -> Option<StatusCode> {
     if let Some(im) = headers.get(IF_MATCH).and_then(|h| h.to_str().ok()) {
-        let ok = im.trim() == "*" || tags(im).any(|t| strong_match(t, &v.etag));
+        let ok = im.trim() == "*" || tags(im).any(|t| strong_match(t, v.etag));
         if !ok {
             return Some(StatusCode::PRECONDITION_FAILED);
         }
@@ -64,7 +64,7 @@ pub fn evaluate(method: &Method, headers: &HeaderMap, v: &Validators) -> Option<
     }
     let get_or_head = method == Method::GET || method == Method::HEAD;
     if let Some(inm) = headers.get(IF_NONE_MATCH).and_then(|h| h.to_str().ok()) {
-        let matched = inm.trim() == "*" || tags(inm).any(|t| weak_match(t, &v.etag));
+        let matched = inm.trim() == "*" || tags(inm).any(|t| weak_match(t, v.etag));
         if matched {
             return Some(if get_or_head {
                 StatusCode::NOT_MODIFIED
@@ -86,9 +86,9 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn v() -> Validators {
+    fn v() -> Validators<'static> {
         Validators {
-            etag: "\"abc-1\"".into(),
+            etag: "\"abc-1\"",
             last_modified: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000)),
         }
     }

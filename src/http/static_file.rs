@@ -18,7 +18,7 @@ use hyper::{Method, Response, StatusCode};
 
 use bytes::Bytes;
 
-use super::cache::{FileCache, Meta};
+use super::cache::{FileCache, Meta, Rendered};
 use super::conditional::{self, Validators};
 use super::range::{self, Plan};
 use super::{Body, mime, precompressed};
@@ -130,22 +130,21 @@ pub fn respond(
         return Err(StatusCode::NOT_FOUND.into());
     }
     let len = meta.len;
-    let tag = etag(&meta);
-    let modified = Some(meta.mtime);
-    let last_modified = modified.map(super::date::http_date);
-    let ctype = mime::content_type(path, settings);
+    let rendered = cache.rendered(send_path, &meta, || Rendered {
+        etag: HeaderValue::from_str(&etag(&meta)).unwrap_or(HeaderValue::from_static("\"\"")),
+        last_modified: HeaderValue::from_str(&super::date::http_date(meta.mtime))
+            .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
+        content_type: HeaderValue::from_str(&mime::content_type(path, settings))
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    });
+    let tag = rendered.etag.to_str().unwrap_or("");
+    let last_modified = rendered.last_modified.to_str().ok();
 
     let mut resp = Response::new(Body::empty());
     {
         let h = resp.headers_mut();
-        if let Some(lm) = &last_modified
-            && let Ok(v) = HeaderValue::from_str(lm)
-        {
-            h.insert(LAST_MODIFIED, v);
-        }
-        if let Ok(v) = HeaderValue::from_str(&tag) {
-            h.insert(ETAG, v);
-        }
+        h.insert(LAST_MODIFIED, rendered.last_modified.clone());
+        h.insert(ETAG, rendered.etag.clone());
         if choice.vary {
             h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
         }
@@ -154,8 +153,8 @@ pub fn respond(
         }
     }
     let validators = Validators {
-        etag: tag.clone(),
-        last_modified: modified,
+        etag: tag,
+        last_modified: Some(meta.mtime),
     };
     match conditional::evaluate(method, headers, &validators) {
         Some(StatusCode::NOT_MODIFIED) => {
@@ -167,18 +166,20 @@ pub fn respond(
     }
     {
         let h = resp.headers_mut();
-        if let Ok(v) = HeaderValue::from_str(&ctype) {
-            h.insert(CONTENT_TYPE, v);
-        }
+        h.insert(CONTENT_TYPE, rendered.content_type.clone());
         if settings.max_ranges > 0 {
             h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         }
     }
+    let ctype = rendered
+        .content_type
+        .to_str()
+        .unwrap_or("application/octet-stream");
 
     let range_header = if method == Method::GET {
         header(headers, RANGE).filter(|_| {
             header(headers, IF_RANGE)
-                .is_none_or(|ir| range::if_range_matches(ir, &tag, last_modified.as_deref()))
+                .is_none_or(|ir| range::if_range_matches(ir, tag, last_modified))
         })
     } else {
         None

@@ -82,7 +82,17 @@ pub fn run(start: Start) -> ExitCode {
     }
     give_log_to_workers(&config);
     // After the error log is open, so `using inherited sockets` lands there.
-    let (mut inherited, upgraded) = listen::take_inherited();
+    let (mut inherited, handed_over) = listen::take_inherited();
+    // Only a master that started us is an upgrade: it passes its pid along
+    // with the sockets. A stray MOLTD in an operator's environment must not
+    // make this master refuse USR2 or skip daemonizing.
+    let upgraded = handed_over && parent_hint == Some(nix::unistd::getppid());
+    if handed_over && !upgraded {
+        crate::warn!(
+            "{} was set, but not by a moltd master that is this process's parent: started as a fresh master",
+            listen::HANDOVER_VAR
+        );
+    }
     if let Some(pid) = pidfile::running_master(&config.pid) {
         startup_error(
             &format!(
@@ -137,7 +147,7 @@ pub fn run(start: Start) -> ExitCode {
         let _ = crate::log::error::capture_stderr();
     }
 
-    let old_master = upgraded.then(|| parent_hint.unwrap_or(nix::unistd::getppid()));
+    let old_master = if upgraded { parent_hint } else { None };
     let exe = upgrade::resolve_exe(std::path::Path::new(
         start
             .argv

@@ -18,7 +18,7 @@ use hyper::header::{CONTENT_LENGTH, HOST, REFERER, TRANSFER_ENCODING, USER_AGENT
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -195,21 +195,30 @@ pub async fn serve(stream: TcpStream, c: Conn, _guard: Guard, _slot: OwnedSemaph
     let limits = c.limits().clone();
     let c = Arc::new(c);
     let conn_info = Arc::clone(&c);
+    let svc_activity = Arc::clone(&activity);
     let svc = service_fn(move |req: Request<Incoming>| {
+        svc_activity.request_started();
         let c = Arc::clone(&c);
-        async move { Ok::<_, Infallible>(respond(c, req).await) }
+        let activity = Arc::clone(&svc_activity);
+        async move {
+            let resp = respond(c, req).await;
+            // A body read since the head is not a new head.
+            activity.request_started();
+            Ok::<_, Infallible>(resp)
+        }
     });
+    // No hyper header timer: it costs a timer per request. The watchdog
+    // below enforces client_header_timeout from the activity clock.
     let conn = http1::Builder::new()
         .keep_alive(true)
         .title_case_headers(true)
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.client_header_timeout)
         .max_buf_size(limits.max_head().max(8192))
         .serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     let mut closing = false;
     loop {
         tokio::select! {
+            biased;
             res = &mut conn => {
                 // hyper drops some malformed input (an HTTP/2 preface on
                 // this HTTP/1 port) without a word: answer 400 then.
@@ -226,6 +235,11 @@ pub async fn serve(stream: TcpStream, c: Conn, _guard: Guard, _slot: OwnedSemaph
             _ = close_when_due(&drain, &activity, &stream, limits.keepalive_timeout), if !closing => {
                 conn.as_mut().graceful_shutdown();
                 closing = true;
+            }
+            _ = header_overdue(&activity, limits.client_header_timeout) => {
+                // A request head trickling in for too long (slowloris):
+                // drop it, as nginx does, without an answer.
+                return;
             }
             _ = stalled(&activity, limits.send_timeout), if closing => {
                 // Nothing moved for too long after we asked to close:
@@ -264,6 +278,18 @@ async fn close_when_due(
                 _ = tokio::time::sleep(wait) => {}
                 _ = drain.wait_started() => {}
             }
+        }
+    }
+}
+
+/// Resolves once bytes of a request head have waited `limit`
+/// (`client_header_timeout`) without becoming a request.
+async fn header_overdue(activity: &Activity, limit: Duration) {
+    loop {
+        match activity.head_pending_for() {
+            Some(d) if d >= limit => return,
+            Some(d) => tokio::time::sleep(limit - d).await,
+            None => tokio::time::sleep(limit).await,
         }
     }
 }

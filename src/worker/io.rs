@@ -22,6 +22,9 @@ pub struct Activity {
     epoch: Instant,
     last_ms: AtomicU64,
     written: AtomicU64,
+    /// 1 + the ms at which bytes of a request head arrived that have not
+    /// yet become a request; 0 when none are pending.
+    head_since: AtomicU64,
 }
 
 impl Activity {
@@ -31,17 +34,40 @@ impl Activity {
             epoch: Instant::now(),
             last_ms: AtomicU64::new(0),
             written: AtomicU64::new(0),
+            head_since: AtomicU64::new(0),
         }
     }
 
-    fn touch(&self) {
+    fn touch(&self) -> u64 {
         let ms = self.epoch.elapsed().as_millis() as u64;
         self.last_ms.store(ms, Ordering::Relaxed);
+        ms
+    }
+
+    fn read_some(&self) {
+        let ms = self.touch();
+        if self.head_since.load(Ordering::Relaxed) == 0 {
+            self.head_since.store(ms + 1, Ordering::Relaxed);
+        }
+    }
+
+    /// A whole request head arrived: nothing is pending any more.
+    pub fn request_started(&self) {
+        self.head_since.store(0, Ordering::Relaxed);
+    }
+
+    /// How long bytes of an unfinished request head have been waiting.
+    pub fn head_pending_for(&self) -> Option<std::time::Duration> {
+        let since = self.head_since.load(Ordering::Relaxed);
+        (since != 0).then(|| {
+            let now = self.epoch.elapsed().as_millis() as u64;
+            std::time::Duration::from_millis(now.saturating_sub(since - 1))
+        })
     }
 
     fn wrote(&self, n: usize) {
         self.written.fetch_add(n as u64, Ordering::Relaxed);
-        self.touch();
+        let _ = self.touch();
     }
 
     /// Bytes written to the client so far.
@@ -93,7 +119,9 @@ impl AsyncRead for TrackedIo {
             match self.stream.try_read(dst) {
                 Ok(n) => {
                     buf.advance(n);
-                    self.activity.touch();
+                    if n > 0 {
+                        self.activity.read_some();
+                    }
                     return Poll::Ready(Ok(()));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
