@@ -27,7 +27,7 @@
 # index.html 1k.bin 16k.bin 100k.bin 1m.bin 10m.bin dir/), CONNS (50),
 # THREADS (1), TIMEOUT (wrk --timeout, 10s: 50 x 10 MiB in flight take
 # seconds each), WARMUP (1 s per server and file before round 1, 0 = none),
-# SERVERS ("moltd nginx-default nginx-tuned"), SERVER_CPUS (0), WRK_CPUS (1),
+# SERVERS ("moltd moltd-tuned nginx-default nginx-tuned"), SERVER_CPUS (0), WRK_CPUS (1),
 # KEEP=1 (keep the temp directory).
 set -euo pipefail
 
@@ -42,7 +42,7 @@ CONNS=${CONNS:-50}
 TIMEOUT=${TIMEOUT:-10s}
 THREADS=${THREADS:-1}
 WARMUP=${WARMUP:-1}
-SERVERS=${SERVERS:-moltd nginx-default nginx-tuned}
+SERVERS=${SERVERS:-moltd moltd-tuned nginx-default nginx-tuned}
 ALL_FILES="index.html 1k.bin 16k.bin 100k.bin 1m.bin 10m.bin dir/"
 FILES=${FILES:-$ALL_FILES}
 while [ $# -gt 0 ]; do
@@ -134,18 +134,23 @@ PY
 
 # --- servers -----------------------------------------------------------------
 declare -A PORT PIDFILE
-start_moltd() {
-    local p=$TMP/moltd log
+start_moltd() { # name, tuned (0|1)
+    local name=$1 tuned=$2 p=$TMP/$1 log cache=""
     mkdir -p "$p/conf" "$p/logs"
-    PORT[moltd]=$(free_port)
-    PIDFILE[moltd]=$p/logs/moltd.pid
+    PORT[$name]=$(free_port)
+    PIDFILE[$name]=$p/logs/moltd.pid
     [ "$LOG" = on ] && log=logs/access.log || log=off
+    # moltd-tuned: the open-file cache trusts a stat for 60 s, as
+    # nginx-tuned's open_file_cache_valid does (moltd's default re-stats
+    # every request so a change on disk shows at once).
+    [ "$tuned" = 1 ] && cache='open_file_cache_valid = "60s"'
     cat > "$p/conf/moltd.toml" <<CONF
 worker_processes = $WORKERS
 error_log = "logs/error.log"
+$cache
 
 [[server]]
-listen = ["127.0.0.1:${PORT[moltd]}"]
+listen = ["127.0.0.1:${PORT[$name]}"]
 root = "$ROOT"
 access_log = "$log"
 
@@ -222,7 +227,8 @@ nworkers_ready() { [ "$(workers "$1" | wc -w)" -ge "$WORKERS" ]; }
 
 for s in $SERVERS; do
     case $s in
-        moltd) start_moltd ;;
+        moltd) start_moltd moltd 0 ;;
+        moltd-tuned) start_moltd moltd-tuned 1 ;;
         nginx-default) start_nginx nginx-default 0 ;;
         nginx-tuned) start_nginx nginx-tuned 1 ;;
         *) echo "unknown server $s" >&2; exit 2 ;;

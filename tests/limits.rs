@@ -275,3 +275,57 @@ fn worker_connections_caps_concurrent_connections() {
         String::from_utf8_lossy(&rest)
     );
 }
+
+#[test]
+fn running_out_of_fds_backs_off_and_recovers() {
+    let (s, port) = start("worker_connections = 10000");
+    let w = worker_of(&s);
+    let baseline = std::fs::read_dir(format!("/proc/{w}/fd"))
+        .expect("fds")
+        .count();
+    // Leave the worker room for only a few connections.
+    let limit = baseline + 4;
+    let st = std::process::Command::new("prlimit")
+        .arg(format!("--pid={w}"))
+        .arg(format!("--nofile={limit}:{limit}"))
+        .status();
+    if !st.is_ok_and(|s| s.success()) {
+        eprintln!("prlimit unavailable; nothing to check");
+        return;
+    }
+    let mut held: Vec<_> = (0..12)
+        .map(|_| http::connect(port).expect("connect (backlog)"))
+        .collect();
+    s.wait_log("accept() failed (24: Too many open files)");
+    assert_eq!(
+        s.log().matches("accept() failed").count(),
+        1,
+        "logged once per burst"
+    );
+    assert!(crate::support::procs::alive(w), "the worker does not exit");
+    held.clear();
+    crate::support::wait_for("service again", || {
+        http::get(port, "/").ok().filter(|r| r.status == 200)
+    });
+}
+
+#[test]
+fn losing_the_pid_directory_keeps_serving_and_refuses_the_upgrade_clearly() {
+    let port = free_port();
+    let mut s = Server::new();
+    s.config(&format!(
+        "pid = \"run/moltd.pid\"\nworker_processes = 1\n[[server]]\nlisten = [\"127.0.0.1:{port}\"]\n"
+    ));
+    s.spawn(&[]);
+    let master = crate::support::wait_for("run/moltd.pid", || s.read_pid("run/moltd.pid"));
+    s.remember(master);
+    crate::support::wait_for("a 200", || {
+        http::get(port, "/").ok().filter(|r| r.status == 200)
+    });
+    std::fs::remove_dir_all(s.path("run")).expect("remove pid dir");
+    s.signal(master, nix::sys::signal::Signal::SIGUSR2);
+    s.wait_log("failed before executing new binary process");
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
+    s.signal(master, nix::sys::signal::Signal::SIGQUIT);
+    s.wait_gone(master);
+}

@@ -190,6 +190,17 @@ fn workers_run_as_the_configured_user_when_root() {
         s.signal(master, Signal::SIGUSR1);
         s.wait_log_count("#0: reopening logs", 2);
         assert!(!s.log().contains("could not reopen"), "{}", s.log());
+        // The worker cannot read what its user cannot.
+        std::fs::write(s.path("html/private.txt"), "root only").expect("write");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            s.path("html/private.txt"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("chmod");
+        let r = http::get(port, "/private.txt").expect("GET");
+        assert_eq!(r.status, 403);
+        assert!(!r.text().contains("root only"));
         // Switching user must not cancel the parent-death signal.
         s.signal(master, Signal::SIGKILL);
         s.wait_gone(w);

@@ -39,8 +39,15 @@ pub fn read(dir: &Path) -> std::io::Result<Vec<Entry>> {
         if name.starts_with('.') {
             continue;
         }
-        // Follow symlinks like nginx; a dangling one is skipped.
-        let Ok(m) = std::fs::metadata(e.path()) else {
+        // Follow symlinks like nginx (a dangling one is skipped); other
+        // entries are stat'ed relative to the directory, which is cheaper.
+        let is_link = e.file_type().is_ok_and(|t| t.is_symlink());
+        let m = if is_link {
+            std::fs::metadata(e.path())
+        } else {
+            e.metadata()
+        };
+        let Ok(m) = m else {
             continue;
         };
         out.push(Entry {
@@ -58,6 +65,11 @@ pub fn read(dir: &Path) -> std::io::Result<Vec<Entry>> {
 /// Escapes for HTML text and attribute values.
 pub fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    push_html_escaped(&mut out, s);
+    out
+}
+
+fn push_html_escaped(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -68,7 +80,6 @@ pub fn html_escape(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// Percent-escapes a name for use as a relative link: everything but
@@ -76,6 +87,11 @@ pub fn html_escape(s: &str) -> String {
 /// spaces cannot change what the link means.
 pub fn link_escape(s: &[u8]) -> String {
     let mut out = String::with_capacity(s.len());
+    push_link_escaped(&mut out, s);
+    out
+}
+
+fn push_link_escaped(out: &mut String, s: &[u8]) {
     for &b in s {
         match b {
             b'A'..=b'Z'
@@ -100,7 +116,6 @@ pub fn link_escape(s: &[u8]) -> String {
             }
         }
     }
-    out
 }
 
 fn json_escape(s: &str) -> String {
@@ -119,14 +134,19 @@ fn json_escape(s: &str) -> String {
 }
 
 /// `21-Nov-2026 23:52` (UTC), nginx's listing date.
-fn listing_date(t: SystemTime) -> String {
-    // "Sat, 21 Nov 2026 23:52:05 GMT" -> day, month, year, hh:mm
-    let h = super::date::http_date(t);
-    let f: Vec<&str> = h.split_whitespace().collect();
-    match f.as_slice() {
-        [_, d, m, y, time, _] => format!("{d}-{m}-{y} {}", &time[..5]),
-        _ => h,
-    }
+fn listing_date(out: &mut String, t: SystemTime) {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let (y, m, d) = crate::log::time::civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    let month = crate::log::time::MONTHS[(m as usize).saturating_sub(1) % 12];
+    let _ = write!(
+        out,
+        "{d:02}-{month}-{y:04} {:02}:{:02}",
+        s / 3600,
+        s / 60 % 60
+    );
 }
 
 /// Renders `entries` of the directory at request path `uri` (decoded, with
@@ -143,28 +163,37 @@ fn html(uri: &str, entries: &[Entry]) -> String {
     let mut out = format!(
         "<html>\r\n<head><meta charset=\"utf-8\"><title>Index of {title}</title></head>\r\n<body>\r\n<h1>Index of {title}</h1><hr><pre><a href=\"../\">../</a>\r\n"
     );
+    out.reserve(entries.len() * 120);
     for e in entries {
         let slash = if e.dir { "/" } else { "" };
-        let shown: String = format!("{}{slash}", e.name);
-        let count = shown.chars().count();
-        let (text, pad) = if count > NAME_WIDTH {
-            let cut: String = shown.chars().take(NAME_WIDTH - 3).collect();
-            (format!("{}..&gt;", html_escape(&cut)), 1)
+        out.push_str("<a href=\"");
+        push_link_escaped(&mut out, &e.raw);
+        out.push_str(slash);
+        out.push_str("\">");
+        let count = e.name.chars().count() + slash.len();
+        let pad = if count > NAME_WIDTH {
+            let cut: String = e
+                .name
+                .chars()
+                .chain(slash.chars())
+                .take(NAME_WIDTH - 3)
+                .collect();
+            push_html_escaped(&mut out, &cut);
+            out.push_str("..&gt;");
+            1
         } else {
-            (html_escape(&shown), NAME_WIDTH - count + 1)
+            push_html_escaped(&mut out, &e.name);
+            out.push_str(slash);
+            NAME_WIDTH - count + 1
         };
-        let size = if e.dir {
-            "-".to_string()
+        out.push_str("</a>");
+        out.extend(std::iter::repeat_n(' ', pad));
+        listing_date(&mut out, e.mtime);
+        if e.dir {
+            out.push_str("                   -\r\n");
         } else {
-            e.size.to_string()
-        };
-        let _ = write!(
-            out,
-            "<a href=\"{}{slash}\">{text}</a>{}{} {size:>19}\r\n",
-            link_escape(&e.raw),
-            " ".repeat(pad),
-            listing_date(e.mtime)
-        );
+            let _ = write!(out, " {:>19}\r\n", e.size);
+        }
     }
     out.push_str("</pre><hr></body>\r\n</html>\r\n");
     out
