@@ -95,9 +95,34 @@ pub struct FileCache {
     inner: Mutex<Inner>,
 }
 
+/// FNV-1a: keys are paths of files that exist (only a successful stat
+/// inserts), so a client cannot choose colliding keys, and SipHash's
+/// flood resistance would only cost time on every request.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
 #[derive(Default)]
 struct Inner {
-    map: HashMap<PathBuf, Entry>,
+    map: HashMap<PathBuf, Entry, std::hash::BuildHasherDefault<Fnv>>,
     bytes: u64,
 }
 

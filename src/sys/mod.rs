@@ -9,6 +9,7 @@
 pub mod env;
 pub mod fd;
 pub mod fork;
+pub mod io;
 pub mod pdeathsig;
 pub mod privs;
 pub mod signals;

@@ -18,7 +18,6 @@ use hyper::header::{CONTENT_LENGTH, HOST, REFERER, TRANSFER_ENCODING, USER_AGENT
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -213,7 +212,7 @@ pub async fn serve(stream: TcpStream, c: Conn, _guard: Guard, _slot: OwnedSemaph
         .keep_alive(true)
         .title_case_headers(true)
         .max_buf_size(limits.max_head().max(8192))
-        .serve_connection(TokioIo::new(io), svc);
+        .serve_connection(io, svc);
     tokio::pin!(conn);
     let mut closing = false;
     loop {

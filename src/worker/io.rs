@@ -13,7 +13,9 @@ use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use socket2::SockRef;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use std::os::fd::AsFd;
+
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 /// Milliseconds since `epoch` of the last read or write.
@@ -107,18 +109,19 @@ pub fn has_pending_input(stream: &TcpStream) -> bool {
     SockRef::from(stream).peek(&mut buf).is_ok()
 }
 
-impl AsyncRead for TrackedIo {
+impl hyper::rt::Read for TrackedIo {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
+        mut buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         loop {
             ready!(self.stream.poll_read_ready(cx))?;
-            let dst = buf.initialize_unfilled();
-            match self.stream.try_read(dst) {
+            let res = self.stream.try_io(Interest::READABLE, || {
+                crate::sys::io::recv_into(self.stream.as_fd(), &mut buf)
+            });
+            match res {
                 Ok(n) => {
-                    buf.advance(n);
                     if n > 0 {
                         self.activity.read_some();
                     }
@@ -131,7 +134,7 @@ impl AsyncRead for TrackedIo {
     }
 }
 
-impl AsyncWrite for TrackedIo {
+impl hyper::rt::Write for TrackedIo {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -1,0 +1,25 @@
+//! Reading from a socket straight into hyper's uninitialised read buffer,
+//! so no read pays for zeroing memory that the kernel overwrites anyway.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use hyper::rt::ReadBufCursor;
+
+/// `recv(2)` into the unfilled part of `buf`, advancing it by the bytes
+/// received. Returns that count (0 at end of stream).
+pub fn recv_into(fd: BorrowedFd<'_>, buf: &mut ReadBufCursor<'_>) -> std::io::Result<usize> {
+    // SAFETY: `as_mut` hands out the uninitialised tail of hyper's buffer;
+    // recv writes at most `dst.len()` bytes into it and reports how many.
+    // We advance by exactly that many, so only bytes the kernel wrote are
+    // ever marked initialised, and the fd is borrowed for the call.
+    unsafe {
+        let dst = buf.as_mut();
+        let n = libc::recv(fd.as_raw_fd(), dst.as_mut_ptr().cast(), dst.len(), 0);
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let n = n as usize;
+        buf.advance(n);
+        Ok(n)
+    }
+}
