@@ -222,3 +222,28 @@ fn the_shipped_configuration_is_valid() {
     let o = s.run(&["-t", "-c", shipped.to_str().expect("utf-8 path")]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+#[test]
+fn s_never_signals_a_process_that_is_not_a_moltd_master() {
+    let s = Server::new();
+    s.config(&conf(&[free_port()], 1, ""));
+    let mut victim = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("sleep");
+    std::fs::create_dir_all(s.path("logs")).expect("logs");
+    std::fs::write(s.path("logs/moltd.pid"), format!("{}\n", victim.id())).expect("stale pid file");
+    let o = s.run(&["-s", "stop"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("is not a moltd master"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        victim.try_wait().expect("wait").is_none(),
+        "the unrelated process lives"
+    );
+    let _ = victim.kill();
+    let _ = victim.wait();
+}

@@ -163,3 +163,42 @@ fn reload_with_an_unwritable_pid_path_keeps_the_old_one() {
     assert_eq!(s.pid(), master);
     assert!(!s.log().contains("reload complete"));
 }
+
+#[test]
+fn a_good_reload_right_after_an_abandoned_one_completes() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("not root: cannot make workers fail after the config check; nothing to check");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let port = free_port();
+    let mut s = Server::new();
+    std::fs::set_permissions(&s.prefix, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::create_dir_all(s.path("v2")).expect("dir");
+    std::fs::write(s.path("v2/index.html"), "v2\n").expect("index");
+    std::fs::create_dir_all(s.path("private")).expect("dir");
+    std::fs::set_permissions(s.path("private"), std::fs::Permissions::from_mode(0o700))
+        .expect("chmod");
+    let user = "user = \"nobody\"";
+    s.config(&conf(&[port], 2, user));
+    let master = s.start(port);
+    for round in 0..3 {
+        // A reload whose workers cannot start (their user cannot list the
+        // root) is abandoned...
+        s.config(&conf(&[port], 2, user).replace("root = \"html\"", "root = \"private\""));
+        s.signal(master, Signal::SIGHUP);
+        s.wait_log_count("reload failed, keeping the old configuration", round + 1);
+        // ...and the next reload, at once, must still complete.
+        let dir = if round % 2 == 0 { "v2" } else { "html" };
+        s.config(&conf(&[port], 2, user).replace("root = \"html\"", &format!("root = \"{dir}\"")));
+        s.signal(master, Signal::SIGHUP);
+        let want = if dir == "v2" {
+            "v2\n"
+        } else {
+            "hello from moltd\n"
+        };
+        wait_for("the good reload served", || {
+            http::get(port, "/").ok().filter(|r| r.text() == want)
+        });
+    }
+}

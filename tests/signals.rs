@@ -230,7 +230,7 @@ fn a_root_the_worker_user_cannot_read_fails_start_and_reload() {
     // At start: no worker can serve, so the master says so and exits.
     s.config(&private);
     s.spawn(&[]);
-    assert_eq!(s.wait_launcher(), Some(0));
+    assert_eq!(s.wait_launcher(), Some(1), "the master exits non-zero");
     let log = s.log();
     assert!(log.contains("is not readable by user \"nobody\""), "{log}");
     assert!(

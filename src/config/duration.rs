@@ -35,7 +35,9 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         let ms = n
             .checked_mul(ms_per)
             .ok_or_else(|| format!("time value \"{text}\" is too large"))?;
-        total += Duration::from_millis(ms);
+        total = total
+            .checked_add(Duration::from_millis(ms))
+            .ok_or_else(|| format!("time value \"{text}\" is too large"))?;
         if unit.is_empty() && !rest.is_empty() {
             return Err(format!("invalid time value \"{text}\""));
         }

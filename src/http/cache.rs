@@ -25,6 +25,17 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use hyper::header::HeaderValue;
 
+/// Opens `path` for reading without ever blocking the worker: a FIFO (or
+/// a device) swapped in for a file would otherwise stall every connection
+/// of this worker until a writer appears. Regular files ignore the flag.
+pub fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+}
+
 /// What the cache knows about a path: enough to build every header and
 /// to tell whether the file changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,7 +222,7 @@ impl FileCache {
                 return Some(b.clone());
             }
         }
-        let mut f = std::fs::File::open(path).ok()?;
+        let mut f = open_nonblocking(path).ok()?;
         let before = Meta::from_std(&f.metadata().ok()?);
         if before != *meta {
             return None;

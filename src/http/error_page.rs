@@ -68,7 +68,12 @@ fn custom(status: StatusCode, server: &Server, uri: &str) -> Option<Response<Bod
     if !meta.is_file() || meta.len() > MAX_ERROR_PAGE {
         return None;
     }
-    let bytes = std::fs::read(&file).ok()?;
+    let mut f = super::cache::open_nonblocking(&file).ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut bytes).ok()?;
     let mut r = Response::new(Body::empty());
     *r.status_mut() = status;
     let h = r.headers_mut();

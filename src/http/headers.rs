@@ -50,7 +50,10 @@ pub fn apply(resp: &mut Response<Body>, settings: &Settings) {
             h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         }
         Expires::MaxAge(d) => {
-            if let Ok(v) = HeaderValue::from_str(&super::date::http_date(SystemTime::now() + d)) {
+            let at = SystemTime::now()
+                .checked_add(d)
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            if let Ok(v) = HeaderValue::from_str(&super::date::http_date(at)) {
                 h.insert(EXPIRES, v);
             }
             h.insert(CACHE_CONTROL, format_max_age(d.as_secs()));

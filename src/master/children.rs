@@ -15,8 +15,6 @@ use super::{FAST_DEATH, MAX_RESPAWN_DELAY, Master, Phase};
 use crate::{alert, emerg, notice};
 
 impl Master {
-    /// The new binary wrote on its readiness pipe: `1` once it serves, or
-    /// the reason it could not start.
     /// True if the new binary's readiness pipe has data or is closed, so a
     /// read will not block.
     fn new_binary_has_spoken(&self) -> bool {
@@ -29,6 +27,8 @@ impl Master {
         matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
     }
 
+    /// The new binary wrote on its readiness pipe: `1` once it serves, or
+    /// the reason it could not start.
     pub(super) fn on_new_binary_ready(&mut self) {
         let Some(nb) = &mut self.new_binary else {
             return;
@@ -177,7 +177,8 @@ impl Master {
                 "worker process {} exited with fatal code 2 and cannot be respawned",
                 w.pid
             );
-            if self.workers.is_empty() {
+            if self.live_current() == 0 {
+                self.failed = true;
                 // Nobody can serve with this configuration: holding the
                 // port with no worker would leave clients hanging in the
                 // backlog. For a new binary this exit rolls the upgrade back.

@@ -114,6 +114,10 @@ struct Master {
     config: Arc<Config>,
     listeners: Vec<Shared>,
     generation: u64,
+    /// The highest generation number handed out so far.
+    last_generation: u64,
+    /// No worker could start: exit non-zero.
+    failed: bool,
     workers: Vec<Worker>,
     phase: Phase,
     accepting: bool,
@@ -321,7 +325,7 @@ impl Master {
     }
 
     fn reopen(&mut self) {
-        if self.phase != Phase::Running {
+        if matches!(self.phase, Phase::Terminating { .. }) {
             return;
         }
         // Logged after the reopen, so the fresh file shows it happened.
@@ -332,7 +336,8 @@ impl Master {
             }
             Err(e) => alert!("could not reopen the error log: {e}"),
         }
-        self.signal_workers(Raw::SIGUSR1, |w| w.state != State::Exiting);
+        // Draining workers too: they still write until they exit.
+        self.signal_workers(Raw::SIGUSR1, |_| true);
     }
 
     /// Why a USR2 must be refused now, if it must: the crit line to log.
@@ -429,6 +434,10 @@ impl Master {
             pidfile::remove_if_ours(&self.config.pid, self.pid);
         }
         notice!("exit");
-        ExitCode::SUCCESS
+        if self.failed {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }
     }
 }

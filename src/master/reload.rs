@@ -66,7 +66,10 @@ impl Master {
                 return;
             }
         };
-        let generation = self.generation + 1;
+        // Never reused: workers of an abandoned reload may still be
+        // draining when the next reload starts.
+        self.last_generation += 1;
+        let generation = self.last_generation;
         for _ in 0..config.worker_processes {
             match workers::start_worker(&config, &listeners, generation) {
                 Ok(w) => self.workers.push(w),

@@ -170,6 +170,8 @@ pub fn run(start: Start) -> ExitCode {
         config,
         listeners,
         generation: 1,
+        last_generation: 1,
+        failed: false,
         workers: Vec::new(),
         phase: Phase::Running,
         accepting: true,

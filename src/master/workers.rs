@@ -1,7 +1,7 @@
 //! The worker table: forking workers, signalling them, and their states.
 //! The master decides when; this file knows how.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -58,7 +58,6 @@ pub fn start_worker(
         })
     })?;
     notice!("start worker process {pid}");
-    let _ = ready_r.as_fd();
     Ok(Worker {
         pid,
         generation,

@@ -14,12 +14,17 @@ pub fn recv_into(fd: BorrowedFd<'_>, buf: &mut ReadBufCursor<'_>) -> std::io::Re
     // ever marked initialised, and the fd is borrowed for the call.
     unsafe {
         let dst = buf.as_mut();
-        let n = libc::recv(fd.as_raw_fd(), dst.as_mut_ptr().cast(), dst.len(), 0);
-        if n < 0 {
-            return Err(std::io::Error::last_os_error());
+        loop {
+            let n = libc::recv(fd.as_raw_fd(), dst.as_mut_ptr().cast(), dst.len(), 0);
+            if n >= 0 {
+                let n = n as usize;
+                buf.advance(n);
+                return Ok(n);
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
         }
-        let n = n as usize;
-        buf.advance(n);
-        Ok(n)
     }
 }

@@ -59,10 +59,15 @@ impl Conn {
         &self.ctx.site.config.limits
     }
 
-    /// Arranges for the access-log line of `out` to be written when its
-    /// body is done, with the bytes actually handed to the connection.
-    fn log<B>(&self, req: &Request<B>, out: &mut Outcome) {
+    /// Tracks `out` as in flight until its body is done, then writes its
+    /// access-log line with the bytes actually handed to the connection.
+    fn finish<B>(&self, req: &Request<B>, out: &mut Outcome, activity: &Arc<Activity>) {
+        activity.response_started();
+        let activity = Arc::clone(activity);
         if self.ctx.logs.for_server(out.server).is_none() {
+            out.response
+                .body_mut()
+                .on_done(Box::new(move |_| activity.response_done()));
             return;
         }
         let ctx = Arc::clone(&self.ctx);
@@ -74,6 +79,7 @@ impl Conn {
         let referer = h.get(REFERER).map(|v| v.as_bytes().to_vec());
         let user_agent = h.get(USER_AGENT).map(|v| v.as_bytes().to_vec());
         out.response.body_mut().on_done(Box::new(move |sent| {
+            activity.response_done();
             if let Some(log) = ctx.logs.for_server(server) {
                 log.write_line(&access::combined(&access::Entry {
                     remote,
@@ -111,9 +117,14 @@ impl Conn {
     }
 
     /// Answers a request the worker refuses (bad framing, too large).
-    fn refuse<B>(&self, req: &Request<B>, status: StatusCode) -> Response<Body> {
+    fn refuse<B>(
+        &self,
+        req: &Request<B>,
+        status: StatusCode,
+        activity: &Arc<Activity>,
+    ) -> Response<Body> {
         let mut out = http::refuse(&self.ctx.site, self.listen, req, status);
-        self.log(req, &mut out);
+        self.finish(req, &mut out, activity);
         out.response
     }
 }
@@ -168,19 +179,19 @@ async fn discard(mut body: Incoming, max: u64) -> Result<(), StatusCode> {
 }
 
 /// One request: refuse it, or drain its body and answer it.
-async fn respond(c: Arc<Conn>, req: Request<Incoming>) -> Response<Body> {
+async fn respond(c: Arc<Conn>, req: Request<Incoming>, activity: &Arc<Activity>) -> Response<Body> {
     if let Some(status) = framing_problem(&req, c.limits()) {
-        return c.refuse(&req, status);
+        return c.refuse(&req, status, activity);
     }
     let (parts, body) = req.into_parts();
     let req = Request::from_parts(parts, ());
     if !body.is_end_stream()
         && let Err(status) = discard(body, c.limits().client_max_body_size).await
     {
-        return c.refuse(&req, status);
+        return c.refuse(&req, status, activity);
     }
     let mut out = http::handle(&c.ctx.site, c.listen, &req, c.drain.started());
-    c.log(&req, &mut out);
+    c.finish(&req, &mut out, activity);
     out.response
 }
 
@@ -200,7 +211,7 @@ pub async fn serve(stream: TcpStream, c: Conn, _guard: Guard, _slot: OwnedSemaph
         let c = Arc::clone(&c);
         let activity = Arc::clone(&svc_activity);
         async move {
-            let resp = respond(c, req).await;
+            let resp = respond(c, req, &activity).await;
             // A body read since the head is not a new head.
             activity.request_started();
             Ok::<_, Infallible>(resp)
@@ -240,9 +251,10 @@ pub async fn serve(stream: TcpStream, c: Conn, _guard: Guard, _slot: OwnedSemaph
                 // drop it, as nginx does, without an answer.
                 return;
             }
-            _ = stalled(&activity, limits.send_timeout), if closing => {
-                // Nothing moved for too long after we asked to close:
-                // drop the connection, whatever hyper is waiting for.
+            _ = stalled(&activity, stall_limit(&limits, closing)) => {
+                // Nothing moved for too long (a client that stopped
+                // reading, or one we asked to close): drop the connection,
+                // whatever hyper is waiting for.
                 return;
             }
         }
@@ -265,11 +277,21 @@ async fn close_when_due(
         } else {
             keepalive
         };
+        // Never while a response is going out: its head may not say
+        // `Connection: close`, and the client would send its next request
+        // into a closing connection. A stuck response is the stall
+        // watchdog's business.
         let quiet = activity.quiet_for();
-        if quiet >= limit && !has_pending_input(stream) {
+        let busy = activity.responding();
+        let pending = !busy && quiet >= limit && has_pending_input(stream);
+        if quiet >= limit && !busy && !pending {
             return;
         }
-        let wait = limit.saturating_sub(quiet).max(Duration::from_millis(10));
+        let wait = if busy || pending {
+            Duration::from_millis(250)
+        } else {
+            limit.saturating_sub(quiet).max(Duration::from_millis(10))
+        };
         if drain.started() {
             tokio::time::sleep(wait).await;
         } else {
@@ -278,6 +300,20 @@ async fn close_when_due(
                 _ = drain.wait_started() => {}
             }
         }
+    }
+}
+
+/// How long a connection may see no byte move before it is dropped:
+/// `send_timeout` once we asked it to close, else no sooner than the
+/// keep-alive timeout (an idle keep-alive connection is closed gracefully
+/// by then; this catches one stuck mid-response).
+fn stall_limit(limits: &Limits, closing: bool) -> Duration {
+    if closing {
+        limits.send_timeout
+    } else {
+        limits
+            .send_timeout
+            .max(limits.keepalive_timeout + Duration::from_secs(1))
     }
 }
 

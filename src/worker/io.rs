@@ -27,6 +27,8 @@ pub struct Activity {
     /// 1 + the ms at which bytes of a request head arrived that have not
     /// yet become a request; 0 when none are pending.
     head_since: AtomicU64,
+    /// Responses handed to hyper whose bodies are not finished yet.
+    in_flight: AtomicU64,
 }
 
 impl Activity {
@@ -37,6 +39,7 @@ impl Activity {
             last_ms: AtomicU64::new(0),
             written: AtomicU64::new(0),
             head_since: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
         }
     }
 
@@ -51,6 +54,21 @@ impl Activity {
         if self.head_since.load(Ordering::Relaxed) == 0 {
             self.head_since.store(ms + 1, Ordering::Relaxed);
         }
+    }
+
+    /// A response is on its way out.
+    pub fn response_started(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A response's body is finished (or dropped).
+    pub fn response_done(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// True while a response is being sent.
+    pub fn responding(&self) -> bool {
+        self.in_flight.load(Ordering::Relaxed) > 0
     }
 
     /// A whole request head arrived: nothing is pending any more.
