@@ -145,6 +145,22 @@ pub fn run(start: Start) -> ExitCode {
     if let Some(r) = report {
         r.ok();
         let _ = crate::log::error::capture_stderr();
+    } else if !upgraded && crate::log::error::is_file() {
+        // In the foreground the terminal would otherwise stay silent: say
+        // where we listen and where the log is, once.
+        let addrs: Vec<String> = config
+            .listen_addrs()
+            .iter()
+            .map(|a| format!("http://{a}/"))
+            .collect();
+        eprintln!(
+            "moltd: master process {pid} serving {} (error log: {})",
+            addrs.join(" "),
+            config
+                .error_log
+                .as_deref()
+                .map_or_else(|| "stderr".into(), |p| p.display().to_string())
+        );
     }
 
     let old_master = if upgraded { parent_hint } else { None };
