@@ -6,11 +6,10 @@
 //! A write failure (full disk, deleted directory) never stops serving: it
 //! is reported once in the error log until writes succeed again.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -31,12 +30,7 @@ pub struct AccessLog {
 }
 
 fn open(path: &Path) -> std::io::Result<File> {
-    super::ensure_parent(path)?;
-    OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o644)
-        .open(path)
+    super::open_append(path)
 }
 
 /// Checks that every access log of `config` can be opened for appending

@@ -5,10 +5,9 @@
 //! Before the file is open (and with `error_log = "stderr"`) lines go to
 //! stderr. Logging never fails the caller: a write error is dropped.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -58,12 +57,7 @@ static SINK: Mutex<Sink> = Mutex::new(Sink {
 });
 
 fn open(path: &Path) -> std::io::Result<File> {
-    super::ensure_parent(path)?;
-    OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o644)
-        .open(path)
+    super::open_append(path)
 }
 
 /// Opens (or switches to) the error log at `path`; `None` means stderr.

@@ -17,6 +17,19 @@ pub fn errno_text(e: &std::io::Error) -> String {
     }
 }
 
+/// Opens a log file for appending (creating it, and its directory, mode
+/// 0644). O_APPEND makes every write land whole at the end, so processes
+/// sharing the file never interleave within a line.
+pub fn open_append(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    ensure_parent(path)?;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o644)
+        .open(path)
+}
+
 /// Creates the parent directory of `path` if it is missing. An existing
 /// parent that is not a directory is left for the open to report
 /// (ENOTDIR), rather than mkdir's misleading EEXIST.

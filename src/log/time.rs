@@ -23,36 +23,49 @@ pub const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// `21/Nov/2026:22:16:23 +0000` for `t`: nginx's `$time_local`, in UTC.
-pub fn access_timestamp(t: SystemTime) -> String {
+/// A UTC time split into its civil parts.
+struct Civil {
+    y: i64,
+    m: u32,
+    d: u32,
+    hh: i64,
+    mm: i64,
+    ss: i64,
+}
+
+fn civil(t: SystemTime) -> Civil {
     let secs = t
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
+    Civil {
+        y,
+        m,
+        d,
+        hh: s / 3600,
+        mm: s / 60 % 60,
+        ss: s % 60,
+    }
+}
+
+/// `21/Nov/2026:22:16:23 +0000` for `t`: nginx's `$time_local`, in UTC.
+pub fn access_timestamp(t: SystemTime) -> String {
+    let c = civil(t);
+    let month = MONTHS[(c.m as usize).saturating_sub(1) % 12];
     format!(
-        "{d:02}/{}/{y:04}:{:02}:{:02}:{:02} +0000",
-        MONTHS[(m as usize).saturating_sub(1) % 12],
-        s / 3600,
-        s / 60 % 60,
-        s % 60
+        "{:02}/{month}/{:04}:{:02}:{:02}:{:02} +0000",
+        c.d, c.y, c.hh, c.mm, c.ss
     )
 }
 
 /// `YYYY/MM/DD HH:MM:SS` for `t`, in UTC.
 pub fn log_timestamp(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
+    let c = civil(t);
     format!(
-        "{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
+        "{:04}/{:02}/{:02} {:02}:{:02}:{:02}",
+        c.y, c.m, c.d, c.hh, c.mm, c.ss
     )
 }
 
