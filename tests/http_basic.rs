@@ -53,6 +53,23 @@ fn files_index_and_errors() {
 
     let r = http::request(port, "POST", "/").expect("POST");
     assert_eq!(r.status, 405);
+    assert!(
+        r.text().contains("<title>405 Not Allowed</title>"),
+        "{}",
+        r.text()
+    );
+    let mut c = http::connect(port).expect("connect");
+    std::io::Write::write_all(
+        &mut c,
+        b"DELETE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .expect("send");
+    let mut status_line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(c), &mut status_line).expect("read");
+    assert_eq!(
+        status_line, "HTTP/1.1 405 Not Allowed\r\n",
+        "nginx's reason phrase"
+    );
     assert_eq!(r.header("allow"), Some("GET, HEAD"));
 
     for evil in [

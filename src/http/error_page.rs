@@ -13,6 +13,23 @@ use crate::config::server::Server;
 /// error page anyone meant, and the default page is sent instead.
 const MAX_ERROR_PAGE: u64 = 1024 * 1024;
 
+/// nginx's status-line wording where it differs from the standard phrase,
+/// checked at compile time.
+fn nginx_reason_phrase(status: StatusCode) -> Option<hyper::ext::ReasonPhrase> {
+    use hyper::ext::ReasonPhrase;
+    const NOT_ALLOWED: ReasonPhrase = ReasonPhrase::from_static(b"Not Allowed");
+    const TOO_LARGE: ReasonPhrase = ReasonPhrase::from_static(b"Request Entity Too Large");
+    const URI_TOO_LARGE: ReasonPhrase = ReasonPhrase::from_static(b"Request-URI Too Large");
+    const RANGE: ReasonPhrase = ReasonPhrase::from_static(b"Requested Range Not Satisfiable");
+    match status.as_u16() {
+        405 => Some(NOT_ALLOWED),
+        413 => Some(TOO_LARGE),
+        414 => Some(URI_TOO_LARGE),
+        416 => Some(RANGE),
+        _ => None,
+    }
+}
+
 /// nginx's wording where it differs from the standard reason phrase.
 pub fn reason(status: StatusCode) -> &'static str {
     match status.as_u16() {
@@ -34,6 +51,9 @@ pub fn default_page(status: StatusCode, server: &str) -> Response<Body> {
     );
     let mut r = Response::new(Body::empty());
     *r.status_mut() = status;
+    if let Some(phrase) = nginx_reason_phrase(status) {
+        r.extensions_mut().insert(phrase);
+    }
     let h = r.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
     h.insert(CONTENT_LENGTH, HeaderValue::from(html.len()));
@@ -76,6 +96,9 @@ fn custom(status: StatusCode, server: &Server, uri: &str) -> Option<Response<Bod
     std::io::Read::read_to_end(&mut f, &mut bytes).ok()?;
     let mut r = Response::new(Body::empty());
     *r.status_mut() = status;
+    if let Some(phrase) = nginx_reason_phrase(status) {
+        r.extensions_mut().insert(phrase);
+    }
     let h = r.headers_mut();
     let ctype = mime::content_type(&file, page_settings);
     h.insert(CONTENT_TYPE, HeaderValue::from_str(&ctype).ok()?);
