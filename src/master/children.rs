@@ -5,13 +5,14 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use super::decide::{self, FAST_DEATH};
 use super::workers::{State, Worker};
-use super::{FAST_DEATH, MAX_RESPAWN_DELAY, Master, Phase};
+use super::{Master, Phase};
 use crate::{alert, emerg, notice};
 
 impl Master {
@@ -192,11 +193,10 @@ impl Master {
         } else {
             self.fast_deaths = 0;
         }
-        if self.fast_deaths <= 1 {
+        let delay = decide::respawn_delay(self.fast_deaths);
+        if delay.is_zero() {
             self.spawn_current();
         } else {
-            let delay = (Duration::from_millis(100) * 2u32.saturating_pow(self.fast_deaths - 2))
-                .min(MAX_RESPAWN_DELAY);
             alert!(
                 "worker processes keep exiting within {}s of starting; respawning in {}ms",
                 FAST_DEATH.as_secs(),

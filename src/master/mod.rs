@@ -24,6 +24,7 @@
 mod children;
 pub mod control;
 pub mod daemon;
+pub mod decide;
 pub mod pidfile;
 mod reload;
 pub mod signal;
@@ -56,23 +57,6 @@ use workers::{State, Worker};
 /// reload is abandoned and the old workers keep serving.
 const RELOAD_READY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A worker that dies sooner than this after its start counts as a fast
-/// death; repeated fast deaths slow respawning down (fork-storm guard).
-const FAST_DEATH: Duration = Duration::from_secs(1);
-
-/// Longest delay between respawns of a worker that keeps dying at once.
-const MAX_RESPAWN_DELAY: Duration = Duration::from_secs(5);
-
-/// When a fast shutdown re-sends TERM, counted from the first TERM; after
-/// the last step, SIGKILL (nginx's observed 150/350/750/1550/3150 ms).
-const TERM_STEPS: [Duration; 5] = [
-    Duration::from_millis(150),
-    Duration::from_millis(350),
-    Duration::from_millis(750),
-    Duration::from_millis(1550),
-    Duration::from_millis(3150),
-];
-
 /// What the master is doing overall.
 #[derive(Debug, PartialEq, Eq)]
 enum Phase {
@@ -84,7 +68,7 @@ enum Phase {
     Terminating {
         /// When the first TERM went out.
         since: Instant,
-        /// Index into `TERM_STEPS` of the next escalation.
+        /// Index of the next escalation (`decide::escalation`).
         step: usize,
     },
 }
@@ -214,9 +198,9 @@ impl Master {
             d.push(at);
         }
         if let Phase::Terminating { since, step } = self.phase
-            && let Some(at) = TERM_STEPS.get(step)
+            && let Some((at, _)) = decide::escalation(step)
         {
-            d.push(since + *at);
+            d.push(since + at);
         }
         d.into_iter().min()
     }
@@ -342,27 +326,13 @@ impl Master {
 
     /// Why a USR2 must be refused now, if it must: the crit line to log.
     fn upgrade_refusal(&self) -> Option<&'static str> {
-        const IN_PROGRESS: &str = "the changing binary signal is ignored: you should shutdown or terminate before either old or new binary's process";
-        if self.phase != Phase::Running {
-            return Some("the changing binary signal is ignored: shutting down");
-        }
-        if self.new_binary.is_some() {
-            return Some(IN_PROGRESS);
-        }
-        if self.old_master.is_some_and(|p| nix::unistd::getppid() == p) {
-            return Some(IN_PROGRESS);
-        }
-        if self.reload.is_some() {
-            return Some(
-                "the changing binary signal is ignored: a reload is in progress, try again once it completes",
-            );
-        }
-        if self.pid.as_raw() == 1 {
-            return Some(
-                "the changing binary signal is ignored: this master is process 1 of its namespace, and the new master would die with it when the upgrade is committed; run moltd under an init (e.g. tini) or with daemon = true",
-            );
-        }
-        None
+        decide::upgrade_refusal(decide::UpgradeState {
+            running: self.phase == Phase::Running,
+            new_binary: self.new_binary.is_some(),
+            old_master_alive: self.old_master.is_some_and(|p| nix::unistd::getppid() == p),
+            reloading: self.reload.is_some(),
+            pid_is_1: self.pid.as_raw() == 1,
+        })
     }
 
     fn upgrade(&mut self) {
@@ -410,15 +380,17 @@ impl Master {
             }
         }
         if let Phase::Terminating { since, step } = self.phase
-            && TERM_STEPS.get(step).is_some_and(|at| now >= since + *at)
+            && let Some((at, what)) = decide::escalation(step)
+            && now >= since + at
         {
-            if step + 1 == TERM_STEPS.len() {
-                for w in &self.workers {
-                    alert!("worker process {} did not exit, sending SIGKILL", w.pid);
+            match what {
+                decide::Escalation::Kill => {
+                    for w in &self.workers {
+                        alert!("worker process {} did not exit, sending SIGKILL", w.pid);
+                    }
+                    self.signal_workers(Raw::SIGKILL, |_| true);
                 }
-                self.signal_workers(Raw::SIGKILL, |_| true);
-            } else {
-                self.signal_workers(Raw::SIGTERM, |_| true);
+                decide::Escalation::Term => self.signal_workers(Raw::SIGTERM, |_| true),
             }
             self.phase = Phase::Terminating {
                 since,

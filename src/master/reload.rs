@@ -10,7 +10,7 @@ use nix::sys::signal::Signal as Raw;
 
 use super::start::give_log_to_workers;
 use super::workers::{self, State};
-use super::{Master, PendingReload, Phase, RELOAD_READY_TIMEOUT, pidfile};
+use super::{Master, PendingReload, Phase, RELOAD_READY_TIMEOUT, decide, pidfile};
 use crate::config;
 use crate::listen::{self, Listener};
 use crate::{alert, emerg, notice};
@@ -20,20 +20,24 @@ impl Master {
         if self.phase != Phase::Running {
             return;
         }
-        if self.new_binary.is_some() || !self.accepting {
-            // A rollback (HUP to the old master during an upgrade) or a
-            // master whose workers WINCH stopped: start workers with the
-            // configuration in memory, as nginx does, never the file on
-            // disk (it may be the new binary's). Only the missing ones.
-            self.start_workers();
-            return;
-        }
-        if self.reload.is_some() {
-            // The file may have changed again since this reload read it:
-            // run one more once this one ends.
-            notice!("a reload is in progress; reloading again when it completes");
-            self.reload_again = true;
-            return;
+        match decide::on_hup(
+            self.new_binary.is_some(),
+            self.accepting,
+            self.reload.is_some(),
+        ) {
+            decide::OnHup::StartWorkers => {
+                // Only the missing ones, with the configuration in memory.
+                self.start_workers();
+                return;
+            }
+            decide::OnHup::Queue => {
+                // The file may have changed again since this reload read
+                // it: run one more once this one ends.
+                notice!("a reload is in progress; reloading again when it completes");
+                self.reload_again = true;
+                return;
+            }
+            decide::OnHup::Reload => {}
         }
         notice!("reconfiguring");
         let config = match config::load(&self.location) {
