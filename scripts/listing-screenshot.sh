@@ -31,6 +31,13 @@ if ! command -v chromium >/dev/null 2>&1; then
     apt-get update -qq >/dev/null 2>&1 || true
     apt-get install -y -qq chromium >/dev/null 2>&1 || die "apt-get install chromium"
 fi
+# Chromium's dependencies bring no CJK font: without one, 日本語 renders as
+# boxes in the screenshot (the DOM check still passes). Best effort.
+if command -v fc-list >/dev/null 2>&1 && [[ -z $(fc-list :lang=ja 2>/dev/null) ]]; then
+    echo "installing a CJK font (fonts-wqy-zenhei)..."
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null 2>&1 ||
+        echo "note: no CJK font; CJK names will show as boxes in the screenshot"
+fi
 command -v curl >/dev/null 2>&1 || die "curl is needed"
 
 # --- 3a. The server binary ------------------------------------------------
