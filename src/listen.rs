@@ -49,13 +49,12 @@ pub struct BindError {
 
 impl fmt::Display for BindError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let code = self.err.raw_os_error().unwrap_or(0);
-        let text = self.err.to_string();
-        let text = text.split(" (os error").next().unwrap_or(&text);
         write!(
             f,
-            "{}() to {} failed ({code}: {text})",
-            self.call, self.addr
+            "{}() to {} failed ({})",
+            self.call,
+            self.addr,
+            crate::log::errno_text(&self.err)
         )
     }
 }
@@ -166,11 +165,9 @@ fn check_inherited(raw: RawFd) -> Result<Listener, String> {
     let _ = fd::set_cloexec(borrowed, true);
     let sock = SockRef::from(&borrowed);
     let local = sock.local_addr().map_err(|e| {
-        let text = e.to_string();
-        let text = text.split(" (os error").next().unwrap_or(&text);
         format!(
-            "getsockname() of the inherited socket #{raw} failed ({}: {text})",
-            e.raw_os_error().unwrap_or(0)
+            "getsockname() of the inherited socket #{raw} failed ({})",
+            crate::log::errno_text(&e)
         )
     })?;
     let addr = local

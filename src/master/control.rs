@@ -32,9 +32,7 @@ pub fn send(location: &Location, command: &str) -> ExitCode {
     };
     // A stale pid file (after a crash or reboot) may name an unrelated
     // process now: never signal anything but a moltd master.
-    let title = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let is_master = String::from_utf8_lossy(&title).starts_with("moltd: master process");
-    if !is_master && nix::sys::signal::kill(pid, None).is_ok() {
+    if !pidfile::is_master(pid) && nix::sys::signal::kill(pid, None).is_ok() {
         eprintln!(
             "moltd: [error] process {pid} named by \"{}\" is not a moltd master, not signalled",
             pid_path.display()

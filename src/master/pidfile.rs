@@ -61,10 +61,9 @@ pub fn check_writable(path: &Path) -> Result<(), String> {
 pub fn read(path: &Path) -> Result<Pid, String> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         format!(
-            "open() \"{}\" failed ({}: {})",
+            "open() \"{}\" failed ({})",
             path.display(),
-            e.raw_os_error().unwrap_or(0),
-            strip_os_error(&e)
+            crate::log::errno_text(&e)
         )
     })?;
     let t = text.trim_end_matches(['\n', '\r']);
@@ -75,12 +74,6 @@ pub fn read(path: &Path) -> Result<Pid, String> {
             path.display()
         )),
     }
-}
-
-/// The text of an io error without Rust's ` (os error N)` suffix.
-pub fn strip_os_error(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    s.split(" (os error").next().unwrap_or(&s).to_string()
 }
 
 /// Removes `path` if it still names `pid`: a master never deletes a pid
@@ -98,10 +91,14 @@ pub fn running_master(path: &Path) -> Option<Pid> {
     if pid == nix::unistd::getpid() {
         return None;
     }
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    String::from_utf8_lossy(&cmdline)
-        .starts_with("moltd: master process")
-        .then_some(pid)
+    is_master(pid).then_some(pid)
+}
+
+/// True if `pid` is a live moltd master (by its process title): a pid
+/// file may name a recycled pid after a crash or reboot.
+pub fn is_master(pid: Pid) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| String::from_utf8_lossy(&c).starts_with("moltd: master process"))
 }
 
 /// True if `a` and `b` name the same file (same device and inode).

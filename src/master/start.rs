@@ -127,10 +127,9 @@ pub fn run(start: Start) -> ExitCode {
     let pid = nix::unistd::getpid();
     if let Err(e) = pidfile::write(&config.pid, pid) {
         let msg = format!(
-            "could not write the pid file \"{}\" ({}: {})",
+            "could not write the pid file \"{}\" ({})",
             config.pid.display(),
-            e.raw_os_error().unwrap_or(0),
-            pidfile::strip_os_error(&e)
+            crate::log::errno_text(&e)
         );
         match report {
             Some(r) => {

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use nix::fcntl::OFlag;
 use nix::unistd::Pid;
 
-use super::pidfile::strip_os_error;
 use crate::listen::{self, HANDOVER_VAR, Shared};
 use crate::sys::fd::InheritGuard;
 
@@ -130,12 +129,11 @@ impl fmt::Display for UpgradeError {
         match self {
             UpgradeError::Rename { from, to, exe, err } => write!(
                 f,
-                "rename() \"{}\" to \"{}\" failed before executing new binary process \"{}\" ({}: {})",
+                "rename() \"{}\" to \"{}\" failed before executing new binary process \"{}\" ({})",
                 from.display(),
                 to.display(),
                 exe.display(),
-                err.raw_os_error().unwrap_or(0),
-                strip_os_error(err)
+                crate::log::errno_text(err)
             ),
             UpgradeError::Pipe(e) => {
                 write!(f, "pipe() failed before executing new binary process ({e})")
@@ -148,10 +146,9 @@ impl fmt::Display for UpgradeError {
             }
             UpgradeError::Exec { exe, err } => write!(
                 f,
-                "execve() failed while executing new binary process \"{}\" ({}: {})",
+                "execve() failed while executing new binary process \"{}\" ({})",
                 exe.display(),
-                err.raw_os_error().unwrap_or(0),
-                strip_os_error(err)
+                crate::log::errno_text(err)
             ),
         }
     }

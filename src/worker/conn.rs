@@ -142,7 +142,11 @@ fn framing_problem<B>(req: &Request<B>, limits: &Limits) -> Option<StatusCode> {
     if h.get_all(HOST).iter().count() > 1 {
         return Some(StatusCode::BAD_REQUEST);
     }
-    let line = req.method().as_str().len() + req.uri().to_string().len() + 11;
+    // Without rendering the target: this runs on every request.
+    let uri = req.uri();
+    let target = uri.path_and_query().map_or(1, |p| p.as_str().len())
+        + uri.authority().map_or(0, |a| a.as_str().len() + 8);
+    let line = req.method().as_str().len() + target + 11;
     if line > limits.large_header_size {
         return Some(StatusCode::URI_TOO_LONG);
     }
