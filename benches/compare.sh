@@ -103,14 +103,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_for() { # seconds, description, command...
-    local end=$((SECONDS + $1)) what=$2; shift 2
-    until "$@"; do
-        [ $SECONDS -ge $end ] && { echo "timed out waiting for $what" >&2; exit 1; }
-        sleep 0.05
-    done
-}
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+. benches/lib.sh
 
 # --- deterministic doc root -------------------------------------------------
 mkdir -p "$ROOT/dir"

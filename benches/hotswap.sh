@@ -5,6 +5,7 @@
 # socket errors must both be 0.
 #
 #   benches/hotswap.sh [ROUNDS] [SECONDS] [CONNECTIONS] [WORKERS]
+#   MOLTD=/path/to/moltd benches/hotswap.sh ...   # use that binary, skip cargo
 set -euo pipefail
 ROUNDS=${1:-3}
 SECS=${2:-20}
@@ -12,21 +13,9 @@ CONNS=${3:-50}
 WORKERS=${4:-2}
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; }
-cargo build --release --quiet
-BIN=$PWD/target/release/moltd
-
-PREFIX=$(mktemp -d /tmp/moltd-hotswap.XXXXXX)
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-mkdir -p "$PREFIX"/{conf,html,sbin,logs}
-head -c 600 /dev/urandom | base64 > "$PREFIX/html/index.html"
-cat > "$PREFIX/conf/moltd.toml" <<CONF
-worker_processes = $WORKERS
-[[server]]
-listen = ["127.0.0.1:$PORT"]
-root = "html"
-CONF
-install_bin() { cp "$BIN" "$PREFIX/sbin/moltd.new" && mv "$PREFIX/sbin/moltd.new" "$PREFIX/sbin/moltd"; }
-install_bin
+. benches/lib.sh
+moltd_binary
+upgrade_prefix "$WORKERS"
 "$PREFIX/sbin/moltd" -p "$PREFIX" &
 cleanup() {
     for f in "$PREFIX"/logs/moltd.pid "$PREFIX"/logs/moltd.pid.oldbin; do
@@ -35,13 +24,6 @@ cleanup() {
     wait 2>/dev/null || true
 }
 trap cleanup EXIT
-wait_for() { # seconds, description, command...
-    local end=$((SECONDS + $1)) what=$2; shift 2
-    until "$@"; do
-        [ $SECONDS -ge $end ] && { echo "timed out waiting for $what" >&2; exit 1; }
-        sleep 0.05
-    done
-}
 wait_for 10 "startup" curl -sf -o /dev/null "http://127.0.0.1:$PORT/"
 
 wrk -t2 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$PORT/" > "$PREFIX/wrk.out" &

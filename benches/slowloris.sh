@@ -15,14 +15,8 @@ CONNS=${1:-1000}
 ATTACK_SECS=${ATTACK_SECS:-30}
 cd "$(dirname "$0")/.."
 command -v slowhttptest >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y slowhttptest; }
-if [ -n "${MOLTD:-}" ]; then
-    BIN=$(realpath "$MOLTD")
-else
-    cargo build --release --quiet
-    BIN=$PWD/target/release/moltd
-fi
-# moltd itself reads MOLTD (inherited listening sockets on upgrade).
-unset MOLTD
+. benches/lib.sh
+moltd_binary
 
 # The worker and slowhttptest each hold CONNS sockets plus a few files:
 # raise the soft fd limit if we may, else attack with fewer connections.
@@ -40,7 +34,7 @@ fi
 RATE=${RATE:-$((CONNS / 10 > 50 ? CONNS / 10 : 50))}
 
 PREFIX=$(mktemp -d /tmp/moltd-slowloris.XXXXXX)
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+PORT=$(free_port)
 mkdir -p "$PREFIX"/{conf,html,sbin,logs}
 echo "hello from moltd" > "$PREFIX/html/index.html"
 head -c $((1 << 20)) /dev/urandom > "$PREFIX/html/1m.bin"
@@ -70,13 +64,6 @@ cleanup() {
     if [ -n "$PASSED" ]; then rm -rf "$PREFIX"; fi
 }
 trap cleanup EXIT
-wait_for() { # seconds, description, command...
-    local end=$((SECONDS + $1)) what=$2; shift 2
-    until "$@"; do
-        [ $SECONDS -ge $end ] && { echo "timed out waiting for $what" >&2; exit 1; }
-        sleep 0.05
-    done
-}
 URL=http://127.0.0.1:$PORT
 started() { [ -s "$PREFIX/logs/moltd.pid" ] && curl -sf -o /dev/null "$URL/"; }
 wait_for 10 "startup" started

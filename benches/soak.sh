@@ -19,28 +19,9 @@ WORKERS=${2:-2}
 RSS_TOLERANCE_KB=2048
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; }
-if [ -n "${MOLTD:-}" ]; then
-    BIN=$(realpath "$MOLTD")
-else
-    cargo build --release --quiet
-    BIN=$PWD/target/release/moltd
-fi
-# moltd itself reads MOLTD (inherited listening sockets on upgrade): a stray
-# value makes it think it is a new binary, and it then refuses USR2.
-unset MOLTD
-
-PREFIX=$(mktemp -d /tmp/moltd-soak.XXXXXX)
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-mkdir -p "$PREFIX"/{conf,html,sbin,logs}
-head -c 600 /dev/urandom | base64 > "$PREFIX/html/index.html"
-cat > "$PREFIX/conf/moltd.toml" <<CONF
-worker_processes = $WORKERS
-[[server]]
-listen = ["127.0.0.1:$PORT"]
-root = "html"
-CONF
-install_bin() { cp "$BIN" "$PREFIX/sbin/moltd.new" && mv "$PREFIX/sbin/moltd.new" "$PREFIX/sbin/moltd"; }
-install_bin
+. benches/lib.sh
+moltd_binary
+upgrade_prefix "$WORKERS"
 "$PREFIX/sbin/moltd" -p "$PREFIX" &
 WRK=
 PASSED=
@@ -58,13 +39,6 @@ cleanup() {
     if [ -n "$PASSED" ]; then rm -rf "$PREFIX"; fi
 }
 trap cleanup EXIT
-wait_for() { # seconds, description, command...
-    local end=$((SECONDS + $1)) what=$2; shift 2
-    until "$@"; do
-        [ $SECONDS -ge $end ] && { echo "timed out waiting for $what" >&2; exit 1; }
-        sleep 0.05
-    done
-}
 # Process helpers, by /proc and parent pid (never by name).
 title() { tr '\0' ' ' 2>/dev/null < "/proc/$1/cmdline" | sed 's/ *$//'; }
 state() { awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null; }

@@ -112,9 +112,7 @@ fn upgrade_then_rollback_with_hup_old_and_quit_new() {
     s.signal(new, Signal::SIGQUIT);
     s.wait_gone(new);
     s.wait_log(&format!("new binary process {new} exited with code 0"));
-    wait_for("the pid file to name the old master", || {
-        (s.read_pid("logs/moltd.pid") == Some(old)).then_some(())
-    });
+    s.wait_pid_file(old);
     assert!(!s.path("logs/moltd.pid.oldbin").exists());
     assert_eq!(procs::workers_of(old).len(), 2, "no doubled workers");
     assert_eq!(http::get(port, "/").expect("GET").status, 200);
@@ -135,9 +133,7 @@ fn upgrade_rollback_when_new_master_dies() {
     s.signal(new, Signal::SIGKILL);
     s.wait_log(&format!("new binary process {new} exited on signal 9"));
     // The old master takes the pid file back and restarts its workers.
-    wait_for("the pid file to name the old master", || {
-        (s.read_pid("logs/moltd.pid") == Some(old)).then_some(())
-    });
+    s.wait_pid_file(old);
     s.wait_workers(old, 2);
     for w in new_workers {
         s.wait_gone(w);
@@ -158,9 +154,7 @@ fn new_binary_that_exits_at_once_rolls_back() {
     s.signal(old, Signal::SIGUSR2);
     s.wait_log("exited with code 1");
     assert!(s.log().contains("new binary process"), "{}", s.log());
-    wait_for("the pid file back", || {
-        (s.read_pid("logs/moltd.pid") == Some(old)).then_some(())
-    });
+    s.wait_pid_file(old);
     assert!(!s.path("logs/moltd.pid.oldbin").exists());
     assert_eq!(http::get(port, "/").expect("GET").status, 200);
     // And a later, good upgrade still works.
@@ -213,9 +207,7 @@ fn new_binary_with_broken_config_rolls_back() {
         log.contains("worker_processes"),
         "the new master's error reaches the log: {log}"
     );
-    wait_for("the pid file back", || {
-        (s.read_pid("logs/moltd.pid") == Some(old)).then_some(())
-    });
+    s.wait_pid_file(old);
     assert_eq!(http::get(port, "/").expect("GET").status, 200);
 }
 
@@ -380,9 +372,7 @@ fn hup_to_the_old_master_during_upgrade_neither_rereads_nor_doubles() {
     // Roll back: the old master serves with its config in memory.
     s.signal(new, Signal::SIGQUIT);
     s.wait_gone(new);
-    wait_for("the pid file back", || {
-        (s.read_pid("logs/moltd.pid") == Some(old)).then_some(())
-    });
+    s.wait_pid_file(old);
     assert_eq!(procs::workers_of(old).len(), 2);
     assert_eq!(http::get(port, "/").expect("GET").status, 200);
 }
@@ -403,15 +393,10 @@ fn fds_with_cloexec(pid: Pid) -> Vec<(i32, bool, String)> {
         let target = std::fs::read_link(e.path())
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        let Ok(info) = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")) else {
+        let Some(cloexec) = procs::is_cloexec(pid, fd) else {
             continue;
         };
-        let flags = info
-            .lines()
-            .find_map(|l| l.strip_prefix("flags:"))
-            .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
-            .unwrap_or(0);
-        out.push((fd, flags & 0o2000000 != 0, target));
+        out.push((fd, cloexec, target));
     }
     out
 }
@@ -475,9 +460,7 @@ fn a_new_binary_that_hangs_is_stopped_and_rolled_back() {
     s.signal(old, Signal::SIGUSR2);
     s.wait_log("did not become ready within 1000ms, stopping it");
     s.wait_log("exited on signal 15");
-    wait_for("the pid file back", || {
-        (s.read_pid("logs/moltd.pid") == Some(old)).then_some(())
-    });
+    s.wait_pid_file(old);
     assert!(!s.path("logs/moltd.pid.oldbin").exists());
     assert_eq!(http::get(port, "/").expect("GET").status, 200);
     install_binary(&support::moltd_bin(), &bin);

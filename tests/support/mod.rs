@@ -203,6 +203,13 @@ impl Server {
         std::fs::read_to_string(self.prefix.join("logs/error.log")).unwrap_or_default()
     }
 
+    /// Waits until `logs/moltd.pid` names `pid` (after a rollback).
+    pub fn wait_pid_file(&self, pid: Pid) {
+        wait_for(&format!("the pid file to name {pid}"), || {
+            (self.read_pid("logs/moltd.pid") == Some(pid)).then_some(())
+        })
+    }
+
     /// Waits until the error log contains `needle` `count` times.
     pub fn wait_log_count(&self, needle: &str, count: usize) {
         wait_for(&format!("{count}x \"{needle}\" in the error log"), || {

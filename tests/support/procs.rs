@@ -95,6 +95,16 @@ pub fn descendants(pid: Pid) -> Vec<Pid> {
     out
 }
 
+/// Whether fd `fd` of `pid` is close-on-exec (`None` if it is not open).
+pub fn is_cloexec(pid: Pid, fd: i32) -> Option<bool> {
+    let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).ok()?;
+    let flags = info
+        .lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())?;
+    Some(flags & 0o2000000 != 0)
+}
+
 /// True if any process has `path` open.
 pub fn has_open(path: &std::path::Path) -> bool {
     let Ok(dir) = std::fs::read_dir("/proc") else {
