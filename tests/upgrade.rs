@@ -8,6 +8,18 @@ use crate::support::{
     self, Server, conf, free_port, http, install_binary, install_script, procs, wait_for,
 };
 
+/// A started server running its own copy of the binary (so a test can
+/// rename another file over it): the server, its port, the binary's path
+/// and the master's pid.
+fn upgradable(workers: usize, extra: &str) -> (Server, u16, std::path::PathBuf, Pid) {
+    let port = free_port();
+    let mut s = Server::new();
+    let bin = s.use_private_binary();
+    s.config(&conf(&[port], workers, extra));
+    let old = s.start(port);
+    (s, port, bin, old)
+}
+
 /// Sends USR2 to `old` and waits for the new master to be ready; returns it.
 fn usr2_and_wait(s: &mut Server, old: Pid) -> Pid {
     let ready_before = s.log().matches("is ready").count();
@@ -29,11 +41,7 @@ fn usr2_and_wait(s: &mut Server, old: Pid) -> Pid {
 
 #[test]
 fn upgrade_then_commit_runs_the_binary_on_disk() {
-    let port = free_port();
-    let mut s = Server::new();
-    let bin = s.use_private_binary();
-    s.config(&conf(&[port], 2, ""));
-    let old = s.start(port);
+    let (mut s, port, bin, old) = upgradable(2, "");
     let old_workers = s.wait_workers(old, 2);
 
     // Replace the binary the way a package upgrade does.
@@ -98,11 +106,7 @@ fn upgrade_then_commit_runs_the_binary_on_disk() {
 
 #[test]
 fn upgrade_then_rollback_with_hup_old_and_quit_new() {
-    let port = free_port();
-    let mut s = Server::new();
-    s.use_private_binary();
-    s.config(&conf(&[port], 2, ""));
-    let old = s.start(port);
+    let (mut s, port, _bin, old) = upgradable(2, "");
     let new = usr2_and_wait(&mut s, old);
     s.signal(old, Signal::SIGWINCH);
     s.wait_workers(old, 0);
@@ -120,11 +124,7 @@ fn upgrade_then_rollback_with_hup_old_and_quit_new() {
 
 #[test]
 fn upgrade_rollback_when_new_master_dies() {
-    let port = free_port();
-    let mut s = Server::new();
-    s.use_private_binary();
-    s.config(&conf(&[port], 2, ""));
-    let old = s.start(port);
+    let (mut s, port, _bin, old) = upgradable(2, "");
     let new = usr2_and_wait(&mut s, old);
     let new_workers = s.wait_workers(new, 2);
     s.signal(old, Signal::SIGWINCH);
@@ -145,11 +145,7 @@ fn upgrade_rollback_when_new_master_dies() {
 
 #[test]
 fn new_binary_that_exits_at_once_rolls_back() {
-    let port = free_port();
-    let mut s = Server::new();
-    let bin = s.use_private_binary();
-    s.config(&conf(&[port], 1, ""));
-    let old = s.start(port);
+    let (mut s, port, bin, old) = upgradable(1, "");
     install_script(&bin, "#!/bin/sh\nexit 1\n");
     s.signal(old, Signal::SIGUSR2);
     s.wait_log("exited with code 1");
@@ -164,11 +160,7 @@ fn new_binary_that_exits_at_once_rolls_back() {
 
 #[test]
 fn missing_or_unexecutable_binary_keeps_old_master() {
-    let port = free_port();
-    let mut s = Server::new();
-    let bin = s.use_private_binary();
-    s.config(&conf(&[port], 1, ""));
-    let old = s.start(port);
+    let (mut s, port, bin, old) = upgradable(1, "");
 
     std::fs::remove_file(&bin).expect("remove binary");
     s.signal(old, Signal::SIGUSR2);
@@ -194,11 +186,7 @@ fn missing_or_unexecutable_binary_keeps_old_master() {
 
 #[test]
 fn new_binary_with_broken_config_rolls_back() {
-    let port = free_port();
-    let mut s = Server::new();
-    s.use_private_binary();
-    s.config(&conf(&[port], 1, ""));
-    let old = s.start(port);
+    let (s, port, _bin, old) = upgradable(1, "");
     s.config("worker_processes = \"lots\"\n");
     s.signal(old, Signal::SIGUSR2);
     s.wait_log("exited with code 1");
@@ -213,11 +201,7 @@ fn new_binary_with_broken_config_rolls_back() {
 
 #[test]
 fn usr2_during_upgrade_is_ignored() {
-    let port = free_port();
-    let mut s = Server::new();
-    s.use_private_binary();
-    s.config(&conf(&[port], 1, ""));
-    let old = s.start(port);
+    let (mut s, _port, _bin, old) = upgradable(1, "");
     let new = usr2_and_wait(&mut s, old);
     s.signal(old, Signal::SIGUSR2);
     s.wait_log_count("the changing binary signal is ignored", 1);
@@ -348,11 +332,7 @@ fn upgrade_works_for_a_daemon() {
 
 #[test]
 fn hup_to_the_old_master_during_upgrade_neither_rereads_nor_doubles() {
-    let port = free_port();
-    let mut s = Server::new();
-    s.use_private_binary();
-    s.config(&conf(&[port], 2, ""));
-    let old = s.start(port);
+    let (mut s, port, _bin, old) = upgradable(2, "");
     let old_workers = s.wait_workers(old, 2);
     let new = usr2_and_wait(&mut s, old);
     // The file on disk now says 3 workers; the old master must not read it.
@@ -403,11 +383,7 @@ fn fds_with_cloexec(pid: Pid) -> Vec<(i32, bool, String)> {
 
 #[test]
 fn no_fd_but_the_handover_crosses_an_exec() {
-    let port = free_port();
-    let mut s = Server::new();
-    s.use_private_binary();
-    s.config(&conf(&[port], 1, ""));
-    let old = s.start(port);
+    let (mut s, _port, _bin, old) = upgradable(1, "");
     let new = usr2_and_wait(&mut s, old);
     for pid in [old, new] {
         let fds = fds_with_cloexec(pid);
@@ -435,11 +411,7 @@ fn no_fd_but_the_handover_crosses_an_exec() {
 
 #[test]
 fn term_to_the_old_master_during_upgrade_leaves_the_new_one_serving() {
-    let port = free_port();
-    let mut s = Server::new();
-    s.use_private_binary();
-    s.config(&conf(&[port], 1, ""));
-    let old = s.start(port);
+    let (mut s, port, _bin, old) = upgradable(1, "");
     let new = usr2_and_wait(&mut s, old);
     s.signal(old, Signal::SIGTERM);
     s.wait_gone(old);
@@ -451,11 +423,7 @@ fn term_to_the_old_master_during_upgrade_leaves_the_new_one_serving() {
 
 #[test]
 fn a_new_binary_that_hangs_is_stopped_and_rolled_back() {
-    let port = free_port();
-    let mut s = Server::new();
-    let bin = s.use_private_binary();
-    s.config(&conf(&[port], 1, "upgrade_ready_timeout = \"1s\""));
-    let old = s.start(port);
+    let (mut s, port, bin, old) = upgradable(1, "upgrade_ready_timeout = \"1s\"");
     install_script(&bin, "#!/bin/sh\nexec sleep 120\n");
     s.signal(old, Signal::SIGUSR2);
     s.wait_log("did not become ready within 1000ms, stopping it");
