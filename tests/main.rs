@@ -18,6 +18,9 @@ mod http_files;
 mod http_listing;
 /// Virtual hosts and locations.
 mod http_vhosts;
+/// The plain path's writer: sendfile bodies, HTTP/1.0, pipelining across
+/// the hand-over to hyper, split heads, a file shrinking mid-send.
+mod http_wire;
 /// `MOLTD` handover values that are garbage or name non-listening fds.
 mod inherit;
 /// Start and stop in the foreground and as a daemon: process tree, titles,

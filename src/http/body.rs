@@ -16,14 +16,37 @@ use hyper::body::{Frame, SizeHint};
 /// small enough not to hold much memory per connection.
 const FILE_CHUNK: u64 = 64 * 1024;
 
+/// One piece of a body: bytes in memory, or a range of an open file that
+/// a writer owning the socket can hand to the kernel (sendfile) instead of
+/// copying it through user space.
 #[derive(Debug)]
-enum Part {
+pub enum Part {
+    /// Bytes in memory.
     Bytes(Bytes),
+    /// `remaining` bytes of `file` from `offset`.
     File {
+        /// The open file.
         file: Arc<File>,
+        /// Where the range starts.
         offset: u64,
+        /// How many bytes of it.
         remaining: u64,
     },
+}
+
+impl Part {
+    /// Its length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Part::Bytes(b) => b.len() as u64,
+            Part::File { remaining, .. } => *remaining,
+        }
+    }
+
+    /// True when it holds no bytes (never, for a part of a body).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Called once with the number of body bytes handed to the connection,
@@ -113,7 +136,22 @@ impl Body {
         self.on_done = Some(done);
     }
 
-    /// Total length in bytes.
+    /// Takes the next part for a writer that sends it itself rather than
+    /// through hyper (so file ranges can go out with sendfile). The caller
+    /// reports what it sent with [`Body::count_sent`].
+    pub fn take_part(&mut self) -> Option<Part> {
+        let part = self.first.take().or_else(|| self.parts.pop_front())?;
+        self.len -= part.len();
+        Some(part)
+    }
+
+    /// Counts `n` body bytes handed to the connection by a writer that took
+    /// parts with [`Body::take_part`] (the access log's `$body_bytes_sent`).
+    pub fn count_sent(&mut self, n: u64) {
+        self.sent += n;
+    }
+
+    /// Total length in bytes still to send.
     pub fn len(&self) -> u64 {
         self.len
     }

@@ -1,5 +1,6 @@
-//! Reading from a socket straight into hyper's uninitialised read buffer,
-//! so no read pays for zeroing memory that the kernel overwrites anyway.
+//! Reading from a socket straight into an uninitialised buffer (hyper's, or
+//! the plain path's `BytesMut`), so no read pays for zeroing memory that
+//! the kernel overwrites anyway.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 
@@ -27,4 +28,27 @@ pub fn recv_into(fd: BorrowedFd<'_>, buf: &mut ReadBufCursor<'_>) -> std::io::Re
             }
         }
     }
+}
+
+/// `recv(2)` into the spare capacity of `buf`, growing its length by the
+/// bytes received. Returns that count (0 at end of stream).
+pub fn recv_buf(fd: BorrowedFd<'_>, buf: &mut bytes::BytesMut) -> std::io::Result<usize> {
+    let dst = buf.spare_capacity_mut();
+    let n = loop {
+        // SAFETY: `dst` is the allocated, unused tail of `buf`; recv writes
+        // at most `dst.len()` bytes into it, and the fd is borrowed for the
+        // call.
+        let n = unsafe { libc::recv(fd.as_raw_fd(), dst.as_mut_ptr().cast(), dst.len(), 0) };
+        if n >= 0 {
+            break n as usize;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    };
+    // SAFETY: the kernel initialised exactly the first `n` bytes of the
+    // spare capacity, and `n <= dst.len()`.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
 }

@@ -1,5 +1,5 @@
-//! One HTTP/1.1 connection: hyper serves it; this task decides when it
-//! ends.
+//! One HTTP/1.1 connection: the plain path (`plain.rs`) or hyper serves
+//! it; this task decides when it ends.
 //!
 //! Drain rule (control.md #7): once the worker drains, every response is
 //! sent with `Connection: close`, and a keep-alive connection with no
@@ -12,18 +12,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
 use hyper::header::{CONTENT_LENGTH, HOST, REFERER, TRANSFER_ENCODING, USER_AGENT};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
+use socket2::SockRef;
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::Ctx;
 use super::drain::{Drain, Guard};
 use super::io::{Activity, TrackedIo, has_pending_input};
+use super::plain::{self, End};
 use crate::config::Limits;
 use crate::http::{self, Body, Outcome};
 use crate::log::access;
@@ -55,7 +58,8 @@ pub struct Conn {
 }
 
 impl Conn {
-    fn limits(&self) -> &Limits {
+    /// The limits of the configuration being served.
+    pub(super) fn limits(&self) -> &Limits {
         &self.ctx.site.config.limits
     }
 
@@ -116,8 +120,16 @@ impl Conn {
         }
     }
 
+    /// Answers a request whose framing passed (and whose body, if any,
+    /// has been read): the pipeline's response, tracked and logged.
+    pub(super) fn answer<B>(&self, req: &Request<B>, activity: &Arc<Activity>) -> Response<Body> {
+        let mut out = http::handle(&self.ctx.site, self.listen, req, self.drain.started());
+        self.finish(req, &mut out, activity);
+        out.response
+    }
+
     /// Answers a request the worker refuses (bad framing, too large).
-    fn refuse<B>(
+    pub(super) fn refuse<B>(
         &self,
         req: &Request<B>,
         status: StatusCode,
@@ -134,7 +146,7 @@ impl Conn {
 /// they can desynchronise a proxy in front of us); a request line or header
 /// line over `large_client_header_buffers` (414 / 431); a declared body over
 /// `client_max_body_size` (413).
-fn framing_problem<B>(req: &Request<B>, limits: &Limits) -> Option<StatusCode> {
+pub(super) fn framing_problem<B>(req: &Request<B>, limits: &Limits) -> Option<StatusCode> {
     let h = req.headers();
     if h.contains_key(TRANSFER_ENCODING) && h.contains_key(CONTENT_LENGTH) {
         return Some(StatusCode::BAD_REQUEST);
@@ -194,20 +206,51 @@ async fn respond(c: Arc<Conn>, req: Request<Incoming>, activity: &Arc<Activity>)
     {
         return c.refuse(&req, status, activity);
     }
-    let mut out = http::handle(&c.ctx.site, c.listen, &req, c.drain.started());
-    c.finish(&req, &mut out, activity);
-    out.response
+    c.answer(&req, activity)
 }
 
 /// Serves `stream` until the client leaves, keep-alive ends, or the drain
-/// closes it. `_slot` is this connection's `worker_connections` permit.
+/// closes it: plain requests on the plain path, and from the first request
+/// that is not plain on, hyper. `_slot` is this connection's
+/// `worker_connections` permit.
 pub async fn serve(stream: TcpStream, c: Conn, _guard: Guard, _slot: OwnedSemaphorePermit) {
     let stream = Arc::new(stream);
     let activity = Arc::new(Activity::new());
-    let io = TrackedIo::new(Arc::clone(&stream), Arc::clone(&activity));
-    let drain = c.drain.clone();
-    let limits = c.limits().clone();
     let c = Arc::new(c);
+    let limits = c.limits().clone();
+    let prefix = tokio::select! {
+        biased;
+        end = plain::serve(&c, &stream, &activity) => match end {
+            End::Done => {
+                linger(&stream).await;
+                return;
+            }
+            End::Broken => return,
+            End::Handoff(prefix) => prefix,
+        },
+        _ = close_when_due(&c.drain, &activity, &stream, limits.keepalive_timeout) => {
+            // Between requests (never mid-response): close as hyper would.
+            let _ = SockRef::from(&*stream).shutdown(std::net::Shutdown::Write);
+            linger(&stream).await;
+            return;
+        }
+        _ = header_overdue(&activity, limits.client_header_timeout) => return,
+        _ = stalled(&activity, stall_limit(&limits, false)) => return,
+    };
+    serve_hyper(stream, c, activity, prefix, limits).await;
+}
+
+/// Serves the rest of a connection with hyper, starting with `prefix`.
+async fn serve_hyper(
+    stream: Arc<TcpStream>,
+    c: Arc<Conn>,
+    activity: Arc<Activity>,
+    prefix: Bytes,
+    limits: Limits,
+) {
+    let written_before = activity.written();
+    let io = TrackedIo::new(Arc::clone(&stream), Arc::clone(&activity), prefix);
+    let drain = c.drain.clone();
     let conn_info = Arc::clone(&c);
     let svc_activity = Arc::clone(&activity);
     let svc = service_fn(move |req: Request<Incoming>| {
@@ -239,7 +282,7 @@ pub async fn serve(stream: TcpStream, c: Conn, _guard: Guard, _slot: OwnedSemaph
                 if let Err(e) = res
                     && e.is_parse()
                 {
-                    if activity.written() == 0 {
+                    if activity.written() == written_before {
                         let _ = stream.try_write(BARE_400);
                     }
                     conn_info.log_unparsable();

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
+use bytes::Bytes;
 use socket2::SockRef;
 use std::os::fd::AsFd;
 
@@ -49,7 +50,9 @@ impl Activity {
         ms
     }
 
-    fn read_some(&self) {
+    /// Bytes arrived: stamps the clock and, if none were pending, starts
+    /// the request-head clock.
+    pub(super) fn read_some(&self) {
         let ms = self.touch();
         if self.head_since.load(Ordering::Relaxed) == 0 {
             self.head_since.store(ms + 1, Ordering::Relaxed);
@@ -85,7 +88,8 @@ impl Activity {
         })
     }
 
-    fn wrote(&self, n: usize) {
+    /// `n` bytes went out.
+    pub(super) fn wrote(&self, n: usize) {
         self.written.fetch_add(n as u64, Ordering::Relaxed);
         let _ = self.touch();
     }
@@ -112,12 +116,19 @@ impl Default for Activity {
 pub struct TrackedIo {
     stream: Arc<TcpStream>,
     activity: Arc<Activity>,
+    /// Bytes the plain path read but left for hyper: read before the
+    /// stream.
+    prefix: Bytes,
 }
 
 impl TrackedIo {
-    /// Wraps `stream`.
-    pub fn new(stream: Arc<TcpStream>, activity: Arc<Activity>) -> Self {
-        TrackedIo { stream, activity }
+    /// Wraps `stream`, whose next bytes are `prefix`.
+    pub fn new(stream: Arc<TcpStream>, activity: Arc<Activity>, prefix: Bytes) -> Self {
+        TrackedIo {
+            stream,
+            activity,
+            prefix,
+        }
     }
 }
 
@@ -129,10 +140,16 @@ pub fn has_pending_input(stream: &TcpStream) -> bool {
 
 impl hyper::rt::Read for TrackedIo {
     fn poll_read(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         mut buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            let head = self.prefix.split_to(n);
+            buf.put_slice(&head);
+            return Poll::Ready(Ok(()));
+        }
         loop {
             ready!(self.stream.poll_read_ready(cx))?;
             let res = self.stream.try_io(Interest::READABLE, || {

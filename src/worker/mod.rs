@@ -14,7 +14,9 @@ pub mod accept;
 pub mod conn;
 pub mod drain;
 pub mod io;
+pub mod plain;
 pub mod signals;
+pub mod wire;
 
 use std::io::Write;
 use std::net::TcpListener;
