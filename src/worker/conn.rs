@@ -225,7 +225,7 @@ pub async fn serve(stream: TcpStream, c: Conn, _guard: Guard, _slot: OwnedSemaph
                 linger(&stream).await;
                 return;
             }
-            End::Broken => return,
+            End::Close | End::Broken => return,
             End::Handoff(prefix) => prefix,
         },
         _ = close_when_due(&c.drain, &activity, &stream, limits.keepalive_timeout) => {
@@ -237,7 +237,9 @@ pub async fn serve(stream: TcpStream, c: Conn, _guard: Guard, _slot: OwnedSemaph
         _ = header_overdue(&activity, limits.client_header_timeout) => return,
         _ = stalled(&activity, stall_limit(&limits, false)) => return,
     };
-    serve_hyper(stream, c, activity, prefix, limits).await;
+    // Boxed: hyper's connection state is large, and most connections
+    // never need it (it would be copied into every spawned task).
+    Box::pin(serve_hyper(stream, c, activity, prefix, limits)).await;
 }
 
 /// Serves the rest of a connection with hyper, starting with `prefix`.
@@ -390,7 +392,7 @@ async fn stalled(activity: &Activity, limit: Duration) {
 /// Reads and discards input until the client closes or [`LINGER`] passes.
 async fn linger(stream: &TcpStream) {
     let _ = tokio::time::timeout(LINGER, async {
-        let mut buf = [0u8; 4096];
+        let mut buf = [0u8; 512];
         loop {
             if stream.readable().await.is_err() {
                 break;

@@ -19,7 +19,7 @@ use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 use super::conn::{Conn, framing_problem};
-use super::io::Activity;
+use super::io::{Activity, has_pending_input};
 use super::wire::{self, After};
 
 /// hyper's default limit on request header lines; more goes to hyper,
@@ -29,9 +29,12 @@ const MAX_HEADERS: usize = 100;
 /// How the plain path left the connection.
 #[derive(Debug)]
 pub enum End {
-    /// Finished cleanly (the client left, or a response said close and
-    /// the write side is shut): linger, then close.
+    /// Finished cleanly (a response said close and the write side is
+    /// shut): linger, then close.
     Done,
+    /// The client left, or asked to close and has nothing more in flight:
+    /// close now (no reset can destroy the last response).
+    Close,
     /// A read or write failed: close at once.
     Broken,
     /// A request for hyper: these bytes (read, not yet handled) come first.
@@ -81,6 +84,13 @@ pub async fn serve(c: &Arc<Conn>, stream: &TcpStream, activity: &Arc<Activity>) 
                     return End::Broken;
                 }
                 if after == After::Close {
+                    // A client that asked to close sends nothing more:
+                    // closing at once (as nginx does) spares a shutdown,
+                    // a wake-up and a read. Anything unread, and we
+                    // linger so the close cannot turn into a reset.
+                    if !p.keep_alive && buf.is_empty() && !has_pending_input(stream) {
+                        return End::Close;
+                    }
                     let _ = SockRef::from(stream).shutdown(std::net::Shutdown::Write);
                     return End::Done;
                 }
@@ -92,7 +102,7 @@ pub async fn serve(c: &Arc<Conn>, stream: &TcpStream, activity: &Arc<Activity>) 
                     buf.reserve(4096);
                 }
                 match read(stream, &mut buf, activity).await {
-                    Ok(0) if buf.is_empty() => return End::Done,
+                    Ok(0) if buf.is_empty() => return End::Close,
                     Ok(0) => return End::Handoff(buf.freeze()),
                     Ok(_) => {}
                     Err(_) => return End::Broken,
