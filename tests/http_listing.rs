@@ -97,3 +97,58 @@ fn listing_is_off_by_default() {
     s.start(port);
     assert_eq!(http::get(port, "/other/").expect("GET").status, 403);
 }
+
+#[test]
+fn listings_are_fresh_by_default_and_cached_only_for_open_file_cache_valid() {
+    let port = free_port();
+    let mut s = Server::new();
+    std::fs::create_dir_all(s.path("html/list")).expect("dir");
+    s.config(&format!(
+        "worker_processes = 1\n[[server]]\nlisten = [\"127.0.0.1:{port}\"]\nautoindex = true\n"
+    ));
+    s.start(port);
+    assert!(
+        !http::get(port, "/list/")
+            .expect("listing")
+            .text()
+            .contains("new.txt")
+    );
+    std::fs::write(s.path("html/list/new.txt"), "x").expect("new file");
+    assert!(
+        http::get(port, "/list/")
+            .expect("listing")
+            .text()
+            .contains("new.txt"),
+        "with open_file_cache_valid = 0 a new file shows at once"
+    );
+
+    let port = free_port();
+    let mut s = Server::new();
+    std::fs::create_dir_all(s.path("html/list")).expect("dir");
+    s.config(&format!(
+        "worker_processes = 1\nopen_file_cache_valid = \"4s\"\n[[server]]\nlisten = [\"127.0.0.1:{port}\"]\nautoindex = true\n"
+    ));
+    s.start(port);
+    assert!(
+        !http::get(port, "/list/")
+            .expect("listing")
+            .text()
+            .contains("new.txt")
+    );
+    std::fs::write(s.path("html/list/new.txt"), "x").expect("new file");
+    assert!(
+        !http::get(port, "/list/")
+            .expect("listing")
+            .text()
+            .contains("new.txt"),
+        "within open_file_cache_valid the rendered listing is reused"
+    );
+    crate::support::wait_for_within(
+        std::time::Duration::from_secs(15),
+        "the listing to show the new file once open_file_cache_valid passed",
+        || {
+            let r = http::get(port, "/list/").ok()?;
+            r.text().contains("new.txt").then_some(())
+        },
+    );
+}

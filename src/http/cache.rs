@@ -135,6 +135,18 @@ impl std::hash::Hasher for Fnv {
 struct Inner {
     map: HashMap<PathBuf, Entry, std::hash::BuildHasherDefault<Fnv>>,
     bytes: u64,
+    /// Rendered listings by directory, URI and format.
+    listings: HashMap<Vec<u8>, Listing, std::hash::BuildHasherDefault<Fnv>>,
+    listing_bytes: u64,
+}
+
+/// A rendered directory listing, trusted for `open_file_cache_valid` as a
+/// stat is: a listing shows every entry's size and date, so nothing short
+/// of reading the directory again can revalidate it.
+struct Listing {
+    made: Instant,
+    text: Bytes,
+    content_type: &'static str,
 }
 
 impl std::fmt::Debug for FileCache {
@@ -279,6 +291,59 @@ impl FileCache {
             },
             _ => make(),
         }
+    }
+
+    /// The listing of `dir` for `uri` in `format`: the one rendered within
+    /// the last `open_file_cache_valid`, else `make`'s (kept for that long).
+    /// With the default `open_file_cache_valid = "0"` every request reads
+    /// the directory.
+    pub fn listing(
+        &self,
+        dir: &Path,
+        uri: &str,
+        format: u8,
+        make: impl FnOnce() -> std::io::Result<(String, &'static str)>,
+    ) -> std::io::Result<(Bytes, &'static str)> {
+        if !self.enabled() || self.limits.valid.is_zero() {
+            let (text, content_type) = make()?;
+            return Ok((Bytes::from(text), content_type));
+        }
+        let mut key = dir.as_os_str().as_encoded_bytes().to_vec();
+        key.push(0);
+        key.extend_from_slice(uri.as_bytes());
+        key.push(0);
+        key.push(format);
+        let now = Instant::now();
+        {
+            let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(l) = inner.listings.get(&key)
+                && now.duration_since(l.made) < self.limits.valid
+            {
+                return Ok((l.text.clone(), l.content_type));
+            }
+        }
+        let (text, content_type) = make()?;
+        let text = Bytes::from(text);
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let len = text.len() as u64;
+        if inner.listings.len() >= self.limits.entries
+            || inner.listing_bytes + len > self.limits.bytes
+        {
+            inner.listings.clear();
+            inner.listing_bytes = 0;
+        }
+        if len <= self.limits.bytes {
+            let listing = Listing {
+                made: now,
+                text: text.clone(),
+                content_type,
+            };
+            if let Some(old) = inner.listings.insert(key, listing) {
+                inner.listing_bytes -= old.text.len() as u64;
+            }
+            inner.listing_bytes += len;
+        }
+        Ok((text, content_type))
     }
 
     /// Drops entries until one more entry with `extra` body bytes fits:

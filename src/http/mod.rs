@@ -219,7 +219,7 @@ fn route<'a, B>(
             return static_file::respond(&file, &file_meta, s, method, req.headers(), &site.cache);
         }
         if s.autoindex {
-            return listing(&full, &norm, s);
+            return listing(&site.cache, &full, &norm, s);
         }
         return Err(StatusCode::FORBIDDEN.into());
     }
@@ -232,14 +232,23 @@ fn route<'a, B>(
     static_file::respond(&full, &meta, s, method, req.headers(), &site.cache)
 }
 
-fn listing(dir: &Path, uri: &str, s: &Settings) -> Result<Response<Body>, Refusal> {
-    let entries = autoindex::read(dir).map_err(|e| static_file::status_for(&e))?;
-    let (text, ctype) = autoindex::render(uri, &entries, s.autoindex_format);
+fn listing(
+    cache: &cache::FileCache,
+    dir: &Path,
+    uri: &str,
+    s: &Settings,
+) -> Result<Response<Body>, Refusal> {
+    let format = s.autoindex_format;
+    let (text, ctype) = cache
+        .listing(dir, uri, format as u8, || {
+            Ok(autoindex::render(uri, &autoindex::read(dir)?, format))
+        })
+        .map_err(|e| static_file::status_for(&e))?;
     let mut r = Response::new(Body::empty());
     let h = r.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
     h.insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
-    *r.body_mut() = Body::from(text);
+    *r.body_mut() = Body::bytes(text);
     Ok(r)
 }
 
