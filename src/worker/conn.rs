@@ -228,14 +228,15 @@ pub async fn serve(stream: TcpStream, c: Conn, _guard: Guard, _slot: OwnedSemaph
             End::Close | End::Broken => return,
             End::Handoff(prefix) => prefix,
         },
-        _ = close_when_due(&c.drain, &activity, &stream, limits.keepalive_timeout) => {
-            // Between requests (never mid-response): close as hyper would.
-            let _ = SockRef::from(&*stream).shutdown(std::net::Shutdown::Write);
-            linger(&stream).await;
+        alarm = watchdog(&c.drain, &activity, &stream, &limits, false) => {
+            if alarm == Alarm::Idle {
+                // Between requests (never mid-response): close as hyper
+                // would.
+                let _ = SockRef::from(&*stream).shutdown(std::net::Shutdown::Write);
+                linger(&stream).await;
+            }
             return;
         }
-        _ = header_overdue(&activity, limits.client_header_timeout) => return,
-        _ = stalled(&activity, stall_limit(&limits, false)) => return,
     };
     // Boxed: hyper's connection state is large, and most connections
     // never need it (it would be copied into every spawned task).
@@ -291,61 +292,89 @@ async fn serve_hyper(
                 }
                 break;
             }
-            _ = close_when_due(&drain, &activity, &stream, limits.keepalive_timeout), if !closing => {
+            alarm = watchdog(&drain, &activity, &stream, &limits, closing) => {
+                if alarm != Alarm::Idle {
+                    // A request head trickling in for too long (slowloris,
+                    // dropped without an answer, as nginx does), or nothing
+                    // moved for too long (a client that stopped reading, or
+                    // one we asked to close): drop the connection, whatever
+                    // hyper is waiting for.
+                    return;
+                }
                 conn.as_mut().graceful_shutdown();
                 closing = true;
-            }
-            _ = header_overdue(&activity, limits.client_header_timeout) => {
-                // A request head trickling in for too long (slowloris):
-                // drop it, as nginx does, without an answer.
-                return;
-            }
-            _ = stalled(&activity, stall_limit(&limits, closing)) => {
-                // Nothing moved for too long (a client that stopped
-                // reading, or one we asked to close): drop the connection,
-                // whatever hyper is waiting for.
-                return;
             }
         }
     }
     linger(&stream).await;
 }
 
-/// Resolves when this connection should stop being kept alive: it has been
-/// idle past the keep-alive timeout, or the worker drains and it has been
-/// quiet for the drain grace with nothing unread.
-async fn close_when_due(
+/// Why the watchdog wants a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Alarm {
+    /// Idle past the keep-alive timeout, or the worker drains and it has
+    /// been quiet for [`DRAIN_IDLE_GRACE`] with nothing unread: close it
+    /// gracefully.
+    Idle,
+    /// Bytes of a request head have waited `client_header_timeout`
+    /// without becoming a request (slowloris): drop it.
+    HeaderOverdue,
+    /// No byte moved for the stall limit: drop it.
+    Stalled,
+}
+
+/// Resolves with the first [`Alarm`] for this connection; `Idle` is not
+/// raised once `closing` (the connection was already asked to close). One
+/// timer serves all three deadlines.
+async fn watchdog(
     drain: &Drain,
     activity: &Activity,
     stream: &TcpStream,
-    keepalive: Duration,
-) {
+    limits: &Limits,
+    closing: bool,
+) -> Alarm {
+    let sleep = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(sleep);
     loop {
-        let limit = if drain.started() {
-            DRAIN_IDLE_GRACE
-        } else {
-            keepalive
+        let header = limits.client_header_timeout;
+        let mut wait = match activity.head_pending_for() {
+            Some(d) if d >= header => return Alarm::HeaderOverdue,
+            Some(d) => header - d,
+            None => header,
         };
-        // Never while a response is going out: its head may not say
-        // `Connection: close`, and the client would send its next request
-        // into a closing connection. A stuck response is the stall
-        // watchdog's business.
         let quiet = activity.quiet_for();
-        let busy = activity.responding();
-        let pending = !busy && quiet >= limit && has_pending_input(stream);
-        if quiet >= limit && !busy && !pending {
-            return;
+        let stall = stall_limit(limits, closing);
+        if quiet >= stall {
+            return Alarm::Stalled;
         }
-        let wait = if busy || pending {
-            Duration::from_millis(250)
-        } else {
-            limit.saturating_sub(quiet).max(Duration::from_millis(10))
-        };
-        if drain.started() {
-            tokio::time::sleep(wait).await;
+        wait = wait.min(stall - quiet);
+        if !closing {
+            let limit = if drain.started() {
+                DRAIN_IDLE_GRACE
+            } else {
+                limits.keepalive_timeout
+            };
+            // Never while a response is going out: its head may not say
+            // `Connection: close`, and the client would send its next
+            // request into a closing connection. A stuck response is the
+            // stall limit's business.
+            let busy = activity.responding();
+            let idle = quiet >= limit && !busy;
+            if idle && !has_pending_input(stream) {
+                return Alarm::Idle;
+            }
+            wait = wait.min(if busy || idle {
+                Duration::from_millis(250)
+            } else {
+                (limit - quiet).max(Duration::from_millis(10))
+            });
+        }
+        sleep.as_mut().reset(tokio::time::Instant::now() + wait);
+        if closing || drain.started() {
+            sleep.as_mut().await;
         } else {
             tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
+                _ = sleep.as_mut() => {}
                 _ = drain.wait_started() => {}
             }
         }
@@ -363,29 +392,6 @@ fn stall_limit(limits: &Limits, closing: bool) -> Duration {
         limits
             .send_timeout
             .max(limits.keepalive_timeout + Duration::from_secs(1))
-    }
-}
-
-/// Resolves once bytes of a request head have waited `limit`
-/// (`client_header_timeout`) without becoming a request.
-async fn header_overdue(activity: &Activity, limit: Duration) {
-    loop {
-        match activity.head_pending_for() {
-            Some(d) if d >= limit => return,
-            Some(d) => tokio::time::sleep(limit - d).await,
-            None => tokio::time::sleep(limit).await,
-        }
-    }
-}
-
-/// Resolves once no byte has moved for `limit` (`send_timeout`).
-async fn stalled(activity: &Activity, limit: Duration) {
-    loop {
-        let quiet = activity.quiet_for();
-        if quiet >= limit {
-            return;
-        }
-        tokio::time::sleep(limit - quiet).await;
     }
 }
 
