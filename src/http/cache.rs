@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::fs::Metadata;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -100,6 +100,11 @@ pub struct Limits {
     pub valid: Duration,
 }
 
+/// The map key for `path`.
+fn key(path: &Path) -> &[u8] {
+    path.as_os_str().as_encoded_bytes()
+}
+
 /// One worker's cache.
 pub struct FileCache {
     limits: Limits,
@@ -133,7 +138,8 @@ impl std::hash::Hasher for Fnv {
 
 #[derive(Default)]
 struct Inner {
-    map: HashMap<PathBuf, Entry, std::hash::BuildHasherDefault<Fnv>>,
+    /// By the path's bytes: hashing a `Path` walks its components.
+    map: HashMap<Box<[u8]>, Entry, std::hash::BuildHasherDefault<Fnv>>,
     bytes: u64,
     /// Rendered listings by directory, URI and format.
     listings: HashMap<Vec<u8>, Listing, std::hash::BuildHasherDefault<Fnv>>,
@@ -179,7 +185,7 @@ impl FileCache {
         let now = Instant::now();
         if !self.limits.valid.is_zero() {
             let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(e) = inner.map.get_mut(path)
+            if let Some(e) = inner.map.get_mut(key(path))
                 && now.duration_since(e.checked) < self.limits.valid
             {
                 e.used = now;
@@ -188,7 +194,7 @@ impl FileCache {
         }
         let meta = Meta::from_std(&std::fs::metadata(path)?);
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        match inner.map.get_mut(path) {
+        match inner.map.get_mut(key(path)) {
             Some(e) if e.meta == meta => {
                 e.checked = now;
                 e.used = now;
@@ -204,7 +210,7 @@ impl FileCache {
             None => {
                 self.make_room(&mut inner, 0, now);
                 inner.map.insert(
-                    path.to_path_buf(),
+                    key(path).into(),
                     Entry {
                         meta,
                         checked: now,
@@ -227,7 +233,7 @@ impl FileCache {
         }
         {
             let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(e) = inner.map.get_mut(path)
+            if let Some(e) = inner.map.get_mut(key(path))
                 && e.meta == *meta
                 && let Some(b) = &e.body
             {
@@ -250,7 +256,7 @@ impl FileCache {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         self.make_room(&mut inner, bytes.len() as u64, now);
         let added = bytes.len() as u64;
-        match inner.map.get_mut(path) {
+        match inner.map.get_mut(key(path)) {
             Some(e) if e.meta == *meta => {
                 let old = e.body.replace(bytes.clone()).map_or(0, |b| b.len() as u64);
                 inner.bytes = inner.bytes - old + added;
@@ -258,7 +264,7 @@ impl FileCache {
             Some(_) => return Some(bytes),
             None => {
                 inner.map.insert(
-                    path.to_path_buf(),
+                    key(path).into(),
                     Entry {
                         meta: *meta,
                         checked: now,
@@ -280,7 +286,7 @@ impl FileCache {
             return make();
         }
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        match inner.map.get_mut(path) {
+        match inner.map.get_mut(key(path)) {
             Some(e) if e.meta == *meta => match &e.rendered {
                 Some(r) => r.clone(),
                 None => {
