@@ -132,10 +132,11 @@ impl TrackedIo {
     }
 }
 
-/// True if the peer has sent bytes that nobody has read yet (or closed).
+/// True if the peer has sent bytes that nobody has read yet. (A peer that
+/// only closed has nothing more to say: closing our side loses nothing.)
 pub fn has_pending_input(stream: &TcpStream) -> bool {
     let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-    SockRef::from(stream).peek(&mut buf).is_ok()
+    matches!(SockRef::from(stream).peek(&mut buf), Ok(n) if n > 0)
 }
 
 impl hyper::rt::Read for TrackedIo {
