@@ -9,6 +9,9 @@
 #   nginx-tuned:   the same + open_file_cache max=10000 inactive=60s;
 #                  open_file_cache_valid 60s; (and, with the log on, a
 #                  buffered access log: buffer=64k flush=1s, as moltd's)
+#   hyper-floor:   (opt-in: SERVERS="... hyper-floor") examples/hyper_floor.rs,
+#                  bare hyper on tokio answering the files from memory: what
+#                  the stack moltd is built on costs by itself (no listing)
 #
 # Per server and file it prints the median over rounds of req/s, MB/s
 # (10^6 bytes, headers included), p50/p99 latency and server CPU per request
@@ -74,6 +77,15 @@ if [ -z "${MOLTD:-}" ]; then
     cargo build --release --quiet
     MOLTD=$PWD/target/release/moltd
 fi
+if [ "$WORKERS" != 1 ] && [[ " $SERVERS " == *" hyper-floor "* ]]; then
+    echo "hyper-floor has one thread: left out with --workers $WORKERS" >&2
+    SERVERS=$(tr ' ' '\n' <<< "$SERVERS" | grep -vx hyper-floor | xargs)
+fi
+case " $SERVERS " in
+    *" hyper-floor "*)
+        cargo build --release --quiet --example hyper_floor
+        FLOOR=$PWD/target/release/examples/hyper_floor ;;
+esac
 MOLTD=$(realpath "$MOLTD")
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -193,13 +205,28 @@ CONF
         > "$p/logs/stdout" 2>&1 &
 }
 
+start_floor() { # name
+    local name=$1 p=$TMP/$1
+    mkdir -p "$p/logs"
+    PORT[$name]=$(free_port)
+    PIDFILE[$name]=$p/logs/floor.pid
+    "${SRV_PIN[@]}" "$FLOOR" "127.0.0.1:${PORT[$name]}" "$ROOT" "${PIDFILE[$name]}" \
+        > "$p/logs/stdout" 2>&1 &
+}
+# The floor is one process: it is its own worker.
+is_floor() { [ "$1" = hyper-floor ]; }
+skip() { is_floor "$1" && [ "$2" = /dir/ ]; } # server, path: the floor lists nothing
+
 tree_pids() { # pid -> it and all its descendants
     local c
     echo "$1"
     for c in $(pgrep -P "$1" || true); do tree_pids "$c"; done
 }
 master() { cat "${PIDFILE[$1]}"; }
-workers() { pgrep -P "$(master "$1")" | sort -n | tr '\n' ' ' || true; }
+workers() {
+    if is_floor "$1"; then master "$1"; return; fi
+    pgrep -P "$(master "$1")" | sort -n | tr '\n' ' ' || true
+}
 cpu_ticks() { # utime+stime(+cutime+cstime: reaped workers) of the whole tree
     local stats=() p
     for p in $(tree_pids "$(master "$1")"); do stats+=("/proc/$p/stat"); done
@@ -216,7 +243,7 @@ peak_rss_kb() { # largest VmHWM among the workers
     echo "$m"
 }
 alive() { [ -f "${PIDFILE[$1]}" ] && kill -0 "$(master "$1")" 2>/dev/null; }
-nworkers_ready() { [ "$(workers "$1" | wc -w)" -ge "$WORKERS" ]; }
+nworkers_ready() { is_floor "$1" || [ "$(workers "$1" | wc -w)" -ge "$WORKERS" ]; }
 
 for s in $SERVERS; do
     case $s in
@@ -224,12 +251,13 @@ for s in $SERVERS; do
         moltd-tuned) start_moltd moltd-tuned 1 ;;
         nginx-default) start_nginx nginx-default 0 ;;
         nginx-tuned) start_nginx nginx-tuned 1 ;;
+        hyper-floor) start_floor hyper-floor ;;
         *) echo "unknown server $s" >&2; exit 2 ;;
     esac
 done
 for s in $SERVERS; do
     wait_for 10 "$s pid file" test -s "${PIDFILE[$s]}"
-    wait_for 10 "$s to answer" curl -sf -o /dev/null "http://127.0.0.1:${PORT[$s]}/"
+    wait_for 10 "$s to answer" curl -sf -o /dev/null "http://127.0.0.1:${PORT[$s]}/index.html"
     wait_for 10 "$s workers" nworkers_ready "$s"
     if [ "$SERVER_CPUS" != all ]; then
         for p in $(tree_pids "$(master "$s")"); do taskset -a -cp "$SERVER_CPUS" "$p" > /dev/null; done
@@ -242,6 +270,7 @@ url_path() { case $1 in dir|dir/) echo /dir/ ;; *) echo "/$1" ;; esac; }
 for f in $FILES; do
     path=$(url_path "$f")
     for s in $SERVERS; do
+        skip "$s" "$path" && continue
         read -r code size hdr < <(curl -s -o "$TMP/body" -w '%{http_code} %{size_download} %{size_header}\n' \
             "http://127.0.0.1:${PORT[$s]}$path")
         if [ "$code" != 200 ]; then echo "$s $path: HTTP $code" >&2; exit 1; fi
@@ -272,6 +301,7 @@ WRK_ARGS=(-t"$THREADS" -c"$CONNS" --timeout "$TIMEOUT" --latency -s "$TMP/report
 
 run() { # round, server, file, seconds; appends a line to $RESULTS (round 0 = warm-up, not kept)
     local round=$1 s=$2 f=$3 secs=$4 url before after rss w0 w1 out
+    skip "$s" "$(url_path "$f")" && return 0
     url=http://127.0.0.1:${PORT[$s]}$(url_path "$f")
     alive "$s" || { echo "$s is not running any more" >&2; tail -5 "$TMP/$s/logs/error.log" >&2; exit 1; }
     w0=$(workers "$s")
