@@ -59,14 +59,17 @@ fn main() {
     let e = access::Entry {
         remote: "127.0.0.1".parse().expect("ip"),
         time: SystemTime::now(),
-        request_line: "GET /index.html HTTP/1.1",
+        request: Some(("GET", "/index.html", "HTTP/1.1")),
         status: 200,
         bytes: 612,
         referer: None,
         user_agent: Some(b"wrk"),
     };
-    bench("access::combined", || {
-        black_box(access::combined(black_box(&e)));
+    let mut line = Vec::with_capacity(256);
+    bench("access::write_combined", || {
+        line.clear();
+        access::write_combined(&mut line, black_box(&e));
+        black_box(&line);
     });
 
     let prefix = std::env::temp_dir().join(format!("moltd-micro-{}", std::process::id()));

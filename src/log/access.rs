@@ -78,13 +78,12 @@ impl AccessLog {
         st.buf.clear();
     }
 
-    /// Appends one line (with its newline), writing when the buffer fills.
-    pub fn write_line(&self, line: &str) {
+    /// Appends the `combined` line for `e`, formatted straight into the
+    /// buffer (no per-request strings), writing when the buffer fills. The
+    /// buffer is written whole, so a line is never split across writes.
+    pub fn write_entry(&self, e: &Entry<'_>) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if st.buf.len() + line.len() > self.limit {
-            self.write_out(&mut st);
-        }
-        st.buf.extend_from_slice(line.as_bytes());
+        write_combined(&mut st.buf, e);
         if st.buf.len() >= self.limit {
             self.write_out(&mut st);
         }
@@ -194,8 +193,9 @@ pub struct Entry<'a> {
     pub remote: IpAddr,
     /// When the request was answered.
     pub time: SystemTime,
-    /// Method, target as sent, and version (`GET /a?b HTTP/1.1`).
-    pub request_line: &'a str,
+    /// Method, target as sent, and version (`GET`, `/a?b`, `HTTP/1.1`);
+    /// `None` for input that never became a request (logged as `-`).
+    pub request: Option<(&'a str, &'a str, &'a str)>,
     /// Status code.
     pub status: u16,
     /// Body bytes sent.
@@ -208,38 +208,55 @@ pub struct Entry<'a> {
 
 /// nginx's escaping for logged values: `"`, `\`, control and non-ASCII
 /// bytes become `\xHH`.
-fn escape(out: &mut String, bytes: &[u8]) {
+fn escape(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in bytes {
         if b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b) {
-            out.push_str(&format!("\\x{b:02X}"));
+            out.extend_from_slice(&[
+                b'\\',
+                b'x',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 15)],
+            ]);
         } else {
-            out.push(b as char);
+            out.push(b);
         }
     }
 }
 
-/// The `combined` line for `e`, newline included:
+/// A header value for the log: `-` when absent or empty.
+fn field(out: &mut Vec<u8>, v: Option<&[u8]>) {
+    match v {
+        Some(v) if !v.is_empty() => escape(out, v),
+        _ => out.push(b'-'),
+    }
+}
+
+/// Appends the `combined` line for `e` to `out`, newline included:
 /// `$remote_addr - $remote_user [$time_local] "$request" $status
 /// $body_bytes_sent "$http_referer" "$http_user_agent"`.
-pub fn combined(e: &Entry<'_>) -> String {
-    let mut out = String::with_capacity(160);
-    out.push_str(&e.remote.to_string());
-    out.push_str(" - - [");
-    out.push_str(&super::time::access_timestamp(e.time));
-    out.push_str("] \"");
-    escape(&mut out, e.request_line.as_bytes());
-    out.push_str(&format!("\" {} {} \"", e.status, e.bytes));
-    match e.referer {
-        Some(r) if !r.is_empty() => escape(&mut out, r),
-        _ => out.push('-'),
+pub fn write_combined(out: &mut Vec<u8>, e: &Entry<'_>) {
+    use std::io::Write as _;
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{}", e.remote);
+    out.extend_from_slice(b" - - [");
+    super::time::with_access_timestamp(e.time, |t| out.extend_from_slice(t.as_bytes()));
+    out.extend_from_slice(b"] \"");
+    match e.request {
+        Some((method, target, version)) => {
+            escape(out, method.as_bytes());
+            out.push(b' ');
+            escape(out, target.as_bytes());
+            out.push(b' ');
+            escape(out, version.as_bytes());
+        }
+        None => out.push(b'-'),
     }
-    out.push_str("\" \"");
-    match e.user_agent {
-        Some(u) if !u.is_empty() => escape(&mut out, u),
-        _ => out.push('-'),
-    }
-    out.push_str("\"\n");
-    out
+    let _ = write!(out, "\" {} {} \"", e.status, e.bytes);
+    field(out, e.referer);
+    out.extend_from_slice(b"\" \"");
+    field(out, e.user_agent);
+    out.extend_from_slice(b"\"\n");
 }
 
 #[cfg(test)]
@@ -252,14 +269,16 @@ mod tests {
         let e = Entry {
             remote: "127.0.0.1".parse().expect("ip"),
             time: UNIX_EPOCH + Duration::from_secs(1_795_299_383),
-            request_line: "GET /a?b=\"c\" HTTP/1.1",
+            request: Some(("GET", "/a?b=\"c\"", "HTTP/1.1")),
             status: 200,
             bytes: 612,
             referer: None,
             user_agent: Some(b"curl/8.0 \xff"),
         };
+        let mut line = Vec::new();
+        write_combined(&mut line, &e);
         assert_eq!(
-            combined(&e),
+            String::from_utf8_lossy(&line),
             "127.0.0.1 - - [21/Nov/2026:22:16:23 +0000] \"GET /a?b=\\x22c\\x22 HTTP/1.1\" 200 612 \"-\" \"curl/8.0 \\xFF\"\n"
         );
     }

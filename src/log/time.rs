@@ -60,6 +60,25 @@ pub fn access_timestamp(t: SystemTime) -> String {
     )
 }
 
+thread_local! {
+    /// The access-log timestamp of the current second, made once a second.
+    static ACCESS_STAMP: std::cell::RefCell<(u64, String)> =
+        const { std::cell::RefCell::new((u64::MAX, String::new())) };
+}
+
+/// Calls `f` with [`access_timestamp`] of `t`, formatted at most once per
+/// second per thread.
+pub fn with_access_timestamp(t: SystemTime, f: impl FnOnce(&str)) {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    ACCESS_STAMP.with(|cell| {
+        let mut stamp = cell.borrow_mut();
+        if stamp.0 != secs {
+            *stamp = (secs, access_timestamp(t));
+        }
+        f(&stamp.1);
+    });
+}
+
 /// `YYYY/MM/DD HH:MM:SS` for `t`, in UTC.
 pub fn log_timestamp(t: SystemTime) -> String {
     let c = civil(t);

@@ -7,6 +7,7 @@
 //! [`DRAIN_IDLE_GRACE`] with no unread bytes waiting, so a request that the
 //! client has already sent is answered, not lost.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,10 +16,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
+use hyper::header::HeaderValue;
 use hyper::header::{CONTENT_LENGTH, HOST, REFERER, TRANSFER_ENCODING, USER_AGENT};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode, Uri, Version};
 use socket2::SockRef;
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
@@ -78,22 +80,25 @@ impl Conn {
         let server = out.server;
         let remote = self.peer.ip();
         let status = out.response.status().as_u16();
-        let request_line = format!("{} {} {:?}", req.method(), req.uri(), req.version());
+        // Shared, not copied: the line is formatted once the body is done.
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        let version = req.version();
         let h = req.headers();
-        let referer = h.get(REFERER).map(|v| v.as_bytes().to_vec());
-        let user_agent = h.get(USER_AGENT).map(|v| v.as_bytes().to_vec());
+        let referer = h.get(REFERER).cloned();
+        let user_agent = h.get(USER_AGENT).cloned();
         out.response.body_mut().on_done(Box::new(move |sent| {
             activity.response_done();
             if let Some(log) = ctx.logs.for_server(server) {
-                log.write_line(&access::combined(&access::Entry {
+                log.write_entry(&access::Entry {
                     remote,
                     time: std::time::SystemTime::now(),
-                    request_line: &request_line,
+                    request: Some((method.as_str(), &target(&uri), version_str(version))),
                     status,
                     bytes: sent,
-                    referer: referer.as_deref(),
-                    user_agent: user_agent.as_deref(),
-                }));
+                    referer: referer.as_ref().map(HeaderValue::as_bytes),
+                    user_agent: user_agent.as_ref().map(HeaderValue::as_bytes),
+                });
             }
         }));
     }
@@ -108,15 +113,15 @@ impl Conn {
             .position(|s| s.listen.contains(&self.listen))
             .unwrap_or(0);
         if let Some(log) = self.ctx.logs.for_server(server) {
-            log.write_line(&access::combined(&access::Entry {
+            log.write_entry(&access::Entry {
                 remote: self.peer.ip(),
                 time: std::time::SystemTime::now(),
-                request_line: "-",
+                request: None,
                 status: 400,
                 bytes: 0,
                 referer: None,
                 user_agent: None,
-            }));
+            });
         }
     }
 
@@ -138,6 +143,26 @@ impl Conn {
         let mut out = http::refuse(&self.ctx.site, self.listen, req, status);
         self.finish(req, &mut out, activity);
         out.response
+    }
+}
+
+/// The request target as the client sent it: origin form without an
+/// allocation, anything else (absolute form, `*`) rendered.
+fn target(uri: &Uri) -> Cow<'_, str> {
+    match (uri.scheme(), uri.authority(), uri.path_and_query()) {
+        (None, None, Some(pq)) => Cow::Borrowed(pq.as_str()),
+        _ => Cow::Owned(uri.to_string()),
+    }
+}
+
+/// The version as a request line spells it.
+fn version_str(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
     }
 }
 
