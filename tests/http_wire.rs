@@ -223,3 +223,28 @@ fn a_file_that_shrinks_mid_send_ends_the_connection_not_the_worker() {
         1024
     );
 }
+
+#[test]
+fn a_large_file_changed_on_disk_is_served_new_at_once() {
+    let (s, port) = serve();
+    let path = s.path("html/big.bin");
+    assert_eq!(
+        http::get(port, "/big.bin").expect("get").body,
+        pattern(3 * 1024 * 1024 + 17)
+    );
+    // Replaced by rename (a deploy): a new inode.
+    let tmp = s.path("html/big.tmp");
+    std::fs::write(&tmp, vec![b'n'; 200_000]).expect("new");
+    std::fs::rename(&tmp, &path).expect("rename");
+    assert_eq!(
+        http::get(port, "/big.bin").expect("get").body,
+        vec![b'n'; 200_000]
+    );
+    // Rewritten in place, same length: the same inode, a new ctime.
+    std::fs::write(&path, vec![b'm'; 200_000]).expect("rewrite");
+    let r = http::get(port, "/big.bin").expect("get");
+    assert!(
+        r.body == vec![b'm'; 200_000],
+        "in-place rewrite served new bytes"
+    );
+}

@@ -15,11 +15,11 @@
 //!   in the last `open_file_cache_valid` (or all) are dropped.
 
 use std::collections::HashMap;
-use std::fs::Metadata;
+use std::fs::{File, Metadata};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -74,6 +74,9 @@ struct Entry {
     used: Instant,
     body: Option<Bytes>,
     rendered: Option<Rendered>,
+    /// The open file, for a file too large to keep in memory: sent with
+    /// sendfile, it need not be opened, stat'ed and closed per request.
+    file: Option<Arc<File>>,
 }
 
 /// Header values that depend only on a file version, rendered once.
@@ -108,6 +111,9 @@ fn key(path: &Path) -> &[u8] {
 /// One worker's cache.
 pub struct FileCache {
     limits: Limits,
+    /// Most open files kept: an eighth of the fd limit, so cached files
+    /// never starve connections of descriptors.
+    fd_cap: usize,
     inner: Mutex<Inner>,
 }
 
@@ -144,6 +150,8 @@ struct Inner {
     /// Rendered listings by directory, URI and format.
     listings: HashMap<Vec<u8>, Listing, std::hash::BuildHasherDefault<Fnv>>,
     listing_bytes: u64,
+    /// Entries holding an open file.
+    fds: usize,
 }
 
 /// A rendered directory listing, trusted for `open_file_cache_valid` as a
@@ -166,7 +174,12 @@ impl std::fmt::Debug for FileCache {
 impl FileCache {
     /// An empty cache.
     pub fn new(limits: Limits) -> Self {
+        let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map_or(1024, |(soft, _)| soft);
         FileCache {
+            fd_cap: usize::try_from(nofile / 8)
+                .unwrap_or(usize::MAX)
+                .min(limits.entries),
             limits,
             inner: Mutex::new(Inner::default()),
         }
@@ -201,11 +214,13 @@ impl FileCache {
             }
             Some(e) => {
                 let freed = e.body.take().map_or(0, |b| b.len() as u64);
+                let closed = e.file.take().is_some();
                 e.rendered = None;
                 e.meta = meta;
                 e.checked = now;
                 e.used = now;
                 inner.bytes -= freed;
+                inner.fds -= usize::from(closed);
             }
             None => {
                 self.make_room(&mut inner, 0, now);
@@ -217,6 +232,7 @@ impl FileCache {
                         used: now,
                         body: None,
                         rendered: None,
+                        file: None,
                     },
                 );
             }
@@ -271,12 +287,45 @@ impl FileCache {
                         used: now,
                         body: Some(bytes.clone()),
                         rendered: None,
+                        file: None,
                     },
                 );
                 inner.bytes += added;
             }
         }
         Some(bytes)
+    }
+
+    /// `path` opened, and the metadata of the open file: the entry's open
+    /// file while it is the version `meta` describes (nginx's
+    /// open_file_cache keeps descriptors the same way), else a fresh open,
+    /// kept if it is that version and there is room.
+    pub fn open(&self, path: &Path, meta: &Meta) -> std::io::Result<(Arc<File>, Meta)> {
+        let caching = self.enabled() && self.fd_cap > 0;
+        if caching {
+            let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(e) = inner.map.get(key(path))
+                && e.meta == *meta
+                && let Some(f) = &e.file
+            {
+                return Ok((Arc::clone(f), e.meta));
+            }
+        }
+        let file = Arc::new(open_nonblocking(path)?);
+        let opened = Meta::from_std(&file.metadata()?);
+        if caching && opened == *meta {
+            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let room = inner.fds < self.fd_cap;
+            if let Some(e) = inner.map.get_mut(key(path))
+                && room
+                && e.meta == opened
+                && e.file.is_none()
+            {
+                e.file = Some(Arc::clone(&file));
+                inner.fds += 1;
+            }
+        }
+        Ok((file, opened))
     }
 
     /// The header values of `path` at version `meta`: cached with the
@@ -368,9 +417,11 @@ impl FileCache {
             .values()
             .map(|e| e.body.as_ref().map_or(0, |b| b.len() as u64))
             .sum();
+        inner.fds = inner.map.values().filter(|e| e.file.is_some()).count();
         if full(inner) {
             inner.map.clear();
             inner.bytes = 0;
+            inner.fds = 0;
         }
     }
 }
@@ -428,6 +479,41 @@ mod tests {
         std::fs::write(&big, vec![b'x'; 600]).expect("write");
         let m = c.stat(&big).expect("stat");
         assert_eq!(c.body(&big, &m), None, "over max_file: streamed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_large_file_is_opened_once_per_version_and_never_stale() {
+        use std::io::Read as _;
+        let dir = std::env::temp_dir().join(format!("moltd-cache-o-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let p = dir.join("big");
+        let read = |f: &File| {
+            let mut s = String::new();
+            (&*f).read_to_string(&mut s).expect("read");
+            s
+        };
+        std::fs::write(&p, "a".repeat(600)).expect("write");
+        let c = cache(Duration::ZERO);
+        let m = c.stat(&p).expect("stat");
+        let (f1, m1) = c.open(&p, &m).expect("open");
+        let (f2, _) = c.open(&p, &m).expect("open again");
+        assert_eq!(m1, m);
+        assert!(Arc::ptr_eq(&f1, &f2), "the same open file, not a new open");
+        // Replaced by rename: the next stat sees the new inode, and the
+        // open file of the old one is let go.
+        std::fs::write(dir.join("big.tmp"), "b".repeat(700)).expect("write");
+        std::fs::rename(dir.join("big.tmp"), &p).expect("rename");
+        let m3 = c.stat(&p).expect("stat");
+        let (f3, m3o) = c.open(&p, &m3).expect("open new");
+        assert!(!Arc::ptr_eq(&f1, &f3));
+        assert_eq!(m3o.len, 700);
+        assert_eq!(read(&f3), "b".repeat(700));
+        assert_eq!(c.inner.lock().expect("lock").fds, 1);
+        // A stale meta never gets the cached file.
+        let (f4, m4) = c.open(&p, &m).expect("open with stale meta");
+        assert!(!Arc::ptr_eq(&f3, &f4));
+        assert_ne!(m4, m, "the caller sees the file's real metadata");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

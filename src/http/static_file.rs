@@ -121,9 +121,8 @@ pub fn respond(
     let (data, meta) = match cache.body(send_path, &meta) {
         Some(bytes) => (Data::Mem(bytes), meta),
         None => {
-            let file = super::cache::open_nonblocking(send_path).map_err(|e| status_for(&e))?;
-            let m = Meta::from_std(&file.metadata().map_err(|e| status_for(&e))?);
-            (Data::File(Arc::new(file)), m)
+            let (file, m) = cache.open(send_path, &meta).map_err(|e| status_for(&e))?;
+            (Data::File(file), m)
         }
     };
     if !meta.is_file {
