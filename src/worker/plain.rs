@@ -94,6 +94,11 @@ pub async fn serve(c: &Arc<Conn>, stream: &TcpStream, activity: &Arc<Activity>) 
                     let _ = SockRef::from(stream).shutdown(std::net::Shutdown::Write);
                     return End::Done;
                 }
+                if !buf.is_empty() {
+                    // Part of the next head is already here: its
+                    // client_header_timeout runs from now.
+                    activity.read_some();
+                }
             }
             Parsed::ForHyper => return End::Handoff(buf.freeze()),
             Parsed::Partial if buf.len() >= max_head => return End::Handoff(buf.freeze()),
