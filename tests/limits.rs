@@ -337,3 +337,17 @@ fn losing_the_pid_directory_keeps_serving_and_refuses_the_upgrade_clearly() {
     s.signal(master, nix::sys::signal::Signal::SIGQUIT);
     s.wait_gone(master);
 }
+
+#[test]
+fn timeouts_of_any_accepted_length_do_not_overflow() {
+    let (s, port) = start(
+        "keepalive_timeout = \"100000000000d\"\nclient_header_timeout = \"100000000000d\"\nsend_timeout = \"100000000000d\"",
+    );
+    let worker = worker_of(&s);
+    let mut c = http::KeepAlive::new(port);
+    for _ in 0..3 {
+        assert_eq!(c.get("/").expect("get").status, 200);
+    }
+    assert_eq!(c.connections, 1);
+    assert_eq!(worker_of(&s), worker, "the worker did not die");
+}

@@ -394,6 +394,9 @@ async fn watchdog(
                 (limit - quiet).max(Duration::from_millis(10))
             });
         }
+        // Capped: the conditions are checked again on every wake, and a
+        // configured timeout of years must not overflow the deadline.
+        let wait = wait.min(Duration::from_secs(86_400));
         sleep.as_mut().reset(tokio::time::Instant::now() + wait);
         if closing || drain.started() {
             sleep.as_mut().await;
@@ -414,9 +417,11 @@ fn stall_limit(limits: &Limits, closing: bool) -> Duration {
     if closing {
         limits.send_timeout
     } else {
-        limits
-            .send_timeout
-            .max(limits.keepalive_timeout + Duration::from_secs(1))
+        limits.send_timeout.max(
+            limits
+                .keepalive_timeout
+                .saturating_add(Duration::from_secs(1)),
+        )
     }
 }
 
