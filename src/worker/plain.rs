@@ -99,6 +99,10 @@ pub async fn serve(c: &Arc<Conn>, stream: &TcpStream, activity: &Arc<Activity>) 
                     // client_header_timeout runs from now.
                     activity.read_some();
                 }
+                // Pipelined requests arriving as fast as they are answered
+                // must not keep the worker's one thread from its other
+                // connections.
+                tokio::task::coop::consume_budget().await;
             }
             Parsed::ForHyper => return End::Handoff(buf.freeze()),
             Parsed::Partial if buf.len() >= max_head => return End::Handoff(buf.freeze()),
@@ -139,6 +143,7 @@ async fn read(stream: &TcpStream, buf: &mut BytesMut, activity: &Activity) -> io
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && got == 0 => continue,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
         if got > 0 {

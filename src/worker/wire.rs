@@ -20,9 +20,9 @@ use super::io::Activity;
 use crate::http::Body;
 use crate::http::body::Part;
 
-/// The most one `sendfile` call may send, so one large response does not
-/// hold the worker's thread while others wait (nginx's
-/// `sendfile_max_chunk` default).
+/// The most one `sendfile` call may send (nginx's `sendfile_max_chunk`
+/// default); between calls the task spends tokio's fairness budget, so a
+/// fast reader of a large file does not hold the worker's one thread.
 const SENDFILE_CHUNK: u64 = 2 * 1024 * 1024;
 
 /// How the connection goes on after a response.
@@ -214,9 +214,12 @@ async fn write_all(
                 activity.wrote(n);
                 IoSlice::advance_slices(&mut slices, n);
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if retry(&e) => {}
             Err(e) => return Err(e),
         }
+        // A client that reads as fast as we write must not keep the
+        // worker's one thread from its other connections.
+        tokio::task::coop::consume_budget().await;
     }
     Ok(())
 }
@@ -240,7 +243,7 @@ async fn send_more(stream: &TcpStream, activity: &Activity, mut buf: &[u8]) -> i
                 activity.wrote(n);
                 buf = &buf[n..];
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if retry(&e) => {}
             Err(e) => return Err(e),
         }
     }
@@ -248,7 +251,8 @@ async fn send_more(stream: &TcpStream, activity: &Activity, mut buf: &[u8]) -> i
 }
 
 /// Sends `len` bytes of `file` from `offset` with sendfile; returns how
-/// many went out (fewer only if the file shrank).
+/// many went out (fewer only if the file shrank). A file system that
+/// cannot sendfile gets the bytes read and written instead.
 async fn send_file(
     stream: &TcpStream,
     activity: &Activity,
@@ -275,11 +279,52 @@ async fn send_file(
                 sent += n as u64;
                 body.count_sent(n as u64);
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if retry(&e) => {}
+            Err(e)
+                if sent == 0 && matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) =>
+            {
+                return copy_file(stream, activity, file, offset, len, body).await;
+            }
             Err(e) => return Err(e),
         }
+        tokio::task::coop::consume_budget().await;
     }
     Ok(sent)
+}
+
+/// sendfile's stand-in: the range read in chunks and written.
+async fn copy_file(
+    stream: &TcpStream,
+    activity: &Activity,
+    file: &File,
+    offset: u64,
+    len: u64,
+    body: &mut Body,
+) -> io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; (len.min(64 * 1024)) as usize];
+    let mut sent = 0;
+    while sent < len {
+        let want = ((len - sent) as usize).min(buf.len());
+        let n = match file.read_at(&mut buf[..want], offset + sent) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        write_all(stream, activity, &mut [IoSlice::new(&buf[..n])]).await?;
+        sent += n as u64;
+        body.count_sent(n as u64);
+    }
+    Ok(sent)
+}
+
+/// A write that may simply be tried again.
+fn retry(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
 }
 
 #[cfg(test)]
