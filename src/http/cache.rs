@@ -152,7 +152,14 @@ struct Inner {
     listing_bytes: u64,
     /// Entries holding an open file.
     fds: usize,
+    /// When idle open files were last looked for.
+    swept: Option<Instant>,
 }
+
+/// An open file unused this long is closed (nginx's `open_file_cache
+/// inactive=` default), so a replaced version nobody asks for again does
+/// not keep its disk space.
+const FILE_INACTIVE: Duration = Duration::from_secs(60);
 
 /// A rendered directory listing, trusted for `open_file_cache_valid` as a
 /// stat is: a listing shows every entry's size and date, so nothing short
@@ -205,8 +212,21 @@ impl FileCache {
                 return Ok(e.meta);
             }
         }
-        let meta = Meta::from_std(&std::fs::metadata(path)?);
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => Meta::from_std(&m),
+            Err(e) => {
+                // Gone (or unreadable): let go of what we hold for it, so
+                // a deleted file's disk space is freed.
+                let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(old) = inner.map.remove(key(path)) {
+                    inner.bytes -= old.body.map_or(0, |b| b.len() as u64);
+                    inner.fds -= usize::from(old.file.is_some());
+                }
+                return Err(e);
+            }
+        };
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        self.close_idle_files(&mut inner, now);
         match inner.map.get_mut(key(path)) {
             Some(e) if e.meta == meta => {
                 e.checked = now;
@@ -401,6 +421,26 @@ impl FileCache {
         Ok((text, content_type))
     }
 
+    /// Closes, at most every ten seconds, the open files of entries unused
+    /// for [`FILE_INACTIVE`].
+    fn close_idle_files(&self, inner: &mut Inner, now: Instant) {
+        if inner.fds == 0
+            || inner
+                .swept
+                .is_some_and(|t| now.duration_since(t) < Duration::from_secs(10))
+        {
+            return;
+        }
+        inner.swept = Some(now);
+        let mut closed = 0;
+        for e in inner.map.values_mut() {
+            if now.duration_since(e.used) >= FILE_INACTIVE && e.file.take().is_some() {
+                closed += 1;
+            }
+        }
+        inner.fds -= closed;
+    }
+
     /// Drops entries until one more entry with `extra` body bytes fits:
     /// first those unused for a while, then everything.
     fn make_room(&self, inner: &mut Inner, extra: u64, now: Instant) {
@@ -514,6 +554,10 @@ mod tests {
         let (f4, m4) = c.open(&p, &m).expect("open with stale meta");
         assert!(!Arc::ptr_eq(&f3, &f4));
         assert_ne!(m4, m, "the caller sees the file's real metadata");
+        // Deleted: the next stat fails and the open file is let go.
+        std::fs::remove_file(&p).expect("rm");
+        assert!(c.stat(&p).is_err());
+        assert_eq!(c.inner.lock().expect("lock").fds, 0);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
