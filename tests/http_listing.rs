@@ -98,49 +98,41 @@ fn listing_is_off_by_default() {
     assert_eq!(http::get(port, "/other/").expect("GET").status, 403);
 }
 
-#[test]
-fn listings_are_fresh_by_default_and_cached_only_for_open_file_cache_valid() {
+/// A server with `top` lines, autoindex on, and an empty `html/list/`.
+fn autoindex_server(top: &str) -> (Server, u16) {
     let port = free_port();
     let mut s = Server::new();
     std::fs::create_dir_all(s.path("html/list")).expect("dir");
     s.config(&format!(
-        "worker_processes = 1\n[[server]]\nlisten = [\"127.0.0.1:{port}\"]\nautoindex = true\n"
+        "worker_processes = 1\n{top}\n[[server]]\nlisten = [\"127.0.0.1:{port}\"]\nautoindex = true\n"
     ));
     s.start(port);
-    assert!(
-        !http::get(port, "/list/")
-            .expect("listing")
-            .text()
-            .contains("new.txt")
-    );
+    (s, port)
+}
+
+/// True if the listing of `/list/` names `new.txt`.
+fn lists_new_file(port: u16) -> bool {
+    http::get(port, "/list/")
+        .expect("listing")
+        .text()
+        .contains("new.txt")
+}
+
+#[test]
+fn listings_are_fresh_by_default_and_cached_only_for_open_file_cache_valid() {
+    let (s, port) = autoindex_server("");
+    assert!(!lists_new_file(port));
     std::fs::write(s.path("html/list/new.txt"), "x").expect("new file");
     assert!(
-        http::get(port, "/list/")
-            .expect("listing")
-            .text()
-            .contains("new.txt"),
+        lists_new_file(port),
         "with open_file_cache_valid = 0 a new file shows at once"
     );
 
-    let port = free_port();
-    let mut s = Server::new();
-    std::fs::create_dir_all(s.path("html/list")).expect("dir");
-    s.config(&format!(
-        "worker_processes = 1\nopen_file_cache_valid = \"4s\"\n[[server]]\nlisten = [\"127.0.0.1:{port}\"]\nautoindex = true\n"
-    ));
-    s.start(port);
-    assert!(
-        !http::get(port, "/list/")
-            .expect("listing")
-            .text()
-            .contains("new.txt")
-    );
+    let (s, port) = autoindex_server("open_file_cache_valid = \"4s\"");
+    assert!(!lists_new_file(port));
     std::fs::write(s.path("html/list/new.txt"), "x").expect("new file");
     assert!(
-        !http::get(port, "/list/")
-            .expect("listing")
-            .text()
-            .contains("new.txt"),
+        !lists_new_file(port),
         "within open_file_cache_valid the rendered listing is reused"
     );
     crate::support::wait_for_within(

@@ -60,23 +60,48 @@ pub fn access_timestamp(t: SystemTime) -> String {
     )
 }
 
+/// A text that depends only on the second (a `Date` header, a log
+/// timestamp), made at most once a second. Kept per thread: workers run
+/// one thread, so no lock is needed.
+pub struct PerSecond(std::cell::RefCell<(u64, String)>);
+
+impl PerSecond {
+    /// Empty: the first use makes the text.
+    pub const fn new() -> Self {
+        PerSecond(std::cell::RefCell::new((u64::MAX, String::new())))
+    }
+
+    /// Calls `f` with `make(t)`, remade only when `t` is in another second
+    /// than the last call's.
+    pub fn with(
+        &self,
+        t: SystemTime,
+        make: impl FnOnce(SystemTime) -> String,
+        f: impl FnOnce(&str),
+    ) {
+        let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let mut cached = self.0.borrow_mut();
+        if cached.0 != secs {
+            *cached = (secs, make(t));
+        }
+        f(&cached.1);
+    }
+}
+
+impl Default for PerSecond {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 thread_local! {
-    /// The access-log timestamp of the current second, made once a second.
-    static ACCESS_STAMP: std::cell::RefCell<(u64, String)> =
-        const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    static ACCESS_STAMP: PerSecond = const { PerSecond::new() };
 }
 
 /// Calls `f` with [`access_timestamp`] of `t`, formatted at most once per
 /// second per thread.
 pub fn with_access_timestamp(t: SystemTime, f: impl FnOnce(&str)) {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    ACCESS_STAMP.with(|cell| {
-        let mut stamp = cell.borrow_mut();
-        if stamp.0 != secs {
-            *stamp = (secs, access_timestamp(t));
-        }
-        f(&stamp.1);
-    });
+    ACCESS_STAMP.with(|stamp| stamp.with(t, access_timestamp, f));
 }
 
 /// `YYYY/MM/DD HH:MM:SS` for `t`, in UTC.

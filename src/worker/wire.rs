@@ -4,7 +4,6 @@
 //! the kernel with `sendfile`, so a large file is never copied through user
 //! space (hyper cannot do that: it writes every body byte itself).
 
-use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, AsRawFd};
@@ -19,6 +18,7 @@ use tokio::net::TcpStream;
 use super::io::Activity;
 use crate::http::Body;
 use crate::http::body::Part;
+use crate::log::time::PerSecond;
 
 /// The most one `sendfile` call may send (nginx's `sendfile_max_chunk`
 /// default); between calls the task spends tokio's fairness budget, so a
@@ -137,22 +137,15 @@ fn write_name(name: &str, dst: &mut Vec<u8>) {
 }
 
 thread_local! {
-    /// The `Date` value for the current second, rendered once per second.
-    static DATE_CACHE: RefCell<(u64, Vec<u8>)> = const { RefCell::new((u64::MAX, Vec::new())) };
+    /// The `Date` value of the current second.
+    static DATE_VALUE: PerSecond = const { PerSecond::new() };
 }
 
 fn with_date(f: impl FnOnce(&[u8])) {
-    let now = SystemTime::now();
-    let secs = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    DATE_CACHE.with(|cell| {
-        let mut cache = cell.borrow_mut();
-        if cache.0 != secs {
-            cache.1 = crate::http::date::http_date(now).into_bytes();
-            cache.0 = secs;
-        }
-        f(&cache.1);
+    DATE_VALUE.with(|date| {
+        date.with(SystemTime::now(), crate::http::date::http_date, |d| {
+            f(d.as_bytes())
+        })
     });
 }
 
