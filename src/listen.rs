@@ -188,47 +188,29 @@ fn check_inherited(raw: RawFd) -> Result<Listener, String> {
 }
 
 /// Adopts the listeners handed over by a previous master (`MOLTD`) or by
-/// systemd (`LISTEN_FDS` for this pid), logging what it uses and ignoring
-/// anything that is not a listening socket. Removes the variables from the
-/// environment so no later exec sees stale numbers. Returns the listeners
-/// and whether this process was started by a master's upgrade.
-pub fn take_inherited() -> (Vec<Listener>, bool) {
-    let mut raws = Vec::new();
-    let upgraded = match std::env::var(HANDOVER_VAR) {
-        Ok(value) => {
-            notice!("using inherited sockets from \"{value}\"");
-            let (fds, complaints) = parse_handover(&value);
-            for c in complaints {
-                emerg!("{c}");
-            }
-            raws.extend(fds);
-            true
+/// systemd (`LISTEN_FDS`), logging what it uses and ignoring anything that
+/// is not a listening socket.
+pub fn adopt(handover: &crate::master::upgrade::Handover) -> Vec<Listener> {
+    if let Some(value) = &handover.moltd {
+        notice!("using inherited sockets from \"{value}\"");
+        for c in &handover.complaints {
+            emerg!("{c}");
         }
-        Err(_) => false,
-    };
-    crate::sys::env::remove_var(HANDOVER_VAR);
-    if let (Ok(n), Ok(pid)) = (std::env::var("LISTEN_FDS"), std::env::var("LISTEN_PID")) {
-        if pid.parse::<u32>().ok() == Some(std::process::id()) {
-            let n: RawFd = n.parse().unwrap_or(0);
-            notice!("using {n} socket(s) from systemd (LISTEN_FDS)");
-            for f in 3..3 + n.clamp(0, 1024) {
-                if !raws.contains(&f) {
-                    raws.push(f);
-                }
-            }
-        }
-        crate::sys::env::remove_var("LISTEN_FDS");
-        crate::sys::env::remove_var("LISTEN_PID");
-        crate::sys::env::remove_var("LISTEN_FDNAMES");
+    }
+    if !handover.systemd.is_empty() {
+        notice!(
+            "using {} socket(s) from systemd (LISTEN_FDS)",
+            handover.systemd.len()
+        );
     }
     let mut out = Vec::new();
-    for raw in raws {
+    for raw in handover.sockets() {
         match check_inherited(raw) {
             Ok(l) => out.push(l),
             Err(msg) => crit!("{msg}"),
         }
     }
-    (out, upgraded)
+    out
 }
 
 #[cfg(test)]

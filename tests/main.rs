@@ -9,6 +9,8 @@ mod access_log;
 mod architecture;
 /// `-t`, `-T`, `-s`, `-v`, `-V` and bad flags.
 mod cli;
+/// Handover variables and pid-file temp names an attacker controls.
+mod hostile_env;
 /// GET/HEAD, index, 404/403/405, directory redirect, drain semantics.
 mod http_basic;
 /// Conditionals, ranges, precompressed siblings, headers, error pages,

@@ -9,26 +9,115 @@ use std::path::{Path, PathBuf};
 use nix::unistd::Pid;
 
 /// Writes `pid` to `path` via a temp file and a rename, so a reader never
-/// sees an empty or half-written file.
+/// sees an empty or half-written file. The temp file has an unpredictable
+/// name and is created with `O_EXCL | O_NOFOLLOW`: a user who can write the
+/// pid directory cannot plant a symlink there for root to write through,
+/// and `rename` replaces whatever `path` was (a planted symlink included)
+/// with our own regular file.
 pub fn write(path: &Path, pid: Pid) -> std::io::Result<()> {
     crate::log::ensure_parent(path)?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp{pid}"));
-    let tmp = PathBuf::from(tmp);
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&tmp)?;
-        f.write_all(format!("{pid}\n").as_bytes())?;
-        std::fs::rename(&tmp, path)
-    })();
+    let (tmp, mut f) = create_temp(path, pid)?;
+    let result = f
+        .write_all(format!("{pid}\n").as_bytes())
+        .and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// The prefix of every temp file of `path`: `moltd.pid.tmp`.
+fn temp_prefix(path: &Path) -> std::ffi::OsString {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".tmp");
+    p
+}
+
+/// Creates `PATH.tmp.<pid>.<random>` exclusively. The writer's pid in the
+/// name lets a later start tell a leftover of a killed master from a file
+/// being written right now.
+fn create_temp(path: &Path, pid: Pid) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let mut last = std::io::Error::from(std::io::ErrorKind::AlreadyExists);
+    for _ in 0..16 {
+        let mut name = temp_prefix(path);
+        name.push(format!(".{pid}.{:016x}", random_u64()));
+        let tmp = PathBuf::from(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .mode(0o644)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
+/// 64 unpredictable bits: the kernel's random pool, else the standard
+/// library's per-process hash keys (themselves seeded from it).
+fn random_u64() -> u64 {
+    use std::io::Read as _;
+    let mut b = [0u8; 8];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .is_ok()
+    {
+        return u64::from_ne_bytes(b);
+    }
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+/// Removes temp files of `path` left by masters that were killed between
+/// creating and renaming them (`moltd.pid.tmp.<pid>.<random>`, and the
+/// older `moltd.pid.tmp<pid>`), so they do not pile up. A file whose
+/// writer is alive is left alone.
+pub fn remove_stale_temps(path: &Path) {
+    let Some(name) = path.file_name() else { return };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut prefix = name.to_owned();
+    prefix.push(".tmp");
+    let prefix = prefix.as_encoded_bytes().to_vec();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let Some(rest) = file.as_encoded_bytes().strip_prefix(prefix.as_slice()) else {
+            continue;
+        };
+        let rest = rest.strip_prefix(b".").unwrap_or(rest);
+        let digits: Vec<u8> = rest
+            .iter()
+            .copied()
+            .take_while(u8::is_ascii_digit)
+            .collect();
+        let writer = std::str::from_utf8(&digits)
+            .ok()
+            .and_then(|d| d.parse::<i32>().ok())
+            .filter(|&n| n > 0);
+        let Some(writer) = writer else { continue };
+        let alive =
+            nix::sys::signal::kill(Pid::from_raw(writer), None) != Err(nix::errno::Errno::ESRCH);
+        if !alive {
+            // unlink never follows a symlink: whatever was planted, only
+            // the name in our directory goes.
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Checks, without touching the pid file itself, that it can be written:

@@ -7,7 +7,6 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsFd;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -37,8 +36,18 @@ pub fn run(start: Start) -> ExitCode {
     // Nothing may interrupt the master before its signalfd exists; blocking
     // first also means the signals queue while we start.
     sys::fd::cloexec_all();
-    let mut ready_report = take_ready_fd();
-    let parent_hint = upgrade::old_master_pid();
+    let handover = upgrade::Handover::take();
+    if let Err(msg) = handover.check() {
+        startup_error(&msg, &mut None);
+        return ExitCode::FAILURE;
+    }
+    let upgraded = handover.is_upgrade();
+    let old_master = handover.old_master();
+    let (mut ready_report, ready_complaint) = match handover.take_ready() {
+        Some(Ok(f)) => (Some(f), None),
+        Some(Err(msg)) => (None, Some(msg)),
+        None => (None, None),
+    };
     let inbox = match Inbox::open() {
         Ok(i) => i,
         Err(e) => {
@@ -81,13 +90,12 @@ pub fn run(start: Start) -> ExitCode {
         );
     }
     give_log_to_workers(&config);
+    if let Some(msg) = ready_complaint {
+        crit!("{msg}");
+    }
     // After the error log is open, so `using inherited sockets` lands there.
-    let (mut inherited, handed_over) = listen::take_inherited();
-    // Only a master that started us is an upgrade: it passes its pid along
-    // with the sockets. A stray MOLTD in an operator's environment must not
-    // make this master refuse USR2 or skip daemonizing.
-    let upgraded = handed_over && parent_hint == Some(nix::unistd::getppid());
-    if handed_over && !upgraded {
+    let mut inherited = listen::adopt(&handover);
+    if handover.moltd.is_some() && !upgraded {
         crate::warn!(
             "{} was set, but not by a moltd master that is this process's parent: started as a fresh master",
             listen::HANDOVER_VAR
@@ -103,6 +111,7 @@ pub fn run(start: Start) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
+    pidfile::remove_stale_temps(&config.pid);
     let listeners = match listen::open(&config.listen_addrs(), &[], &mut inherited) {
         Ok(l) => l,
         Err(e) => {
@@ -162,7 +171,6 @@ pub fn run(start: Start) -> ExitCode {
         );
     }
 
-    let old_master = if upgraded { parent_hint } else { None };
     let exe = upgrade::resolve_exe(std::path::Path::new(
         start
             .argv
@@ -227,23 +235,6 @@ pub(super) fn give_log_to_workers(config: &Config) {
     for log in logs {
         if let Err(e) = std::os::unix::fs::chown(log, Some(uid.as_raw()), Some(gid.as_raw())) {
             alert!("chown(\"{}\", {uid}) failed ({e})", log.display());
-        }
-    }
-}
-
-/// The readiness fd passed by an old master (`MOLTD_READY`), if any.
-fn take_ready_fd() -> Option<File> {
-    let value = std::env::var(upgrade::READY_VAR).ok();
-    sys::env::remove_var(upgrade::READY_VAR);
-    let raw: i32 = value?.parse().ok()?;
-    match sys::fd::adopt_inherited(raw) {
-        Ok(fd) => {
-            let _ = sys::fd::set_cloexec(fd.as_fd(), true);
-            Some(File::from(fd))
-        }
-        Err(_) => {
-            crit!("the readiness fd #{raw} from the old master is not open, ignoring");
-            None
         }
     }
 }

@@ -7,7 +7,8 @@
 
 use std::ffi::OsString;
 use std::fmt;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,11 +27,169 @@ pub const READY_VAR: &str = "MOLTD_READY";
 /// exactly while that master lives (not inferred from getppid later).
 pub const PARENT_VAR: &str = "MOLTD_PARENT";
 
-/// The old master's pid, from [`PARENT_VAR`] (removed from the environment).
-pub fn old_master_pid() -> Option<Pid> {
-    let v = std::env::var(PARENT_VAR).ok();
-    crate::sys::env::remove_var(PARENT_VAR);
-    v?.parse().ok().map(Pid::from_raw)
+/// Everything a starting master may be handed through its environment:
+/// listeners from an old master (`MOLTD`) or from systemd (`LISTEN_FDS`),
+/// the old master's readiness pipe (`MOLTD_READY`) and its pid
+/// (`MOLTD_PARENT`). Read once, at start, and removed from the environment
+/// so no later exec sees stale numbers. Fd numbers are only numbers here:
+/// nothing is adopted (or closed) until [`Handover::check`] has passed.
+#[derive(Debug, Default)]
+pub struct Handover {
+    /// `MOLTD` as set, if it was.
+    pub moltd: Option<String>,
+    /// The fds `MOLTD` names, de-duplicated.
+    pub listeners: Vec<RawFd>,
+    /// Complaints about `MOLTD`'s syntax, to log.
+    pub complaints: Vec<String>,
+    /// `MOLTD_READY` as set, if it was.
+    ready: Option<String>,
+    /// `MOLTD_PARENT`, if it parses.
+    parent: Option<Pid>,
+    /// The fds systemd passed to this very process (`LISTEN_FDS` with a
+    /// matching `LISTEN_PID`).
+    pub systemd: Vec<RawFd>,
+}
+
+impl Handover {
+    /// Reads the handover variables and removes them from the environment.
+    pub fn take() -> Self {
+        let var = |name: &str| {
+            let v = std::env::var(name).ok();
+            crate::sys::env::remove_var(name);
+            v
+        };
+        let moltd = var(HANDOVER_VAR);
+        let (listeners, complaints) = moltd
+            .as_deref()
+            .map(listen::parse_handover)
+            .unwrap_or_default();
+        let ready = var(READY_VAR);
+        let parent = var(PARENT_VAR)
+            .and_then(|v| v.parse::<i32>().ok())
+            .filter(|&n| n > 0)
+            .map(Pid::from_raw);
+        let (fds, pid) = (var("LISTEN_FDS"), var("LISTEN_PID"));
+        let _ = var("LISTEN_FDNAMES");
+        let mut systemd = Vec::new();
+        if let (Some(n), Some(pid)) = (fds, pid)
+            && pid.parse::<u32>().ok() == Some(std::process::id())
+        {
+            let n: RawFd = n.parse().unwrap_or(0);
+            systemd.extend(3..3 + n.clamp(0, 1024));
+        }
+        Handover {
+            moltd,
+            listeners,
+            complaints,
+            ready,
+            parent,
+            systemd,
+        }
+    }
+
+    /// True when a moltd master that is this process's parent started it
+    /// with its sockets: only then is this a binary upgrade (a stray
+    /// `MOLTD` in an operator's environment must not make this master
+    /// refuse USR2, skip daemonizing or report to some fd).
+    pub fn is_upgrade(&self) -> bool {
+        self.moltd.is_some() && self.parent == Some(nix::unistd::getppid())
+    }
+
+    /// The old master's pid, on a genuine upgrade.
+    pub fn old_master(&self) -> Option<Pid> {
+        self.parent.filter(|_| self.is_upgrade())
+    }
+
+    /// The readiness fd number, honoured only on a genuine upgrade.
+    fn ready_fd(&self) -> Option<Result<RawFd, String>> {
+        if !self.is_upgrade() {
+            return None;
+        }
+        let raw = self.ready.as_deref()?;
+        Some(
+            raw.parse::<RawFd>()
+                .ok()
+                .filter(|&n| n > 2)
+                .ok_or_else(|| format!("invalid fd \"{raw}\" in {READY_VAR}, ignoring")),
+        )
+    }
+
+    /// Refuses a handover that names one fd for two purposes: adopting it
+    /// twice would let one owner close what the other still uses (a
+    /// listener closed after the ready report, found missing at the next
+    /// HUP). Called before anything is adopted, so nothing is closed.
+    pub fn check(&self) -> Result<(), String> {
+        let mut seen: Vec<(RawFd, &str)> = Vec::new();
+        let named = self
+            .listeners
+            .iter()
+            .map(|&fd| (fd, HANDOVER_VAR))
+            .chain(self.systemd.iter().map(|&fd| (fd, "LISTEN_FDS")))
+            .chain(
+                self.ready_fd()
+                    .and_then(Result::ok)
+                    .map(|fd| (fd, READY_VAR)),
+            );
+        for (fd, var) in named {
+            if let Some((_, first)) = seen.iter().find(|(f, _)| *f == fd) {
+                return Err(format!(
+                    "fd #{fd} is named by both {first} and {var}: refusing the inherited environment"
+                ));
+            }
+            seen.push((fd, var));
+        }
+        Ok(())
+    }
+
+    /// The listener fds to adopt: `MOLTD`'s, then systemd's.
+    pub fn sockets(&self) -> Vec<RawFd> {
+        self.listeners
+            .iter()
+            .chain(&self.systemd)
+            .copied()
+            .collect()
+    }
+
+    /// Takes the readiness pipe of a genuine upgrade: it must be an open
+    /// pipe's write end, or it is left alone (not ours to close) and `Err`
+    /// says why.
+    pub fn take_ready(&self) -> Option<Result<File, String>> {
+        let raw = match self.ready_fd()? {
+            Ok(raw) => raw,
+            Err(msg) => return Some(Err(msg)),
+        };
+        let fd = match crate::sys::fd::Inherited::probe(raw) {
+            Ok(fd) => fd,
+            Err(_) => {
+                return Some(Err(format!(
+                    "the readiness fd #{raw} from the old master is not open, ignoring"
+                )));
+            }
+        };
+        let is_pipe = nix::sys::stat::fstat(fd.borrow())
+            .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFIFO);
+        let writable = nix::fcntl::fcntl(fd.borrow(), nix::fcntl::FcntlArg::F_GETFL)
+            .is_ok_and(|fl| fl & libc::O_ACCMODE == libc::O_WRONLY);
+        if !is_pipe || !writable {
+            let _ = crate::sys::fd::set_cloexec(fd.borrow(), true);
+            return Some(Err(format!(
+                "the readiness fd #{raw} from the old master is not the write end of a pipe, ignoring"
+            )));
+        }
+        let owned = fd.adopt();
+        let _ = crate::sys::fd::set_cloexec(owned.as_fd(), true);
+        Some(Ok(File::from(owned)))
+    }
+
+    /// The variables that hand `listeners` and the readiness pipe `ready`
+    /// to a new binary started by this master.
+    pub fn for_child(listeners: &[Shared], ready: RawFd) -> [(&'static str, String); 3] {
+        [
+            (HANDOVER_VAR, listen::handover_value(listeners)),
+            (READY_VAR, ready.to_string()),
+            (PARENT_VAR, nix::unistd::getpid().to_string()),
+        ]
+    }
 }
 
 /// After TERM, how long a stuck new binary gets before SIGKILL.
@@ -217,9 +376,7 @@ fn spawn(
         cmd.arg0(arg0);
     }
     cmd.args(argv.iter().skip(1))
-        .env(HANDOVER_VAR, listen::handover_value(listeners))
-        .env(READY_VAR, ready_w.as_raw_fd().to_string())
-        .env(PARENT_VAR, nix::unistd::getpid().to_string())
+        .envs(Handover::for_child(listeners, ready_w.as_raw_fd()))
         .env_remove("LISTEN_FDS")
         .env_remove("LISTEN_PID")
         .env_remove("LISTEN_FDNAMES");

@@ -44,7 +44,7 @@ pub fn start_worker(
     config: &Arc<Config>,
     listeners: &[Shared],
     generation: u64,
-) -> nix::Result<Worker> {
+) -> std::io::Result<Worker> {
     let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     let master = nix::unistd::getpid();
     let setup_config = Arc::clone(config);

@@ -19,13 +19,27 @@ pub fn thread_count() -> usize {
         .unwrap_or(0)
 }
 
+/// Refuses to go on unless this process has one thread. Checked in every
+/// build, not only in debug ones: a fork from a threaded process can leave
+/// the child holding a lock (the allocator's, the environment's) that no
+/// thread of the child will ever release. The check costs one directory
+/// read per fork; a process without /proc is let through.
+fn single_threaded() -> std::io::Result<()> {
+    match thread_count() {
+        0 | 1 => Ok(()),
+        n => Err(std::io::Error::other(format!(
+            "refusing to fork: this process has {n} threads, and fork() is only safe from a single-threaded one"
+        ))),
+    }
+}
+
 /// Forks; the child runs `child` and exits with the code it returns.
 /// Returns the child's pid in the parent.
-pub fn spawn_worker(child: impl FnOnce() -> i32) -> nix::Result<Pid> {
-    debug_assert!(thread_count() <= 1, "fork from a threaded process");
-    // SAFETY: the caller is single-threaded (asserted above in debug builds;
-    // the master never creates threads), so the child's copy of the address
-    // space has no locks held by threads that do not exist in the child.
+pub fn spawn_worker(child: impl FnOnce() -> i32) -> std::io::Result<Pid> {
+    single_threaded()?;
+    // SAFETY: the caller is single-threaded (checked just above; the master
+    // never creates threads), so the child's copy of the address space has
+    // no locks held by threads that do not exist in the child.
     match unsafe { nix::unistd::fork() }? {
         ForkResult::Parent { child } => Ok(child),
         ForkResult::Child => {
@@ -45,9 +59,9 @@ pub enum Daemon {
 
 /// Forks and, in the child, starts a new session (setsid) so the daemon has
 /// no controlling terminal.
-pub fn fork_daemon() -> nix::Result<Daemon> {
-    debug_assert!(thread_count() <= 1, "fork from a threaded process");
-    // SAFETY: single-threaded caller, as for `spawn_worker`; both sides return
+pub fn fork_daemon() -> std::io::Result<Daemon> {
+    single_threaded()?;
+    // SAFETY: single-threaded caller (checked above), as for `spawn_worker`; both sides return
     // into ordinary code and the child keeps running the same program.
     match unsafe { nix::unistd::fork() }? {
         ForkResult::Parent { child } => Ok(Daemon::Launcher(child)),
@@ -55,5 +69,25 @@ pub fn fork_daemon() -> nix::Result<Daemon> {
             nix::unistd::setsid()?;
             Ok(Daemon::Child)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_threaded_process_is_refused_a_fork() {
+        // The test harness runs tests on threads: keep one more alive to be
+        // sure, then ask for a fork. It must be refused, never performed.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || {
+            let _ = rx.recv();
+        });
+        let err = spawn_worker(|| 0).expect_err("fork refused");
+        assert!(err.to_string().contains("refusing to fork"), "{err}");
+        assert!(matches!(fork_daemon(), Err(e) if e.to_string().contains("threads")));
+        drop(tx);
+        let _ = t.join();
     }
 }
