@@ -9,6 +9,9 @@ mod access_log;
 mod architecture;
 /// `-t`, `-T`, `-s`, `-v`, `-V` and bad flags.
 mod cli;
+/// Docroot writers: symlink races, links out in listings, index files and
+/// error pages, coarse timestamps, deleted files held open.
+mod hostile_docroot;
 /// Handover variables and pid-file temp names an attacker controls.
 mod hostile_env;
 /// GET/HEAD, index, 404/403/405, directory redirect, drain semantics.

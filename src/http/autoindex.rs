@@ -3,9 +3,16 @@
 //! directories first) declared as UTF-8 so non-ASCII names render, or
 //! nginx's JSON array with `autoindex_format = "json"`.
 
+use std::ffi::CStr;
 use std::fmt::Write as _;
-use std::path::Path;
-use std::time::SystemTime;
+use std::os::fd::OwnedFd;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use nix::dir::Type;
+use nix::fcntl::AtFlags;
+use nix::sys::stat::{FileStat, fstatat};
+
+use super::resolve::{self, Target};
 
 use crate::config::AutoindexFormat;
 
@@ -29,37 +36,57 @@ pub struct Entry {
 const NAME_WIDTH: usize = 50;
 
 /// Reads `dir`, skipping dot files, sorted directories first, then by name.
-pub fn read(dir: &Path) -> std::io::Result<Vec<Entry>> {
+///
+/// Entries are stat'ed relative to the open directory. A symlink is shown
+/// with its target's size and date (as nginx does) only if a request for
+/// it would be served: under `disable_symlinks`, one whose target leaves
+/// the root is left out, so the listing never shows what the policy
+/// hides. A dangling link is left out too.
+pub fn read(dir: &Target<'_>) -> std::io::Result<Vec<Entry>> {
+    let fd = dir.open_dir()?;
+    let stat_fd = fd.try_clone()?;
+    let mut entries = nix::dir::Dir::from_fd(fd)?;
     let mut out = Vec::new();
-    for e in std::fs::read_dir(dir)? {
+    for e in entries.iter() {
         let Ok(e) = e else { continue };
-        let os = e.file_name();
-        let name = os.to_string_lossy().into_owned();
-        let raw = std::os::unix::ffi::OsStrExt::as_bytes(os.as_os_str()).to_vec();
-        if name.starts_with('.') {
+        let raw = e.file_name().to_bytes();
+        if raw.first() == Some(&b'.') {
             continue;
         }
-        // Follow symlinks like nginx (a dangling one is skipped); other
-        // entries are stat'ed relative to the directory, which is cheaper.
-        let is_link = e.file_type().is_ok_and(|t| t.is_symlink());
-        let m = if is_link {
-            std::fs::metadata(e.path())
-        } else {
-            e.metadata()
+        let st = match e.file_type() {
+            Some(Type::Symlink) => linked(dir, &stat_fd, e.file_name()),
+            Some(_) => fstatat(&stat_fd, e.file_name(), AtFlags::AT_SYMLINK_NOFOLLOW).ok(),
+            None => match fstatat(&stat_fd, e.file_name(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
+                    linked(dir, &stat_fd, e.file_name())
+                }
+                other => other.ok(),
+            },
         };
-        let Ok(m) = m else {
-            continue;
-        };
+        let Some(st) = st else { continue };
+        let mtime = u64::try_from(st.st_mtime)
+            .map(|s| UNIX_EPOCH + Duration::new(s, st.st_mtime_nsec.clamp(0, 999_999_999) as u32))
+            .unwrap_or(UNIX_EPOCH);
         out.push(Entry {
-            name,
-            raw,
-            dir: m.is_dir(),
-            size: m.len(),
-            mtime: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            name: String::from_utf8_lossy(raw).into_owned(),
+            raw: raw.to_vec(),
+            dir: st.st_mode & libc::S_IFMT == libc::S_IFDIR,
+            size: u64::try_from(st.st_size).unwrap_or(0),
+            mtime,
         });
     }
     out.sort_by(|a, b| b.dir.cmp(&a.dir).then_with(|| a.name.cmp(&b.name)));
     Ok(out)
+}
+
+/// What the symlink `name` in `dir` leads to, if a request may follow it.
+fn linked(dir: &Target<'_>, dir_fd: &OwnedFd, name: &CStr) -> Option<FileStat> {
+    if dir.beneath() {
+        let t = dir.join(resolve::entry_name(name.to_bytes()));
+        let fd = t.open_path().ok()?;
+        return nix::sys::stat::fstat(&fd).ok();
+    }
+    fstatat(dir_fd, name, AtFlags::empty()).ok()
 }
 
 /// Escapes for HTML text and attribute values.

@@ -13,6 +13,16 @@
 //! - Memory is bounded by `open_file_cache` entries and
 //!   `open_file_cache_max_size` bytes; when either fills, entries not used
 //!   in the last `open_file_cache_valid` (or all) are dropped.
+//! - Timestamps can be coarse (whole seconds on ext2/3 with small inodes,
+//!   FAT, many network and FUSE file systems): a file rewritten in place
+//!   with the same size within one tick keeps its identity. So a body, or
+//!   an open descriptor, is kept only once the file has settled: its mtime
+//!   and ctime at least [`SETTLE`] in the past when it was read. A file
+//!   still changing is read fresh on every request until it settles (the
+//!   "racy timestamp" rule of version-control systems).
+//! - Every lookup goes through [`Target`], so `disable_symlinks` is
+//!   applied to the descriptor actually read, and an entry checked under a
+//!   weaker policy is never trusted for a stricter one.
 
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
@@ -25,16 +35,12 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use hyper::header::HeaderValue;
 
-/// Opens `path` for reading without ever blocking the worker: a FIFO (or
-/// a device) swapped in for a file would otherwise stall every connection
-/// of this worker until a writer appears. Regular files ignore the flag.
-pub fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-}
+use super::resolve::Target;
+
+/// How long ago a file's mtime and ctime must be before its body or
+/// descriptor is kept: above the coarsest timestamp granularity in common
+/// use (1 s, and 2 s on FAT).
+pub const SETTLE: Duration = Duration::from_secs(2);
 
 /// What the cache knows about a path: enough to build every header and
 /// to tell whether the file changed.
@@ -66,10 +72,24 @@ impl Meta {
             ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
         }
     }
+
+    /// True when both timestamps are at least [`SETTLE`] before `now`: a
+    /// later change in place must then move one of them, even on a file
+    /// system that keeps whole seconds.
+    pub fn settled(&self, now: SystemTime, settle: Duration) -> bool {
+        let ns = |t: SystemTime| match t.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => i128::try_from(d.as_nanos()).unwrap_or(i128::MAX),
+            Err(e) => -i128::try_from(e.duration().as_nanos()).unwrap_or(i128::MAX),
+        };
+        let limit = ns(now) - i128::try_from(settle.as_nanos()).unwrap_or(i128::MAX);
+        ns(self.mtime) <= limit && self.ctime_ns <= limit
+    }
 }
 
 struct Entry {
     meta: Meta,
+    /// `meta` was found with symlinks leaving the root refused.
+    beneath: bool,
     checked: Instant,
     used: Instant,
     body: Option<Bytes>,
@@ -114,6 +134,8 @@ pub struct FileCache {
     /// Most open files kept: an eighth of the fd limit, so cached files
     /// never starve connections of descriptors.
     fd_cap: usize,
+    /// [`SETTLE`]; zero in unit tests, which cannot age a ctime.
+    settle: Duration,
     inner: Mutex<Inner>,
 }
 
@@ -152,8 +174,6 @@ struct Inner {
     listing_bytes: u64,
     /// Entries holding an open file.
     fds: usize,
-    /// When idle open files were last looked for.
-    swept: Option<Instant>,
 }
 
 /// An open file unused this long is closed (nginx's `open_file_cache
@@ -188,6 +208,7 @@ impl FileCache {
                 .unwrap_or(usize::MAX)
                 .min(limits.entries),
             limits,
+            settle: SETTLE,
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -196,23 +217,25 @@ impl FileCache {
         self.limits.entries > 0
     }
 
-    /// The metadata of `path`: from the cache while it is valid, else from
-    /// a stat (which also refreshes or invalidates the entry).
-    pub fn stat(&self, path: &Path) -> std::io::Result<Meta> {
+    /// The metadata of `t`: from the cache while it is valid, else from a
+    /// stat (which also refreshes or invalidates the entry).
+    pub fn stat(&self, t: &Target<'_>) -> std::io::Result<Meta> {
         if !self.enabled() {
-            return std::fs::metadata(path).map(|m| Meta::from_std(&m));
+            return t.stat().map(|m| Meta::from_std(&m));
         }
+        let path = t.path();
         let now = Instant::now();
         if !self.limits.valid.is_zero() {
             let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(e) = inner.map.get_mut(key(path))
                 && now.duration_since(e.checked) < self.limits.valid
+                && (e.beneath || !t.beneath())
             {
                 e.used = now;
                 return Ok(e.meta);
             }
         }
-        let meta = match std::fs::metadata(path) {
+        let meta = match t.stat() {
             Ok(m) => Meta::from_std(&m),
             Err(e) => {
                 // Gone (or unreadable): let go of what we hold for it, so
@@ -226,17 +249,18 @@ impl FileCache {
             }
         };
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        self.close_idle_files(&mut inner, now);
         match inner.map.get_mut(key(path)) {
             Some(e) if e.meta == meta => {
                 e.checked = now;
                 e.used = now;
+                e.beneath = t.beneath();
             }
             Some(e) => {
                 let freed = e.body.take().map_or(0, |b| b.len() as u64);
                 let closed = e.file.take().is_some();
                 e.rendered = None;
                 e.meta = meta;
+                e.beneath = t.beneath();
                 e.checked = now;
                 e.used = now;
                 inner.bytes -= freed;
@@ -248,6 +272,7 @@ impl FileCache {
                     key(path).into(),
                     Entry {
                         meta,
+                        beneath: t.beneath(),
                         checked: now,
                         used: now,
                         body: None,
@@ -260,13 +285,15 @@ impl FileCache {
         Ok(meta)
     }
 
-    /// The whole body of the small file `path` as `meta` describes it, if
-    /// it is cached or can be read and cached; `None` for large files or
-    /// when the file changed under us (the caller then streams it).
-    pub fn body(&self, path: &Path, meta: &Meta) -> Option<Bytes> {
+    /// The whole body of the small file `t` as `meta` describes it, if it
+    /// is cached or can be read; `None` for large files or when the file
+    /// changed under us (the caller then streams it). A body read from a
+    /// file that has not settled is served but not kept.
+    pub fn body(&self, t: &Target<'_>, meta: &Meta) -> Option<Bytes> {
         if !self.enabled() || !meta.is_file || meta.len > self.limits.max_file {
             return None;
         }
+        let path = t.path();
         {
             let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(e) = inner.map.get_mut(key(path))
@@ -276,7 +303,7 @@ impl FileCache {
                 return Some(b.clone());
             }
         }
-        let mut f = open_nonblocking(path).ok()?;
+        let mut f = t.open().ok()?;
         let before = Meta::from_std(&f.metadata().ok()?);
         if before != *meta {
             return None;
@@ -288,6 +315,9 @@ impl FileCache {
             return None;
         }
         let bytes = Bytes::from(buf);
+        if !meta.settled(SystemTime::now(), self.settle) {
+            return Some(bytes);
+        }
         let now = Instant::now();
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         self.make_room(&mut inner, bytes.len() as u64, now);
@@ -303,6 +333,7 @@ impl FileCache {
                     key(path).into(),
                     Entry {
                         meta: *meta,
+                        beneath: t.beneath(),
                         checked: now,
                         used: now,
                         body: Some(bytes.clone()),
@@ -316,11 +347,12 @@ impl FileCache {
         Some(bytes)
     }
 
-    /// `path` opened, and the metadata of the open file: the entry's open
+    /// `t` opened, and the metadata of the open file: the entry's open
     /// file while it is the version `meta` describes (nginx's
     /// open_file_cache keeps descriptors the same way), else a fresh open,
-    /// kept if it is that version and there is room.
-    pub fn open(&self, path: &Path, meta: &Meta) -> std::io::Result<(Arc<File>, Meta)> {
+    /// kept if it is that version, has settled, and there is room.
+    pub fn open(&self, t: &Target<'_>, meta: &Meta) -> std::io::Result<(Arc<File>, Meta)> {
+        let path = t.path();
         let caching = self.enabled() && self.fd_cap > 0;
         if caching {
             let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -331,9 +363,9 @@ impl FileCache {
                 return Ok((Arc::clone(f), e.meta));
             }
         }
-        let file = Arc::new(open_nonblocking(path)?);
+        let file = Arc::new(t.open()?);
         let opened = Meta::from_std(&file.metadata()?);
-        if caching && opened == *meta {
+        if caching && opened == *meta && opened.settled(SystemTime::now(), self.settle) {
             let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             let room = inner.fds < self.fd_cap;
             if let Some(e) = inner.map.get_mut(key(path))
@@ -421,20 +453,23 @@ impl FileCache {
         Ok((text, content_type))
     }
 
-    /// Closes, at most every ten seconds, the open files of entries unused
-    /// for [`FILE_INACTIVE`].
-    fn close_idle_files(&self, inner: &mut Inner, now: Instant) {
-        if inner.fds == 0
-            || inner
-                .swept
-                .is_some_and(|t| now.duration_since(t) < Duration::from_secs(10))
-        {
+    /// Closes the open files of entries unused for [`FILE_INACTIVE`], and
+    /// of files deleted since they were opened (a deleted file's space is
+    /// only freed once its last descriptor closes). The worker calls it on
+    /// a timer, so an idle worker lets go too.
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.fds == 0 {
             return;
         }
-        inner.swept = Some(now);
         let mut closed = 0;
         for e in inner.map.values_mut() {
-            if now.duration_since(e.used) >= FILE_INACTIVE && e.file.take().is_some() {
+            let Some(f) = &e.file else { continue };
+            let idle = now.duration_since(e.used) >= FILE_INACTIVE;
+            let deleted = f.metadata().is_ok_and(|m| m.nlink() == 0);
+            if idle || deleted {
+                e.file = None;
                 closed += 1;
             }
         }
@@ -471,12 +506,41 @@ mod tests {
     use super::*;
 
     fn cache(valid: Duration) -> FileCache {
-        FileCache::new(Limits {
+        let mut c = FileCache::new(Limits {
             entries: 4,
             bytes: 1024,
             max_file: 512,
             valid,
-        })
+        });
+        c.settle = Duration::ZERO;
+        c
+    }
+
+    fn t(p: &Path) -> Target<'static> {
+        Target::new(Path::new("/"), p.strip_prefix("/").unwrap_or(p), false)
+    }
+
+    #[test]
+    fn a_file_that_has_not_settled_is_read_fresh_and_not_kept() {
+        let dir = std::env::temp_dir().join(format!("moltd-cache-s-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let p = dir.join("fresh.txt");
+        std::fs::write(&p, "fresh").expect("write");
+        let mut c = cache(Duration::ZERO);
+        c.settle = SETTLE;
+        let m = c.stat(&t(&p)).expect("stat");
+        assert_eq!(c.body(&t(&p), &m).as_deref(), Some(&b"fresh"[..]));
+        let (_f, _) = c.open(&t(&p), &m).expect("open");
+        {
+            let inner = c.inner.lock().expect("lock");
+            assert_eq!(inner.bytes, 0, "no body kept for a file written just now");
+            assert_eq!(inner.fds, 0, "no descriptor kept either");
+        }
+        // Once both timestamps are old enough, it is kept.
+        let now = SystemTime::now();
+        assert!(!m.settled(now, SETTLE));
+        assert!(m.settled(now + SETTLE, SETTLE));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -486,19 +550,19 @@ mod tests {
         let p = dir.join("f.txt");
         std::fs::write(&p, "one").expect("write");
         let c = cache(Duration::ZERO);
-        let m = c.stat(&p).expect("stat");
-        assert_eq!(c.body(&p, &m).as_deref(), Some(&b"one"[..]));
+        let m = c.stat(&t(&p)).expect("stat");
+        assert_eq!(c.body(&t(&p), &m).as_deref(), Some(&b"one"[..]));
         // Same size, new content, written in place.
         std::fs::write(&p, "two").expect("rewrite");
-        let m2 = c.stat(&p).expect("stat");
-        assert_eq!(c.body(&p, &m2).as_deref(), Some(&b"two"[..]));
+        let m2 = c.stat(&t(&p)).expect("stat");
+        assert_eq!(c.body(&t(&p), &m2).as_deref(), Some(&b"two"[..]));
         // Replaced by rename: new inode.
         std::fs::write(dir.join("g.tmp"), "three").expect("write");
         std::fs::rename(dir.join("g.tmp"), &p).expect("rename");
-        let m3 = c.stat(&p).expect("stat");
-        assert_eq!(c.body(&p, &m3).as_deref(), Some(&b"three"[..]));
+        let m3 = c.stat(&t(&p)).expect("stat");
+        assert_eq!(c.body(&t(&p), &m3).as_deref(), Some(&b"three"[..]));
         // A stale meta never gets a body.
-        assert_eq!(c.body(&p, &m2), None);
+        assert_eq!(c.body(&t(&p), &m2), None);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -510,15 +574,15 @@ mod tests {
         for i in 0..20 {
             let p = dir.join(format!("{i}"));
             std::fs::write(&p, vec![b'x'; 400]).expect("write");
-            let m = c.stat(&p).expect("stat");
-            assert!(c.body(&p, &m).is_some());
+            let m = c.stat(&t(&p)).expect("stat");
+            assert!(c.body(&t(&p), &m).is_some());
             let inner = c.inner.lock().expect("lock");
             assert!(inner.map.len() <= 4 && inner.bytes <= 1024);
         }
         let big = dir.join("big");
         std::fs::write(&big, vec![b'x'; 600]).expect("write");
-        let m = c.stat(&big).expect("stat");
-        assert_eq!(c.body(&big, &m), None, "over max_file: streamed");
+        let m = c.stat(&t(&big)).expect("stat");
+        assert_eq!(c.body(&t(&big), &m), None, "over max_file: streamed");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -535,28 +599,40 @@ mod tests {
         };
         std::fs::write(&p, "a".repeat(600)).expect("write");
         let c = cache(Duration::ZERO);
-        let m = c.stat(&p).expect("stat");
-        let (f1, m1) = c.open(&p, &m).expect("open");
-        let (f2, _) = c.open(&p, &m).expect("open again");
+        let m = c.stat(&t(&p)).expect("stat");
+        let (f1, m1) = c.open(&t(&p), &m).expect("open");
+        let (f2, _) = c.open(&t(&p), &m).expect("open again");
         assert_eq!(m1, m);
         assert!(Arc::ptr_eq(&f1, &f2), "the same open file, not a new open");
         // Replaced by rename: the next stat sees the new inode, and the
         // open file of the old one is let go.
         std::fs::write(dir.join("big.tmp"), "b".repeat(700)).expect("write");
         std::fs::rename(dir.join("big.tmp"), &p).expect("rename");
-        let m3 = c.stat(&p).expect("stat");
-        let (f3, m3o) = c.open(&p, &m3).expect("open new");
+        let m3 = c.stat(&t(&p)).expect("stat");
+        let (f3, m3o) = c.open(&t(&p), &m3).expect("open new");
         assert!(!Arc::ptr_eq(&f1, &f3));
         assert_eq!(m3o.len, 700);
         assert_eq!(read(&f3), "b".repeat(700));
         assert_eq!(c.inner.lock().expect("lock").fds, 1);
         // A stale meta never gets the cached file.
-        let (f4, m4) = c.open(&p, &m).expect("open with stale meta");
+        let (f4, m4) = c.open(&t(&p), &m).expect("open with stale meta");
         assert!(!Arc::ptr_eq(&f3, &f4));
         assert_ne!(m4, m, "the caller sees the file's real metadata");
+        // Deleted while nobody asks for it: the timer's sweep lets go.
+        std::fs::write(dir.join("big2"), "c".repeat(600)).expect("write");
+        let m5 = c.stat(&t(&dir.join("big2"))).expect("stat");
+        let _ = c.open(&t(&dir.join("big2")), &m5).expect("open");
+        assert_eq!(c.inner.lock().expect("lock").fds, 2);
+        std::fs::remove_file(dir.join("big2")).expect("rm");
+        c.sweep();
+        assert_eq!(
+            c.inner.lock().expect("lock").fds,
+            1,
+            "only the deleted one closed"
+        );
         // Deleted: the next stat fails and the open file is let go.
         std::fs::remove_file(&p).expect("rm");
-        assert!(c.stat(&p).is_err());
+        assert!(c.stat(&t(&p)).is_err());
         assert_eq!(c.inner.lock().expect("lock").fds, 0);
         let _ = std::fs::remove_dir_all(&dir);
     }

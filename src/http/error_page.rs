@@ -5,6 +5,7 @@
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 
+use super::resolve::Target;
 use super::{Body, location, mime, path};
 use crate::config::Settings;
 use crate::config::server::Server;
@@ -80,16 +81,16 @@ pub fn response(
 fn custom(status: StatusCode, server: &Server, uri: &str) -> Option<Response<Body>> {
     let rel = path::normalize(uri).ok()?;
     let page_settings = location::settings_for(server, &rel.uri_path());
-    let file = page_settings.root.join(&rel.relative);
-    if page_settings.disable_symlinks && !path::inside_root(&page_settings.root, &file) {
-        return None;
-    }
-    let meta = std::fs::metadata(&file).ok()?;
+    let target = Target::new(
+        &page_settings.root,
+        &rel.relative,
+        page_settings.disable_symlinks,
+    );
+    // Metadata from the descriptor that is read, never from a second
+    // lookup of the path.
+    let mut f = target.open().ok()?;
+    let meta = f.metadata().ok()?;
     if !meta.is_file() || meta.len() > MAX_ERROR_PAGE {
-        return None;
-    }
-    let mut f = super::cache::open_nonblocking(&file).ok()?;
-    if !f.metadata().ok()?.is_file() {
         return None;
     }
     let mut bytes = Vec::new();
@@ -100,7 +101,7 @@ fn custom(status: StatusCode, server: &Server, uri: &str) -> Option<Response<Bod
         r.extensions_mut().insert(phrase);
     }
     let h = r.headers_mut();
-    let ctype = mime::content_type(&file, page_settings);
+    let ctype = mime::content_type(target.path(), page_settings);
     h.insert(CONTENT_TYPE, HeaderValue::from_str(&ctype).ok()?);
     h.insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
     *r.body_mut() = Body::bytes(bytes);

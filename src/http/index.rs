@@ -1,14 +1,17 @@
 //! `index`: answer a directory request with the first index file present.
 
-use std::path::{Path, PathBuf};
-
 use super::cache::{FileCache, Meta};
+use super::resolve::Target;
 
-/// The first of `names` under `dir` that is a regular file.
-pub fn find(dir: &Path, names: &[String], cache: &FileCache) -> Option<(PathBuf, Meta)> {
+/// The first of `names` in the directory `dir` that is a regular file.
+pub fn find<'a>(
+    dir: &Target<'a>,
+    names: &[String],
+    cache: &FileCache,
+) -> Option<(Target<'a>, Meta)> {
     names.iter().find_map(|n| {
-        let p = dir.join(n);
-        let m = cache.stat(&p).ok()?;
-        m.is_file.then_some((p, m))
+        let t = dir.join(n);
+        let m = cache.stat(&t).ok()?;
+        m.is_file.then_some((t, m))
     })
 }

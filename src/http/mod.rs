@@ -7,8 +7,9 @@
 //! 2. method: GET and HEAD only (405 with `Allow` otherwise);
 //! 3. path (`path.rs`): decode and normalise once, 400 if malformed;
 //! 4. location (`location.rs`): exact, else longest prefix;
-//! 5. lookup under the root, refusing symlinks that leave it when
-//!    `disable_symlinks` is set: a directory without its slash is
+//! 5. lookup under the root (`resolve.rs`: symlinks that leave it refused,
+//!    on the descriptor served, when `disable_symlinks` is set): a
+//!    directory without its slash is
 //!    redirected; a directory is answered by its index (`index.rs`) or a
 //!    listing (`autoindex.rs`); a file by `static_file.rs`, which applies
 //!    `precompressed.rs`, `conditional.rs` and `range.rs`;
@@ -28,11 +29,11 @@ pub mod mime;
 pub mod path;
 pub mod precompressed;
 pub mod range;
+pub mod resolve;
 pub mod static_file;
 pub mod vhost;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use hyper::header::{
@@ -200,26 +201,20 @@ fn route<'a, B>(
     let norm = rel.uri_path();
     *settings = location::settings_for(server, &norm);
     let s: &Settings = settings;
-    let full = s.root.join(&rel.relative);
-    if s.disable_symlinks && !path::inside_root(&s.root, &full) {
-        return Err(StatusCode::FORBIDDEN.into());
-    }
+    let target = resolve::Target::new(&s.root, &rel.relative, s.disable_symlinks);
     let meta = site
         .cache
-        .stat(&full)
+        .stat(&target)
         .map_err(|e| static_file::status_for(&e))?;
     if meta.is_dir {
         if !rel.trailing_slash {
             return Ok(redirect_to_slash(site, server, listen, req, host, &norm));
         }
-        if let Some((file, file_meta)) = index::find(&full, &s.index, &site.cache) {
-            if s.disable_symlinks && !path::inside_root(&s.root, &file) {
-                return Err(StatusCode::FORBIDDEN.into());
-            }
+        if let Some((file, file_meta)) = index::find(&target, &s.index, &site.cache) {
             return static_file::respond(&file, &file_meta, s, method, req.headers(), &site.cache);
         }
         if s.autoindex {
-            return listing(&site.cache, &full, &norm, s);
+            return listing(&site.cache, &target, &norm, s);
         }
         return Err(StatusCode::FORBIDDEN.into());
     }
@@ -229,18 +224,18 @@ fn route<'a, B>(
     if !meta.is_file {
         return Err(StatusCode::NOT_FOUND.into());
     }
-    static_file::respond(&full, &meta, s, method, req.headers(), &site.cache)
+    static_file::respond(&target, &meta, s, method, req.headers(), &site.cache)
 }
 
 fn listing(
     cache: &cache::FileCache,
-    dir: &Path,
+    dir: &resolve::Target<'_>,
     uri: &str,
     s: &Settings,
 ) -> Result<Response<Body>, Refusal> {
     let format = s.autoindex_format;
     let (text, ctype) = cache
-        .listing(dir, uri, format as u8, || {
+        .listing(dir.path(), uri, format as u8, || {
             Ok(autoindex::render(uri, &autoindex::read(dir)?, format))
         })
         .map_err(|e| static_file::status_for(&e))?;

@@ -4,9 +4,8 @@
 //! entity tag. Every file that has a sibling gets `Vary: Accept-Encoding`,
 //! whichever variant is sent.
 
-use std::path::{Path, PathBuf};
-
 use super::cache::{FileCache, Meta};
+use super::resolve::Target;
 use crate::config::Settings;
 
 /// The q-value the client gives `coding` (`gzip`, `br`) in an
@@ -43,9 +42,9 @@ pub fn quality(accept: &str, coding: &str) -> f32 {
 
 /// A precompressed variant chosen for a request.
 #[derive(Debug)]
-pub struct Variant {
+pub struct Variant<'a> {
     /// Its path.
-    pub path: PathBuf,
+    pub path: Target<'a>,
     /// Its metadata.
     pub meta: Meta,
     /// `gzip` or `br`.
@@ -54,17 +53,17 @@ pub struct Variant {
 
 /// The outcome of looking for siblings of `path`.
 #[derive(Debug, Default)]
-pub struct Choice {
+pub struct Choice<'a> {
     /// The variant to send, if any is acceptable.
-    pub variant: Option<Variant>,
+    pub variant: Option<Variant<'a>>,
     /// A sibling exists, so the response varies by Accept-Encoding.
     pub vary: bool,
 }
 
-fn sibling(path: &Path, ext: &str, cache: &FileCache) -> Option<(PathBuf, Meta)> {
-    let mut p = path.as_os_str().to_owned();
-    p.push(ext);
-    let p = PathBuf::from(p);
+/// `FILE.gz` or `FILE.br`, looked up under the same symlink policy as
+/// the file (a sibling that is a symlink out of the root is not served).
+fn sibling<'a>(path: &Target<'a>, ext: &str, cache: &FileCache) -> Option<(Target<'a>, Meta)> {
+    let p = path.with_suffix(ext);
     let m = cache.stat(&p).ok()?;
     m.is_file.then_some((p, m))
 }
@@ -72,7 +71,12 @@ fn sibling(path: &Path, ext: &str, cache: &FileCache) -> Option<(PathBuf, Meta)>
 /// Picks the variant of `path` to send for `accept` (the Accept-Encoding
 /// value, if any): the acceptable sibling with the higher q, brotli on a
 /// tie.
-pub fn choose(path: &Path, settings: &Settings, accept: Option<&str>, cache: &FileCache) -> Choice {
+pub fn choose<'a>(
+    path: &Target<'a>,
+    settings: &Settings,
+    accept: Option<&str>,
+    cache: &FileCache,
+) -> Choice<'a> {
     let mut choice = Choice::default();
     let mut best: Option<(f32, Variant)> = None;
     let candidates = [
@@ -86,10 +90,6 @@ pub fn choose(path: &Path, settings: &Settings, accept: Option<&str>, cache: &Fi
         let Some((p, meta)) = sibling(path, ext, cache) else {
             continue;
         };
-        // A sibling that is a symlink out of the root is not served.
-        if settings.disable_symlinks && !super::path::inside_root(&settings.root, &p) {
-            continue;
-        }
         choice.vary = true;
         let q = accept.map_or(0.0, |a| quality(a, coding));
         if q > 0.0 && best.as_ref().is_none_or(|(bq, _)| q > *bq) {

@@ -5,7 +5,6 @@
 
 use std::fs::File;
 use std::io::ErrorKind;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -21,12 +20,15 @@ use bytes::Bytes;
 use super::cache::{FileCache, Meta, Rendered};
 use super::conditional::{self, Validators};
 use super::range::{self, Plan};
+use super::resolve::Target;
 use super::{Body, mime, precompressed};
 use crate::config::Settings;
 
 /// Maps a file-system error to the status an operator expects.
 pub fn status_for(e: &std::io::Error) -> StatusCode {
-    if e.raw_os_error() == Some(libc::ELOOP) {
+    // A symlink loop, or (EXDEV) a symlink leaving the root under
+    // `disable_symlinks`.
+    if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EXDEV)) {
         return StatusCode::FORBIDDEN;
     }
     match e.kind() {
@@ -104,7 +106,7 @@ impl Data {
 
 /// Serves the file at `path`, whose metadata the caller just looked up.
 pub fn respond(
-    path: &Path,
+    path: &Target<'_>,
     meta: &Meta,
     settings: &Settings,
     method: &Method,
@@ -113,7 +115,7 @@ pub fn respond(
 ) -> Result<Response<Body>, Refusal> {
     let choice = precompressed::choose(path, settings, header(headers, ACCEPT_ENCODING), cache);
     let (send_path, encoding, meta) = match &choice.variant {
-        Some(v) => (v.path.as_path(), Some(v.encoding), v.meta),
+        Some(v) => (&v.path, Some(v.encoding), v.meta),
         None => (path, None, *meta),
     };
     // Small files come from memory, read under exactly this metadata;
@@ -129,11 +131,11 @@ pub fn respond(
         return Err(StatusCode::NOT_FOUND.into());
     }
     let len = meta.len;
-    let rendered = cache.rendered(send_path, &meta, || Rendered {
+    let rendered = cache.rendered(send_path.path(), &meta, || Rendered {
         etag: HeaderValue::from_str(&etag(&meta)).unwrap_or(HeaderValue::from_static("\"\"")),
         last_modified: HeaderValue::from_str(&super::date::http_date(meta.mtime))
             .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
-        content_type: HeaderValue::from_str(&mime::content_type(path, settings))
+        content_type: HeaderValue::from_str(&mime::content_type(path.path(), settings))
             .unwrap_or(HeaderValue::from_static("application/octet-stream")),
     });
     let tag = rendered.etag.to_str().unwrap_or("");

@@ -155,6 +155,11 @@ pub struct Ctx {
 /// How often buffered access-log lines are written at the latest.
 const ACCESS_LOG_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How often the open-file cache closes descriptors of deleted files and
+/// of files unused for a minute: the bound on how long an idle worker
+/// keeps a deleted file's space.
+const CACHE_SWEEP: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Serves until QUIT (drain) or TERM (exit now).
 async fn serve(
     ctx: Arc<Ctx>,
@@ -196,6 +201,14 @@ async fn serve(
         loop {
             tick.tick().await;
             flusher.logs.flush_all();
+        }
+    });
+    let sweeper = Arc::clone(&ctx);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CACHE_SWEEP);
+        loop {
+            tick.tick().await;
+            sweeper.site.cache.sweep();
         }
     });
     let mut ready = std::fs::File::from(ready);
