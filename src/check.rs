@@ -27,12 +27,7 @@ pub fn run(location: &Location, dump: bool) -> ExitCode {
         }
     }
     if let Some(log) = &config.error_log {
-        let opened = crate::log::ensure_parent(log).and_then(|()| {
-            std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(log)
-        });
+        let opened = crate::log::open_append(log);
         if let Err(e) = opened {
             return fail(&format!(
                 "could not open the error log \"{}\" ({})",

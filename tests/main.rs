@@ -14,6 +14,9 @@ mod cli;
 mod hostile_docroot;
 /// Handover variables and pid-file temp names an attacker controls.
 mod hostile_env;
+/// Log-directory writers: planted symlinks and hard links, rotation with a
+/// worker user.
+mod hostile_logs;
 /// GET/HEAD, index, 404/403/405, directory redirect, drain semantics.
 mod http_basic;
 /// Conditionals, ranges, precompressed siblings, headers, error pages,

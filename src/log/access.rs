@@ -47,6 +47,18 @@ pub fn check_paths(config: &Config) -> Result<(), String> {
 }
 
 impl AccessLog {
+    fn new(path: PathBuf, config: &Config, file: Option<File>) -> Self {
+        AccessLog {
+            path,
+            limit: config.access_log_buffer.max(1),
+            state: Mutex::new(State {
+                file,
+                buf: Vec::new(),
+                failing: false,
+            }),
+        }
+    }
+
     fn write_out(&self, st: &mut State) {
         if st.buf.is_empty() {
             return;
@@ -95,12 +107,16 @@ impl AccessLog {
         self.write_out(&mut st);
     }
 
-    /// Flushes, then reopens the path (after a rotation renamed it).
-    pub fn reopen(&self) {
+    /// Flushes, then reopens the path (after a rotation renamed it),
+    /// giving a new file to `owner` (the master, for its workers).
+    pub fn reopen(&self, owner: Option<(nix::unistd::Uid, nix::unistd::Gid)>) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         self.write_out(&mut st);
         match open(&self.path) {
-            Ok(f) => st.file = Some(f),
+            Ok(f) => {
+                super::open::give_to(&f, &self.path, owner);
+                st.file = Some(f);
+            }
             Err(e) => crate::alert!(
                 "could not reopen the access log \"{}\": {e}",
                 self.path.display()
@@ -116,9 +132,13 @@ pub struct AccessLogs {
 }
 
 impl AccessLogs {
-    /// Opens every access log of `config` (a path that cannot be opened is
-    /// reported and its lines dropped).
-    pub fn open(config: &Config) -> Self {
+    /// Opens every access log of `config`, as the master does for a
+    /// generation: a path that cannot be opened is an error naming it.
+    /// New files are given to `owner` (the workers' user).
+    pub fn open(
+        config: &Config,
+        owner: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
+    ) -> Result<Self, String> {
         let mut logs: Vec<AccessLog> = Vec::new();
         let mut by_server = Vec::new();
         for s in &config.servers {
@@ -129,31 +149,45 @@ impl AccessLogs {
             let i = match logs.iter().position(|l| &l.path == path) {
                 Some(i) => i,
                 None => {
-                    let file = match open(path) {
-                        Ok(f) => Some(f),
-                        Err(e) => {
-                            crate::alert!(
-                                "could not open the access log \"{}\": {e}",
-                                path.display()
-                            );
-                            None
-                        }
-                    };
-                    logs.push(AccessLog {
-                        path: path.clone(),
-                        limit: config.access_log_buffer.max(1),
-                        state: Mutex::new(State {
-                            file,
-                            buf: Vec::new(),
-                            failing: false,
-                        }),
-                    });
+                    let file = open(path).map_err(|e| {
+                        format!("could not open the access log \"{}\": {e}", path.display())
+                    })?;
+                    super::open::give_to(&file, path, owner);
+                    logs.push(AccessLog::new(path.clone(), config, Some(file)));
                     logs.len() - 1
                 }
             };
             by_server.push(Some(i));
         }
-        AccessLogs { logs, by_server }
+        Ok(AccessLogs { logs, by_server })
+    }
+
+    /// A copy for a forked worker: the same files (duplicated descriptors),
+    /// empty buffers. A descriptor that cannot be duplicated (out of fds)
+    /// is reported and its lines dropped until a reopen.
+    pub fn duplicate(&self, config: &Config) -> Self {
+        let logs = self
+            .logs
+            .iter()
+            .map(|l| {
+                let st = l.state.lock().unwrap_or_else(|p| p.into_inner());
+                let file = st.file.as_ref().and_then(|f| match f.try_clone() {
+                    Ok(f) => Some(f),
+                    Err(e) => {
+                        crate::alert!(
+                            "could not take over the access log \"{}\": {e}",
+                            l.path.display()
+                        );
+                        None
+                    }
+                });
+                AccessLog::new(l.path.clone(), config, file)
+            })
+            .collect();
+        AccessLogs {
+            logs,
+            by_server: self.by_server.clone(),
+        }
     }
 
     /// The log of server `i`, if it has one.
@@ -170,9 +204,9 @@ impl AccessLogs {
         self.logs.iter().for_each(AccessLog::flush);
     }
 
-    /// Reopens every file.
-    pub fn reopen_all(&self) {
-        self.logs.iter().for_each(AccessLog::reopen);
+    /// Reopens every file; new files go to `owner`.
+    pub fn reopen_all(&self, owner: Option<(nix::unistd::Uid, nix::unistd::Gid)>) {
+        self.logs.iter().for_each(|l| l.reopen(owner));
     }
 
     /// The open fds, so a forked worker keeps them.

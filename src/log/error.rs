@@ -1,5 +1,6 @@
 //! The error log: one process-wide file, opened O_APPEND so master and
-//! workers can share it, reopened on USR1.
+//! workers can share it (a worker installs the descriptor its master
+//! opened), reopened on USR1.
 //!
 //! Lines look like nginx's: `2026/11/21 22:16:23 [notice] 12238#0: msg`.
 //! Before the file is open (and with `error_log = "stderr"`) lines go to
@@ -60,14 +61,12 @@ fn open(path: &Path) -> std::io::Result<File> {
     super::open_append(path)
 }
 
-/// Opens (or switches to) the error log at `path`; `None` means stderr.
-/// On failure the previous destination is kept and the error returned.
-pub fn set_path(path: Option<&Path>) -> std::io::Result<()> {
-    let file = path.map(open).transpose()?;
+/// Makes `file` (opened by the master for this generation; `None` for
+/// stderr) the destination, for `path`.
+pub fn install(file: Option<File>, path: Option<&Path>) {
     let mut sink = SINK.lock().unwrap_or_else(|p| p.into_inner());
     sink.file = file;
     sink.path = path.map(Path::to_path_buf);
-    Ok(())
 }
 
 /// Reopens the current file (after logrotate renamed it). On failure the

@@ -1,11 +1,17 @@
-//! Logging: the error log (nginx's vocabulary and line format) and, later,
-//! the access log. Both are reopened on USR1.
+//! Logging: the error log (nginx's vocabulary and line format) and the
+//! access logs. The master opens every log of a generation (`files.rs`,
+//! safely: `open.rs`) and its workers inherit the descriptors; on USR1 the
+//! master reopens (creating the new files, owned by the workers' user),
+//! then the workers reopen theirs.
 
 pub mod access;
 pub mod error;
+pub mod files;
+pub mod open;
 pub mod time;
 
 pub use error::Level;
+pub use open::open_append;
 
 /// An io error as nginx prints errno: `20: Not a directory`.
 pub fn errno_text(e: &std::io::Error) -> String {
@@ -15,19 +21,6 @@ pub fn errno_text(e: &std::io::Error) -> String {
         Some(n) => format!("{n}: {text}"),
         None => text.to_string(),
     }
-}
-
-/// Opens a log file for appending (creating it, and its directory, mode
-/// 0644). O_APPEND makes every write land whole at the end, so processes
-/// sharing the file never interleave within a line.
-pub fn open_append(path: &std::path::Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    ensure_parent(path)?;
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o644)
-        .open(path)
 }
 
 /// Creates the parent directory of `path` if it is missing. An existing

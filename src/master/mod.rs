@@ -48,6 +48,7 @@ use nix::unistd::Pid;
 
 use crate::config::{self, Config};
 use crate::listen::Shared;
+use crate::log::files::LogFiles;
 use crate::{alert, crit, notice};
 use signal::{Inbox, Signal};
 use upgrade::NewBinary;
@@ -76,6 +77,7 @@ enum Phase {
 /// A reload whose new workers are starting.
 struct PendingReload {
     config: Arc<Config>,
+    logs: LogFiles,
     listeners: Vec<Shared>,
     generation: u64,
     deadline: Instant,
@@ -96,6 +98,8 @@ struct Master {
     exe: PathBuf,
     pid: Pid,
     config: Arc<Config>,
+    /// The current generation's log files, opened by this master.
+    logs: LogFiles,
     listeners: Vec<Shared>,
     generation: u64,
     /// The highest generation number handed out so far.
@@ -253,7 +257,7 @@ impl Master {
     }
 
     fn spawn_current(&mut self) {
-        match workers::start_worker(&self.config, &self.listeners, self.generation) {
+        match workers::start_worker(&self.config, &self.logs, &self.listeners, self.generation) {
             Ok(w) => self.workers.push(w),
             Err(e) => alert!("fork() failed while spawning \"worker process\" ({e})"),
         }
@@ -312,14 +316,18 @@ impl Master {
         if matches!(self.phase, Phase::Terminating { .. }) {
             return;
         }
-        // Logged after the reopen, so the fresh file shows it happened.
-        match crate::log::error::reopen() {
-            Ok(()) => {
-                self.log_reopened();
-                notice!("reopening logs");
-            }
+        // The master creates the new files (as root, handed to the
+        // workers' user) before the workers reopen them as themselves.
+        self.logs.reopen();
+        if let Some(r) = &mut self.reload {
+            r.logs.reopen();
+        }
+        match self.logs.install_error() {
+            Ok(()) => self.log_reopened(),
             Err(e) => alert!("could not reopen the error log: {e}"),
         }
+        // Logged after the reopen, so the fresh file shows it happened.
+        notice!("reopening logs");
         // Draining workers too: they still write until they exit.
         self.signal_workers(Raw::SIGUSR1, |_| true);
     }

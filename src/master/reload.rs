@@ -8,11 +8,11 @@ use std::time::Instant;
 
 use nix::sys::signal::Signal as Raw;
 
-use super::start::give_log_to_workers;
 use super::workers::{self, State};
 use super::{Master, PendingReload, Phase, RELOAD_READY_TIMEOUT, decide, pidfile};
 use crate::config;
 use crate::listen::{self, Listener};
+use crate::log::files::LogFiles;
 use crate::{alert, emerg, notice};
 
 impl Master {
@@ -47,17 +47,19 @@ impl Master {
                 return;
             }
         };
-        if let Err(msg) = crate::log::access::check_paths(&config) {
-            emerg!("{msg}");
-            return;
-        }
+        let logs = match LogFiles::open(&config) {
+            Ok(l) => l,
+            Err(msg) => {
+                emerg!("{msg}");
+                return;
+            }
+        };
         if config.pid != self.config.pid
             && let Err(msg) = pidfile::check_writable(&config.pid)
         {
             emerg!("{msg}");
             return;
         }
-        give_log_to_workers(&config);
         let listeners = match listen::open(
             &config.listen_addrs(),
             &self.listeners,
@@ -75,7 +77,7 @@ impl Master {
         self.last_generation += 1;
         let generation = self.last_generation;
         for _ in 0..config.worker_processes {
-            match workers::start_worker(&config, &listeners, generation) {
+            match workers::start_worker(&config, &logs, &listeners, generation) {
                 Ok(w) => self.workers.push(w),
                 Err(e) => {
                     alert!("fork() failed while spawning \"worker process\" ({e})");
@@ -87,6 +89,7 @@ impl Master {
         }
         self.reload = Some(PendingReload {
             config,
+            logs,
             listeners,
             generation,
             deadline: Instant::now() + RELOAD_READY_TIMEOUT,
@@ -124,19 +127,17 @@ impl Master {
     pub(super) fn commit_reload(&mut self) {
         let Some(r) = self.reload.take() else { return };
         let old_pid_path = self.config.pid.clone();
-        let old_log = self.config.error_log.clone();
         self.config = r.config;
+        self.logs = r.logs;
         self.listeners = r.listeners;
         self.generation = r.generation;
         let generation = self.generation;
         self.signal_workers(Raw::SIGQUIT, |w| {
             w.generation != generation && w.state != State::Exiting
         });
-        if self.config.error_log != old_log {
-            match crate::log::error::set_path(self.config.error_log.as_deref()) {
-                Ok(()) => self.log_reopened(),
-                Err(e) => alert!("could not open the new error log: {e}"),
-            }
+        match self.logs.install_error() {
+            Ok(()) => self.log_reopened(),
+            Err(e) => alert!("could not use the new error log: {e}"),
         }
         if self.config.pid != old_pid_path && self.new_binary.is_none() {
             match pidfile::write(&self.config.pid, self.pid) {
@@ -154,10 +155,8 @@ impl Master {
         self.reload_again_if_asked();
     }
 
-    /// The error log file changed: hand it to the workers' user and, for a
-    /// daemon, point stderr at it again.
+    /// The error log file changed: for a daemon, point stderr at it again.
     pub(super) fn log_reopened(&self) {
-        give_log_to_workers(&self.config);
         if self.stderr_is_log {
             let _ = crate::log::error::capture_stderr();
         }

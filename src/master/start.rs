@@ -12,10 +12,11 @@ use std::sync::Arc;
 
 use super::signal::Inbox;
 use super::{Master, Phase, Start, daemon, pidfile, upgrade};
-use crate::config::{self, Config};
+use crate::config;
 use crate::listen;
+use crate::log::files::LogFiles;
 use crate::sys;
-use crate::{alert, crit, emerg, notice};
+use crate::{crit, emerg, notice};
 
 /// Prints a startup error the way nginx does (`moltd: [emerg] ...`), logs
 /// it if the error log is a file, and, for a new binary, sends it to the
@@ -65,23 +66,18 @@ pub fn run(start: Start) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = crate::log::error::set_path(config.error_log.as_deref()) {
+    let logs = match LogFiles::open(&config) {
+        Ok(l) => l,
+        Err(msg) => {
+            startup_error(&msg, &mut ready_report);
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = logs.install_error() {
         startup_error(
-            &format!(
-                "could not open the error log \"{}\" ({})",
-                config
-                    .error_log
-                    .as_deref()
-                    .unwrap_or(std::path::Path::new("stderr"))
-                    .display(),
-                crate::log::errno_text(&e)
-            ),
+            &format!("could not use the error log ({e})"),
             &mut ready_report,
         );
-        return ExitCode::FAILURE;
-    }
-    if let Err(msg) = crate::log::access::check_paths(&config) {
-        startup_error(&msg, &mut ready_report);
         return ExitCode::FAILURE;
     }
     if config.user.is_some() && !sys::privs::is_root() {
@@ -89,7 +85,6 @@ pub fn run(start: Start) -> ExitCode {
             "the \"user\" key makes sense only if the master process runs with super-user privileges, ignored"
         );
     }
-    give_log_to_workers(&config);
     if let Some(msg) = ready_complaint {
         crit!("{msg}");
     }
@@ -191,6 +186,7 @@ pub fn run(start: Start) -> ExitCode {
         exe,
         pid,
         config,
+        logs,
         listeners,
         generation: 1,
         last_generation: 1,
@@ -214,27 +210,4 @@ pub fn run(start: Start) -> ExitCode {
     );
     master.start_workers();
     master.run()
-}
-
-/// Makes the error log writable by the workers' user (when the master runs
-/// as root with `user`), so a worker can reopen it after a rotation.
-pub(super) fn give_log_to_workers(config: &Config) {
-    let Some((user, group)) = &config.user else {
-        return;
-    };
-    if !sys::privs::is_root() {
-        return;
-    }
-    let Ok((uid, gid)) = sys::privs::lookup(user, group.as_deref()) else {
-        return;
-    };
-    let logs = config
-        .error_log
-        .iter()
-        .chain(config.servers.iter().filter_map(|s| s.access_log.as_ref()));
-    for log in logs {
-        if let Err(e) = std::os::unix::fs::chown(log, Some(uid.as_raw()), Some(gid.as_raw())) {
-            alert!("chown(\"{}\", {uid}) failed ({e})", log.display());
-        }
-    }
 }

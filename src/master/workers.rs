@@ -11,6 +11,7 @@ use nix::unistd::Pid;
 
 use crate::config::Config;
 use crate::listen::Shared;
+use crate::log::files::LogFiles;
 use crate::notice;
 
 /// Where a worker is in its life.
@@ -42,6 +43,7 @@ pub struct Worker {
 /// Forks one worker for `generation`, serving `config` on `listeners`.
 pub fn start_worker(
     config: &Arc<Config>,
+    logs: &LogFiles,
     listeners: &[Shared],
     generation: u64,
 ) -> std::io::Result<Worker> {
@@ -53,6 +55,7 @@ pub fn start_worker(
         crate::worker::run(crate::worker::Setup {
             config: setup_config,
             listeners: sockets,
+            logs,
             ready: ready_w,
             master,
         })

@@ -29,6 +29,7 @@ use nix::unistd::Pid;
 use crate::config::Config;
 use crate::http::Site;
 use crate::log::access::AccessLogs;
+use crate::log::files::LogFiles;
 use crate::sys;
 use crate::{alert, emerg, notice};
 
@@ -47,6 +48,9 @@ pub struct Setup<'a> {
     /// The master's listeners for this generation, with the configured
     /// address each is bound to.
     pub listeners: Vec<(&'a TcpListener, std::net::SocketAddr)>,
+    /// The generation's log files, opened by the master: a worker never
+    /// opens a log with root's privileges.
+    pub logs: &'a LogFiles,
     /// Write end of the ready pipe.
     pub ready: OwnedFd,
     /// The master's pid, to detect its death.
@@ -71,10 +75,10 @@ pub fn run(setup: Setup<'_>) -> i32 {
         }
     }
     // A reload may name a new error log: this generation writes there.
-    if let Err(e) = crate::log::error::set_path(setup.config.error_log.as_deref()) {
-        alert!("could not open the error log: {e}");
+    if let Err(e) = setup.logs.install_error() {
+        alert!("could not take over the error log: {e}");
     }
-    let logs = AccessLogs::open(&setup.config);
+    let logs = setup.logs.for_worker(&setup.config);
     let mut keep: Vec<i32> = listeners.iter().map(|(l, _)| l.as_raw_fd()).collect();
     keep.push(setup.ready.as_raw_fd());
     keep.extend(crate::log::error::raw_fd());
@@ -259,9 +263,10 @@ async fn serve(
 /// Reopens the error log and the access logs, then says so in the new
 /// error log.
 fn reopen(ctx: &Ctx) {
-    ctx.logs.reopen_all();
-    match crate::log::error::reopen() {
-        Ok(()) => notice!("reopening logs"),
-        Err(e) => alert!("could not reopen the error log: {e}"),
+    // As this worker's user, after the master created the new files.
+    if let Err(e) = crate::log::error::reopen() {
+        alert!("could not reopen the error log: {e}");
     }
+    ctx.logs.reopen_all(None);
+    notice!("reopening logs");
 }

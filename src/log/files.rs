@@ -1,0 +1,93 @@
+//! The log files of one configuration generation, opened by the master.
+//!
+//! The master opens every log (as root, safely: `open.rs`) when it starts
+//! and when a reload reads a new configuration, and its workers inherit
+//! the descriptors: a worker never opens a log with root's privileges.
+//! On USR1 the master reopens first, error log before access logs, so a
+//! rotated log is created by root and handed to the workers' user before
+//! the workers, told next, reopen it as themselves.
+
+use std::fs::File;
+use std::path::PathBuf;
+
+use nix::unistd::{Gid, Uid};
+
+use super::access::AccessLogs;
+use super::open::{give_to, open_append, workers_owner};
+use crate::config::Config;
+
+/// A generation's error log (unless it is stderr) and access logs.
+pub struct LogFiles {
+    error: Option<(PathBuf, File)>,
+    access: AccessLogs,
+    owner: Option<(Uid, Gid)>,
+}
+
+impl std::fmt::Debug for LogFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogFiles")
+            .field("error", &self.error.as_ref().map(|(p, _)| p))
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogFiles {
+    /// Opens every log `config` names; the error names the file and why.
+    pub fn open(config: &Config) -> Result<Self, String> {
+        let owner = workers_owner(config);
+        let error = match &config.error_log {
+            Some(path) => {
+                let f = open_append(path).map_err(|e| {
+                    format!(
+                        "could not open the error log \"{}\" ({})",
+                        path.display(),
+                        super::errno_text(&e)
+                    )
+                })?;
+                give_to(&f, path, owner);
+                Some((path.clone(), f))
+            }
+            None => None,
+        };
+        Ok(LogFiles {
+            error,
+            access: AccessLogs::open(config, owner)?,
+            owner,
+        })
+    }
+
+    /// Makes this generation's error log the process's (a copy of the
+    /// descriptor; stderr if there is none).
+    pub fn install_error(&self) -> std::io::Result<()> {
+        match &self.error {
+            Some((path, f)) => super::error::install(Some(f.try_clone()?), Some(path)),
+            None => super::error::install(None, None),
+        }
+        Ok(())
+    }
+
+    /// USR1 in the master: the error log, then the access logs, opened
+    /// again by path (creating them after a rotation) and handed to the
+    /// workers' user. A log that cannot be reopened keeps its old file.
+    pub fn reopen(&mut self) {
+        if let Some((path, f)) = &mut self.error {
+            match open_append(path) {
+                Ok(new) => {
+                    give_to(&new, path, self.owner);
+                    *f = new;
+                }
+                Err(e) => crate::alert!(
+                    "could not reopen the error log \"{}\" ({})",
+                    path.display(),
+                    super::errno_text(&e)
+                ),
+            }
+        }
+        self.access.reopen_all(self.owner);
+    }
+
+    /// What a forked worker takes: its own descriptors of the same files.
+    pub fn for_worker(&self, config: &Config) -> AccessLogs {
+        self.access.duplicate(config)
+    }
+}

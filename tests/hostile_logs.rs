@@ -1,0 +1,191 @@
+//! An attacker who can write the log directory (here the workers' own
+//! user, `nobody`): symlinks and hard links planted where root will reopen
+//! a log, and the honest case beside it, a rotation with a worker user.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use nix::sys::signal::Signal;
+use nix::unistd::{Uid, User};
+
+use crate::support::{Server, conf, free_port, http, wait_for};
+
+/// `nobody`, when the tests run as root (workers can switch user only
+/// then); `None` with the reason printed otherwise.
+fn nobody(test: &str) -> Option<User> {
+    if !Uid::effective().is_root() {
+        eprintln!("SKIPPED {test}: not root, workers cannot switch user here");
+        return None;
+    }
+    let u = User::from_name("nobody").ok().flatten();
+    if u.is_none() {
+        eprintln!("SKIPPED {test}: no user \"nobody\"");
+    }
+    u
+}
+
+/// A server whose workers run as nobody, logging every line at once.
+fn start_as_nobody(s: &mut Server, port: u16) -> nix::unistd::Pid {
+    std::fs::set_permissions(&s.prefix, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    s.config(&conf(
+        &[port],
+        1,
+        "user = \"nobody\"\naccess_log_buffer = \"0\"",
+    ));
+    s.start(port)
+}
+
+/// A root-only file next to the prefix's logs.
+fn secret(s: &Server) -> std::path::PathBuf {
+    let p = s.path("root-only");
+    std::fs::write(&p, "root only\n").expect("secret");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    p
+}
+
+fn assert_untouched(p: &Path) {
+    let m = std::fs::metadata(p).expect("secret");
+    assert_eq!((m.uid(), m.gid()), (0, 0), "owner unchanged");
+    assert_eq!(m.mode() & 0o777, 0o600, "mode unchanged");
+    assert_eq!(std::fs::read_to_string(p).expect("read"), "root only\n");
+}
+
+/// Replaces `log` with a symlink to `target` owned by `owner`, by rename,
+/// as an attacker who can write the directory would.
+fn plant_symlink(log: &Path, target: &Path, owner: &User) {
+    let tmp = log.with_extension("planted");
+    std::os::unix::fs::symlink(target, &tmp).expect("symlink");
+    std::os::unix::fs::lchown(&tmp, Some(owner.uid.as_raw()), Some(owner.gid.as_raw()))
+        .expect("lchown");
+    std::fs::rename(&tmp, log).expect("rename over the log");
+}
+
+#[test]
+fn a_symlinked_log_planted_by_the_worker_user_is_not_followed_by_root() {
+    let Some(nobody) = nobody("a_symlinked_log_planted_by_the_worker_user_is_not_followed_by_root")
+    else {
+        return;
+    };
+    let port = free_port();
+    let mut s = Server::new();
+    let master = start_as_nobody(&mut s, port);
+    let secret = secret(&s);
+    // The attacker's foothold: the log directory is theirs.
+    std::os::unix::fs::chown(s.path("logs"), Some(nobody.uid.as_raw()), None).expect("chown");
+    plant_symlink(&s.path("logs/access.log"), &secret, &nobody);
+    s.signal(master, Signal::SIGUSR1);
+    s.wait_log_count("#0: reopening logs", 2);
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
+    assert_eq!(http::get(port, "/missing").expect("GET").status, 404);
+    s.wait_log("not followed");
+    assert_untouched(&secret);
+    // The error log, too.
+    let secret2 = s.path("root-only-2");
+    std::fs::write(&secret2, "root only\n").expect("secret");
+    std::fs::set_permissions(&secret2, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    plant_symlink(&s.path("logs/error.log"), &secret2, &nobody);
+    s.signal(master, Signal::SIGUSR1);
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
+    // Give the master and worker time to act on the signal; the secret
+    // must never change.
+    wait_for("the worker to answer after the second USR1", || {
+        http::get(port, "/x").ok().filter(|r| r.status == 404)
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_untouched(&secret);
+    assert_untouched(&secret2);
+}
+
+#[test]
+fn a_hard_link_planted_as_the_log_is_refused() {
+    let Some(nobody) = nobody("a_hard_link_planted_as_the_log_is_refused") else {
+        return;
+    };
+    let port = free_port();
+    let mut s = Server::new();
+    let master = start_as_nobody(&mut s, port);
+    let secret = secret(&s);
+    std::os::unix::fs::chown(s.path("logs"), Some(nobody.uid.as_raw()), None).expect("chown");
+    // Where protected_hardlinks is off, nobody could link a root file; the
+    // test (as root) makes the link the attacker would.
+    let tmp = s.path("logs/planted");
+    std::fs::hard_link(&secret, &tmp).expect("hard link");
+    std::fs::rename(&tmp, s.path("logs/access.log")).expect("rename");
+    s.signal(master, Signal::SIGUSR1);
+    s.wait_log_count("#0: reopening logs", 2);
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
+    s.wait_log("hard links");
+    assert_untouched(&secret);
+}
+
+#[test]
+fn rotation_with_a_worker_user_creates_the_new_logs() {
+    let Some(nobody) = nobody("rotation_with_a_worker_user_creates_the_new_logs") else {
+        return;
+    };
+    let port = free_port();
+    let mut s = Server::new();
+    let master = start_as_nobody(&mut s, port);
+    assert_eq!(http::get(port, "/before").expect("GET").status, 404);
+    // logs/ stays root's, 0755: the workers cannot create files in it.
+    let dir = std::fs::metadata(s.path("logs")).expect("logs");
+    assert_eq!(dir.uid(), 0);
+    std::fs::rename(s.path("logs/access.log"), s.path("logs/access.log.1")).expect("rotate");
+    std::fs::rename(s.path("logs/error.log"), s.path("logs/error.log.1")).expect("rotate");
+    s.signal(master, Signal::SIGUSR1);
+    s.wait_log_count("#0: reopening logs", 2);
+    assert_eq!(http::get(port, "/after").expect("GET").status, 404);
+    let log = s.log();
+    assert!(
+        !log.contains("could not") && !log.contains("failed"),
+        "{log}"
+    );
+    wait_for("the new line in the new access.log", || {
+        std::fs::read_to_string(s.path("logs/access.log"))
+            .ok()
+            .filter(|t| t.contains("GET /after"))
+    });
+    let new = std::fs::read_to_string(s.path("logs/access.log")).expect("new log");
+    assert!(!new.contains("GET /before"), "{new}");
+    let old = std::fs::read_to_string(s.path("logs/access.log.1")).expect("old log");
+    assert!(
+        old.contains("GET /before") && !old.contains("GET /after"),
+        "{old}"
+    );
+    for f in ["logs/access.log", "logs/error.log"] {
+        let m = std::fs::metadata(s.path(f)).expect("log");
+        assert_eq!(m.uid(), nobody.uid.as_raw(), "{f} is the workers' user's");
+    }
+}
+
+#[test]
+fn a_log_symlinked_by_another_user_fails_the_start_with_a_clear_error() {
+    let Some(nobody) = nobody("a_log_symlinked_by_another_user_fails_the_start_with_a_clear_error")
+    else {
+        return;
+    };
+    let port = free_port();
+    let mut s = Server::new();
+    let secret = secret(&s);
+    std::fs::create_dir_all(s.path("logs")).expect("logs");
+    plant_symlink(&s.path("logs/access.log"), &secret, &nobody);
+    std::fs::set_permissions(&s.prefix, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    s.config(&conf(&[port], 1, "user = \"nobody\""));
+    s.spawn(&[]);
+    assert_eq!(s.wait_launcher(), Some(1));
+    let out = s.launcher_output();
+    assert!(
+        out.contains("could not open the access log") && out.contains("not followed"),
+        "{out}"
+    );
+    assert_untouched(&secret);
+    // A link root made (as an operator would, e.g. to /dev/stdout) works.
+    std::fs::remove_file(s.path("logs/access.log")).expect("rm");
+    std::os::unix::fs::symlink(s.path("elsewhere.log"), s.path("logs/access.log")).expect("link");
+    s.start(port);
+    wait_for("a line through the operator's link", || {
+        std::fs::read_to_string(s.path("elsewhere.log"))
+            .ok()
+            .filter(|t| t.contains("GET / "))
+    });
+}
