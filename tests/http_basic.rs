@@ -146,9 +146,9 @@ fn worker_shutdown_timeout_cuts_a_stalled_download() {
     let port = free_port();
     let mut s = Server::new();
     s.config(&conf(&[port], 1, "worker_shutdown_timeout = \"500ms\""));
-    std::fs::write(s.path("html/big.bin"), vec![7u8; 16 * 1024 * 1024]).expect("big");
+    std::fs::write(s.path("html/big.bin"), vec![7u8; http::unbufferable_size()]).expect("big");
     let master = s.start(port);
-    let mut conn = http::connect(port).expect("connect");
+    let mut conn = http::connect_small_window(port).expect("connect");
     conn.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("send");
     let mut first = [0u8; 1024];

@@ -193,12 +193,12 @@ fn a_file_that_shrinks_mid_send_ends_the_connection_not_the_worker() {
     let port = free_port();
     let mut s = Server::new();
     s.config(&crate::support::conf(&[port], 1, ""));
-    let len = 64 * 1024 * 1024;
+    let len = http::unbufferable_size();
     std::fs::write(s.path("html/huge.bin"), vec![7u8; len]).expect("huge.bin");
     let master = s.start(port);
     let worker = s.wait_workers(master, 1)[0];
 
-    let c = http::connect(port).expect("connect");
+    let c = http::connect_small_window(port).expect("connect");
     let mut r = BufReader::new(c);
     send(r.get_mut(), "GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n");
     let mut line = String::new();

@@ -105,6 +105,31 @@ pub fn connect(port: u16) -> io::Result<TcpStream> {
     Ok(s)
 }
 
+/// Connects with a small receive buffer, set before connecting so the
+/// advertised window stays small: a client that stops reading stalls the
+/// server soon, whatever the machine's `tcp_rmem` allows.
+pub fn connect_small_window(port: u16) -> io::Result<TcpStream> {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    sock.set_recv_buffer_size(4096)?;
+    sock.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())?;
+    let s: TcpStream = sock.into();
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    s.set_write_timeout(Some(Duration::from_secs(20)))?;
+    Ok(s)
+}
+
+/// A body size the kernel cannot hold whole between a stalled server and
+/// a [`connect_small_window`] client: above the largest send buffer the
+/// server's socket may grow to (`tcp_wmem`'s maximum on this machine),
+/// plus the client's buffer and a margin.
+pub fn unbufferable_size() -> usize {
+    let wmem_max: usize = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 << 20);
+    wmem_max + (8 << 20)
+}
+
 /// One request on a fresh connection (`Connection: close`).
 pub fn request(port: u16, method: &str, path: &str) -> io::Result<Response> {
     let mut s = connect(port)?;
