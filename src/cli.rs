@@ -1,4 +1,4 @@
-//! Command-line flags (DESIGN §5), nginx's letters.
+//! Command-line flags (README, "Command line"), nginx's letters.
 
 use std::path::PathBuf;
 

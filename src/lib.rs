@@ -1,7 +1,7 @@
 //! moltd: a static-file web server with nginx's master/worker process model
 //! and nginx-style binary hot swap.
 //!
-//! Layout (DESIGN §1): `config` is read once per generation; `master` owns
+//! Layout (docs/architecture.md §1): `config` is read once per generation; `master` owns
 //! the listening sockets and forks `worker`s; a worker serves `http`;
 //! `listen` binds and adopts sockets; `log` is the error log; `sys` holds
 //! every `unsafe` block. Data flows one way: config -> master -> worker ->

@@ -1,4 +1,4 @@
-//! The layering rules of DESIGN §1 and STYLE.md, checked on the source.
+//! The layering rules of docs/architecture.md §1, checked on the source.
 
 use std::path::Path;
 
@@ -112,6 +112,36 @@ fn the_master_starts_no_runtime_or_thread() {
                 !text.contains("thread::spawn"),
                 "{path}: the master starts no thread"
             );
+        }
+    }
+}
+
+#[test]
+fn comments_only_send_readers_to_files_in_the_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (path, text) in raw_sources() {
+        for (n, line) in text.lines().enumerate() {
+            for outside in ["DESIGN §", "DESIGN.md", "control.md", "STYLE.md", "shared/"] {
+                assert!(
+                    !line.contains(outside),
+                    "{path}:{}: names {outside}, which a clone does not have",
+                    n + 1
+                );
+            }
+            let mut rest = line;
+            while let Some(i) = rest.find("docs/") {
+                let name: String = rest[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || "/._-".contains(*c))
+                    .collect();
+                let name = name.trim_end_matches('.');
+                assert!(
+                    root.join(name).exists(),
+                    "{path}:{}: {name} does not exist",
+                    n + 1
+                );
+                rest = &rest[i + 5..];
+            }
         }
     }
 }

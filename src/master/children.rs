@@ -1,5 +1,5 @@
 //! Children report in: readiness bytes from workers and from a new binary,
-//! and exits reaped on CHLD, with what each exit means (DESIGN §3 CHLD,
+//! and exits reaped on CHLD, with what each exit means (docs/operations.md, CHLD;
 //! §4 step 5): respawn with a fork-storm guard, abandon a reload whose new
 //! worker died, or roll an upgrade back when the new binary exits.
 

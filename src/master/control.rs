@@ -1,5 +1,5 @@
 //! `-s stop|quit|reopen|reload`: signal the running master named by the pid
-//! file. Works with a broken config (control.md #10): only the pid path is
+//! file. Works with a broken config (docs/operations.md): only the pid path is
 //! needed, read leniently.
 
 use std::process::ExitCode;

@@ -1,6 +1,6 @@
 //! Daemon mode: the launcher forks, the child starts a new session and
 //! carries on as the master; the launcher waits for the child's report and
-//! exits 0 only once the pid file is written (control.md #9), or 1 with the
+//! exits 0 only once the pid file is written (docs/operations.md), or 1 with the
 //! child's error.
 
 use std::fs::File;

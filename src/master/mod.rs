@@ -1,5 +1,5 @@
 //! The master process: owns the listening sockets, forks workers, and acts
-//! on signals one at a time (DESIGN §2, §3, §4). Single-threaded, with no
+//! on signals one at a time (docs/architecture.md §2-§4). Single-threaded, with no
 //! tokio runtime and no threads: it sleeps in `poll(2)` over its signalfd
 //! and the readiness pipes of its children, with a timeout for the nearest
 //! deadline. It never imports `http`.
@@ -236,7 +236,7 @@ impl Master {
     }
 
     /// Starts workers of the current generation up to `worker_processes`;
-    /// never more (nginx can double them, control.md #4). Says what it did.
+    /// never more (nginx can double them). Says what it did.
     fn start_workers(&mut self) {
         self.accepting = true;
         let missing = self

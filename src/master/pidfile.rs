@@ -1,4 +1,4 @@
-//! The pid file (control.md #9): written atomically once the listeners are
+//! The pid file (docs/operations.md): written atomically once the listeners are
 //! ready, renamed to `.oldbin` for an upgrade and back on rollback, removed
 //! only by the master it names.
 

@@ -1,4 +1,4 @@
-//! HUP: a reload builds a new generation (DESIGN §3): a fresh config,
+//! HUP: a reload builds a new generation (docs/architecture.md §2): a fresh config,
 //! listeners matched by address (kept, or bound), new workers; only when
 //! all of them report ready do the old ones get QUIT. A bad config, a busy
 //! port or workers that never become ready leave everything as it was.

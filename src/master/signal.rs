@@ -1,5 +1,5 @@
 //! Signals at the edge: the one table mapping raw signals to what they mean
-//! to a master (DESIGN §3), also used by `-s`. Nothing past this file
+//! to a master (docs/operations.md, "Signals"), also used by `-s`. Nothing past this file
 //! matches on `libc::SIG*`.
 //!
 //! The master blocks these signals and reads them from a signalfd, which

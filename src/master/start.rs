@@ -1,6 +1,6 @@
 //! Starting a master: bind or adopt the listeners, open the logs, check
 //! the pid file, daemonize if asked, write the pid file, set the title and
-//! fork the first workers (DESIGN §4 step 4 for a new binary). Every
+//! fork the first workers (docs/architecture.md §4 for a new binary). Every
 //! failure prints an nginx-style `moltd: [emerg]` line and exits 1; a new
 //! binary also reports it to the old master over the readiness pipe.
 

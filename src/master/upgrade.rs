@@ -1,4 +1,4 @@
-//! Binary upgrade, the old master's side (DESIGN §4): rename the pid file to
+//! Binary upgrade, the old master's side (docs/architecture.md §4): rename the pid file to
 //! `.oldbin`, clear close-on-exec on exactly the listener fds (and the
 //! readiness pipe), and start the binary on disk with `MOLTD="fd;fd;"`
 //! through `std::process::Command`, with the child's signal mask cleared
@@ -313,7 +313,7 @@ impl fmt::Display for UpgradeError {
     }
 }
 
-/// Resolves argv[0] once, at first start (control.md #2): a name with a
+/// Resolves argv[0] once, at first start (docs/operations.md): a name with a
 /// slash against the start directory, a bare name through PATH. Never
 /// /proc/self/exe, which names the old inode after a package upgrade.
 pub fn resolve_exe(argv0: &Path) -> PathBuf {

@@ -1,7 +1,7 @@
 //! One HTTP/1.1 connection: the plain path (`plain.rs`) or hyper serves
 //! it; this task decides when it ends.
 //!
-//! Drain rule (control.md #7): once the worker drains, every response is
+//! Drain rule (docs/operations.md): once the worker drains, every response is
 //! sent with `Connection: close`, and a keep-alive connection with no
 //! request in progress is closed only after it has been quiet for
 //! [`DRAIN_IDLE_GRACE`] with no unread bytes waiting, so a request that the

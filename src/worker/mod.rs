@@ -5,7 +5,7 @@
 //! A worker never forks or execs and never touches the pid file. It tells
 //! the master it is serving by writing one byte on its ready pipe.
 //!
-//! Signals (DESIGN §3), read from a signalfd (`signals.rs`): QUIT (and the
+//! Signals (docs/operations.md), read from a signalfd (`signals.rs`): QUIT (and the
 //! master's death, via the parent-death signal) drains gracefully
 //! (`drain.rs`); TERM and INT exit at once; USR1 reopens the log; HUP, USR2
 //! and WINCH are logged and ignored.
