@@ -9,6 +9,9 @@ mod access_log;
 mod architecture;
 /// `-t`, `-T`, `-s`, `-v`, `-V` and bad flags.
 mod cli;
+/// Process faults: back-to-back signals, wrapper and hung binaries, fd
+/// exhaustion.
+mod faults;
 /// Docroot writers: symlink races, links out in listings, index files and
 /// error pages, coarse timestamps, deleted files held open.
 mod hostile_docroot;

@@ -39,18 +39,35 @@ pub struct UpgradeState {
 /// nginx's line for a refused USR2 during an upgrade.
 pub const UPGRADE_IN_PROGRESS: &str = "the changing binary signal is ignored: you should shutdown or terminate before either old or new binary's process";
 
-/// Why USR2 must be refused, as the crit line to log; `None` to upgrade.
+/// What USR2 does.
+#[derive(Debug, PartialEq, Eq)]
+pub enum OnUsr2 {
+    /// Start the new binary now.
+    Upgrade,
+    /// A reload is starting its workers: upgrade once it ends (a deploy
+    /// script's `-s reload` then USR2 gets both, as with nginx).
+    Queue,
+    /// Refused, with the crit line to log.
+    Refuse(&'static str),
+}
+
+/// The USR2 decision.
+pub fn on_usr2(s: UpgradeState) -> OnUsr2 {
+    match upgrade_refusal(s) {
+        Some(why) => OnUsr2::Refuse(why),
+        None if s.reloading => OnUsr2::Queue,
+        None => OnUsr2::Upgrade,
+    }
+}
+
+/// Why USR2 must be refused, as the crit line to log; `None` to upgrade
+/// (at once, or after a reload in progress).
 pub fn upgrade_refusal(s: UpgradeState) -> Option<&'static str> {
     if !s.running {
         return Some("the changing binary signal is ignored: shutting down");
     }
     if s.new_binary || s.old_master_alive {
         return Some(UPGRADE_IN_PROGRESS);
-    }
-    if s.reloading {
-        return Some(
-            "the changing binary signal is ignored: a reload is in progress, try again once it completes",
-        );
     }
     if s.pid_is_1 {
         return Some(
@@ -145,10 +162,6 @@ mod tests {
                 ..running()
             },
             UpgradeState {
-                reloading: true,
-                ..running()
-            },
-            UpgradeState {
                 pid_is_1: true,
                 ..running()
             },
@@ -163,6 +176,24 @@ mod tests {
             }),
             Some(UPGRADE_IN_PROGRESS)
         );
+    }
+
+    #[test]
+    fn usr2_during_a_reload_is_queued_not_dropped() {
+        let reloading = UpgradeState {
+            reloading: true,
+            ..running()
+        };
+        assert_eq!(on_usr2(reloading), OnUsr2::Queue);
+        assert_eq!(on_usr2(running()), OnUsr2::Upgrade);
+        // A refusal wins over the queue.
+        assert!(matches!(
+            on_usr2(UpgradeState {
+                new_binary: true,
+                ..reloading
+            }),
+            OnUsr2::Refuse(_)
+        ));
     }
 
     #[test]

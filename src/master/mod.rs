@@ -112,6 +112,8 @@ struct Master {
     reload: Option<PendingReload>,
     /// A HUP arrived during a reload: reload again when it ends.
     reload_again: bool,
+    /// A USR2 arrived during a reload: upgrade when it ends.
+    upgrade_queued: bool,
     new_binary: Option<NewBinary>,
     /// The old master, when this one was started by its upgrade.
     old_master: Option<Pid>,
@@ -214,7 +216,7 @@ impl Master {
             self.reap_children();
             return;
         }
-        let refused = sig == Signal::Upgrade && self.upgrade_refusal().is_some();
+        let refused = sig == Signal::Upgrade && matches!(self.on_usr2(), decide::OnUsr2::Refuse(_));
         let action = if refused { ", ignoring" } else { sig.action() };
         notice!("{sig} received from {from}{action}");
         match sig {
@@ -283,6 +285,7 @@ impl Master {
         };
         self.reload = None;
         self.reload_again = false;
+        self.upgrade_queued = false;
         self.respawn_at.clear();
         self.signal_workers(Raw::SIGTERM, |_| true);
     }
@@ -295,6 +298,7 @@ impl Master {
         self.phase = Phase::Quitting;
         self.reload = None;
         self.reload_again = false;
+        self.upgrade_queued = false;
         self.respawn_at.clear();
         self.signal_workers(Raw::SIGQUIT, |w| w.state != State::Exiting);
         // New connections are refused once no process holds the sockets.
@@ -310,6 +314,8 @@ impl Master {
         self.reload_again = false;
         self.respawn_at.clear();
         self.signal_workers(Raw::SIGQUIT, |w| w.state != State::Exiting);
+        // The reload it ended was all a queued USR2 waited for.
+        self.upgrade_if_queued();
     }
 
     fn reopen(&mut self) {
@@ -332,9 +338,9 @@ impl Master {
         self.signal_workers(Raw::SIGUSR1, |_| true);
     }
 
-    /// Why a USR2 must be refused now, if it must: the crit line to log.
-    fn upgrade_refusal(&self) -> Option<&'static str> {
-        decide::upgrade_refusal(decide::UpgradeState {
+    /// What a USR2 does now.
+    fn on_usr2(&self) -> decide::OnUsr2 {
+        decide::on_usr2(decide::UpgradeState {
             running: self.phase == Phase::Running,
             new_binary: self.new_binary.is_some(),
             old_master_alive: self.old_master.is_some_and(|p| nix::unistd::getppid() == p),
@@ -344,9 +350,17 @@ impl Master {
     }
 
     fn upgrade(&mut self) {
-        if let Some(why) = self.upgrade_refusal() {
-            crit!("{why}");
-            return;
+        match self.on_usr2() {
+            decide::OnUsr2::Refuse(why) => {
+                crit!("{why}");
+                return;
+            }
+            decide::OnUsr2::Queue => {
+                notice!("a reload is in progress; changing binary when it completes");
+                self.upgrade_queued = true;
+                return;
+            }
+            decide::OnUsr2::Upgrade => {}
         }
         notice!("changing binary");
         match upgrade::exec_new_binary(
@@ -362,6 +376,14 @@ impl Master {
                 self.new_binary = Some(nb);
             }
             Err(e) => alert!("{e}"),
+        }
+    }
+
+    /// Runs the upgrade a USR2 asked for during a reload that has ended.
+    fn upgrade_if_queued(&mut self) {
+        if self.reload.is_none() && std::mem::take(&mut self.upgrade_queued) {
+            notice!("changing binary for a USR2 received during the reload");
+            self.upgrade();
         }
     }
 

@@ -115,12 +115,14 @@ impl Master {
         self.reload_again_if_asked();
     }
 
-    /// Runs the reload a HUP asked for while another was in progress.
+    /// Runs the reload a HUP asked for while another was in progress;
+    /// once no reload follows, the upgrade a USR2 asked for meanwhile.
     fn reload_again_if_asked(&mut self) {
         if std::mem::take(&mut self.reload_again) {
             notice!("reconfiguring again for a HUP received during the reload");
             self.reload();
         }
+        self.upgrade_if_queued();
     }
 
     /// All new workers of a reload are serving: switch generations.

@@ -196,6 +196,7 @@ pub fn run(start: Start) -> ExitCode {
         accepting: true,
         reload: None,
         reload_again: false,
+        upgrade_queued: false,
         new_binary: None,
         old_master,
         ready_report,
