@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 
 use crate::support::{Server, conf, free_port, http, procs, wait_for};
 
-/// A python launcher that binds two listeners, `port` and `other`, forks,
+/// A python launcher (not a moltd master) that binds two listeners, `port` and `other`, forks,
 /// and in the child execs moltd with `env` (`%(a)d` is `port`'s fd,
 /// `%(b)d` `other`'s, `%(parent)d` the launcher's pid, which is the
 /// child's parent). The launcher prints the child's exit code when it
@@ -42,76 +42,78 @@ fn run_launcher(s: &Server, py: &str) -> std::process::Child {
         .expect("spawn python3")
 }
 
-#[test]
-fn one_fd_named_as_listener_and_readiness_pipe_is_refused() {
-    let (port, other) = (free_port(), free_port());
-    let s = Server::new();
-    s.config(&conf(&[port], 1, ""));
-    let child = run_launcher(
-        &s,
-        &launcher(
-            port,
-            other,
-            "MOLTD=%(a)d; MOLTD_READY=%(a)d MOLTD_PARENT=%(parent)d",
+/// Installs, as the new binary of an upgrade, a python wrapper that
+/// rewrites `MOLTD_READY` before it execs the real binary: `twice` names
+/// the first `MOLTD` socket again, `socket` a listening socket of its own.
+fn hostile_wrapper(s: &Server, mode: &str) {
+    let real = s.path("sbin/moltd-real");
+    crate::support::install_binary(&crate::support::moltd_bin(), &real);
+    crate::support::install_script(
+        &s.bin,
+        &format!(
+            "#!/usr/bin/env python3\n\
+             import os,socket,sys\n\
+             fds=[t for t in os.environ['MOLTD'].split(';') if t]\n\
+             if {mode:?}=='twice':\n    os.environ['MOLTD_READY']=fds[0]\n\
+             else:\n    s=socket.socket()\n    s.bind(('127.0.0.1',0))\n    s.listen(1)\n    os.set_inheritable(s.fileno(),True)\n    os.environ['MOLTD_READY']=str(s.fileno())\n\
+             os.execv({real:?},[{real:?}]+sys.argv[1:])\n",
+            real = real.display().to_string()
         ),
     );
-    // Today's failure mode is a master that starts anyway: give it a
-    // bounded time to refuse, then clean up and fail.
-    let mut child = child;
-    let launcher_pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let end = std::time::Instant::now() + crate::support::DEADLINE;
-    while child.try_wait().expect("try_wait").is_none() {
-        if std::time::Instant::now() > end {
-            for p in procs::descendants(launcher_pid) {
-                let _ = nix::sys::signal::kill(p, Signal::SIGKILL);
-            }
-            panic!("moltd started on a handover that names one fd twice");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+}
+
+fn upgradable(extra: &str) -> (Server, u16, nix::unistd::Pid) {
+    let port = free_port();
+    let mut s = Server::new();
+    s.use_private_binary();
+    s.config(&conf(&[port], 1, extra));
+    let old = s.start(port);
+    (s, port, old)
+}
+
+#[test]
+fn one_fd_named_as_listener_and_readiness_pipe_is_refused() {
+    let (s, port, old) = upgradable("");
+    hostile_wrapper(&s, "twice");
+    s.signal(old, Signal::SIGUSR2);
+    s.wait_log("new binary process");
+    s.wait_pid_file(old);
+    wait_for("the refusal", || {
+        s.launcher_output()
+            .contains("is named by both MOLTD and MOLTD_READY")
+            .then_some(())
+    });
+    s.wait_log("exited with code 1");
+    // Nothing of the old master's was closed: it serves across reloads.
+    for n in 1..=2 {
+        s.signal(old, Signal::SIGHUP);
+        s.wait_log_count("reload complete", n);
+        assert_eq!(http::get(port, "/").expect("GET").status, 200);
     }
-    let out = child.wait_with_output().expect("launcher");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(text.contains("exit 1"), "moltd refused to start: {text}");
-    assert!(
-        text.contains("is named by both MOLTD and MOLTD_READY"),
-        "the error names the problem: {text}"
-    );
+    assert!(!s.log().contains("accept() failed"), "{}", s.log());
 }
 
 #[test]
 fn a_socket_given_as_the_readiness_pipe_is_not_taken() {
-    let (port, other) = (free_port(), free_port());
-    let mut s = Server::new();
-    s.config(&conf(&[port], 1, ""));
-    let child = run_launcher(
-        &s,
-        &launcher(
-            port,
-            other,
-            "MOLTD=%(a)d; MOLTD_READY=%(b)d MOLTD_PARENT=%(parent)d",
-        ),
-    );
-    let launcher_pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let master = s.wait_master();
-    assert_eq!(procs::ppid(master), Some(launcher_pid));
-    wait_for("a 200", || {
-        http::get(port, "/").ok().filter(|r| r.status == 200)
-    });
+    let (mut s, port, old) = upgradable("upgrade_ready_timeout = \"2s\"");
+    hostile_wrapper(&s, "socket");
+    s.signal(old, Signal::SIGUSR2);
     s.wait_log("is not the write end of a pipe, ignoring");
-    // The listener stays ours and open across reloads: the new workers
-    // serve, the old ones are told to quit only after.
+    let new = wait_for("the new master", || {
+        let p = s.read_pid("logs/moltd.pid")?;
+        (p != old && procs::alive(p)).then_some(p)
+    });
+    s.remember(new);
+    // It never reports ready on the real pipe: the upgrade is rolled back,
+    // and the old master serves on, across reloads.
+    s.wait_log("did not become ready");
+    s.wait_pid_file(old);
     for n in 1..=2 {
-        s.signal(master, Signal::SIGHUP);
+        s.signal(old, Signal::SIGHUP);
         s.wait_log_count("reload complete", n);
-        let r = http::get(port, "/").expect("GET after HUP");
-        assert_eq!(r.status, 200);
+        assert_eq!(http::get(port, "/").expect("GET").status, 200);
     }
     assert!(!s.log().contains("accept() failed"), "{}", s.log());
-    drop(child);
 }
 
 #[test]

@@ -118,10 +118,26 @@ impl Master {
                 if self.new_binary_has_spoken() {
                     self.on_new_binary_ready();
                 }
-                if code == Some(0) {
+                let ready = self.new_binary.as_ref().is_some_and(|nb| nb.ready_seen);
+                if code == Some(0) && ready {
                     notice!("new binary process {pid} {how}");
+                } else if code == Some(0) {
+                    // Even a clean exit before the readiness report is a
+                    // failed upgrade (a wrapper that forked moltd away).
+                    alert!("new binary process {pid} {how} before it was ready");
                 } else {
                     alert!("new binary process {pid} {how}");
+                }
+                if self.phase != Phase::Running {
+                    alert!(
+                        "the new binary process {pid} is gone while this master is shutting down: nothing will serve once this master's workers finish; start moltd again"
+                    );
+                }
+                // Whatever it left behind in its process group (a wrapper's
+                // children, workers whose master was killed) holds the
+                // listeners: QUIT lets moltd workers drain and ends the rest.
+                if let Some(nb) = &self.new_binary {
+                    nb.signal_group(nix::sys::signal::Signal::SIGQUIT);
                 }
                 self.new_binary_exited();
             } else if let Some(i) = self.workers.iter().position(|w| w.pid == pid) {

@@ -54,6 +54,9 @@ use signal::{Inbox, Signal};
 use upgrade::NewBinary;
 use workers::{State, Worker};
 
+/// How often a new master looks whether the old one still lives.
+const OLD_MASTER_CHECK: Duration = Duration::from_secs(1);
+
 /// How long new workers of a reload may take to report ready before the
 /// reload is abandoned and the old workers keep serving.
 const RELOAD_READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -208,6 +211,11 @@ impl Master {
         {
             d.push(since + at);
         }
+        if self.old_master.is_some() {
+            // Its death sends us nothing (we are its child): look each
+            // second, to clear the `.oldbin` it leaves if it is killed.
+            d.push(Instant::now() + OLD_MASTER_CHECK);
+        }
         d.into_iter().min()
     }
 
@@ -343,7 +351,7 @@ impl Master {
         decide::on_usr2(decide::UpgradeState {
             running: self.phase == Phase::Running,
             new_binary: self.new_binary.is_some(),
-            old_master_alive: self.old_master.is_some_and(|p| nix::unistd::getppid() == p),
+            old_master_alive: self.old_master.is_some_and(upgrade::is_ancestor_master),
             reloading: self.reload.is_some(),
             pid_is_1: self.pid.as_raw() == 1,
         })
@@ -387,7 +395,30 @@ impl Master {
         }
     }
 
+    /// The master that started us (by USR2) is gone: committed (QUIT), or
+    /// killed, in which case nobody else removes the `.oldbin` naming it.
+    fn check_old_master(&mut self) {
+        let Some(old) = self.old_master else { return };
+        let alive = nix::sys::signal::kill(old, None) != Err(nix::errno::Errno::ESRCH)
+            && pidfile::is_master(old);
+        if alive {
+            return;
+        }
+        self.old_master = None;
+        let oldbin = self.config.oldbin_path();
+        if pidfile::read(&oldbin).ok() == Some(old) {
+            pidfile::remove_if_ours(&oldbin, old);
+            notice!(
+                "old master process {old} is gone; removed \"{}\" naming it",
+                oldbin.display()
+            );
+        } else {
+            notice!("old master process {old} has exited");
+        }
+    }
+
     fn on_tick(&mut self) {
+        self.check_old_master();
         let now = Instant::now();
         if let Some(nb) = &mut self.new_binary
             && nb.deadline().is_some_and(|at| now >= at)

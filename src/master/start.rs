@@ -117,7 +117,13 @@ pub fn run(start: Start) -> ExitCode {
     // Inherited sockets that match nothing in the configuration close here.
     drop(inherited);
 
-    let report = if config.daemon && !upgraded {
+    if config.daemon && handover.has_sockets() && !upgraded {
+        crate::warn!(
+            "{} names sockets: staying in the foreground despite daemon = true",
+            listen::HANDOVER_VAR
+        );
+    }
+    let report = if config.daemon && !handover.has_sockets() && !upgraded {
         match daemon::daemonize() {
             Ok(r) => Some(r),
             Err(e) => {

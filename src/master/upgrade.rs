@@ -87,12 +87,22 @@ impl Handover {
         }
     }
 
-    /// True when a moltd master that is this process's parent started it
-    /// with its sockets: only then is this a binary upgrade (a stray
-    /// `MOLTD` in an operator's environment must not make this master
-    /// refuse USR2, skip daemonizing or report to some fd).
+    /// True when a moltd master that is an ancestor of this process
+    /// started it with its sockets: only then is this a binary upgrade (a
+    /// stray `MOLTD` in an operator's environment must not make this master
+    /// refuse USR2 or report to some fd). An ancestor rather than the
+    /// parent, so a wrapper script that runs moltd without `exec` still
+    /// hands over.
     pub fn is_upgrade(&self) -> bool {
-        self.moltd.is_some() && self.parent == Some(nix::unistd::getppid())
+        self.moltd.is_some() && self.parent.is_some_and(is_ancestor_master)
+    }
+
+    /// True when `MOLTD` names sockets: such a master stays in the
+    /// foreground whatever `daemon` says, so whoever started it (an old
+    /// master, a wrapper script) keeps it as a child to track, instead of
+    /// seeing it "exit" as it forks away.
+    pub fn has_sockets(&self) -> bool {
+        !self.listeners.is_empty()
     }
 
     /// The old master's pid, on a genuine upgrade.
@@ -192,6 +202,34 @@ impl Handover {
     }
 }
 
+/// The parent of `pid`, from /proc.
+fn parent_of(pid: Pid) -> Option<Pid> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+        .map(Pid::from_raw)
+}
+
+/// True when `pid` is a live moltd master among this process's ancestors
+/// (a few levels up: a wrapper script, `env`, `nice`...).
+pub fn is_ancestor_master(pid: Pid) -> bool {
+    let mut p = nix::unistd::getppid();
+    for _ in 0..8 {
+        if p == pid {
+            return super::pidfile::is_master(pid);
+        }
+        match parent_of(p) {
+            Some(next) if next.as_raw() > 0 && next != p => p = next,
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// After TERM, how long a stuck new binary gets before SIGKILL.
 const KILL_AFTER: Duration = Duration::from_secs(5);
 
@@ -226,6 +264,13 @@ impl NewBinary {
         }
     }
 
+    /// Signals the new binary's whole process group: it was started as a
+    /// group leader, so a wrapper script's children (a hung `sleep` holding
+    /// the inherited listeners) go with it.
+    pub fn signal_group(&self, sig: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::killpg(self.pid, sig);
+    }
+
     /// The child missed its deadline: TERM it, or KILL it if TERM did not
     /// work. Its exit then rolls the upgrade back.
     pub fn escalate(&mut self) {
@@ -236,7 +281,7 @@ impl NewBinary {
                     self.pid,
                     self.ready_timeout.as_millis()
                 );
-                let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGTERM);
+                self.signal_group(nix::sys::signal::Signal::SIGTERM);
                 self.termed = Some(Instant::now());
             }
             Some(_) => {
@@ -244,7 +289,7 @@ impl NewBinary {
                     "new binary process {} ignored SIGTERM, sending SIGKILL",
                     self.pid
                 );
-                let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+                self.signal_group(nix::sys::signal::Signal::SIGKILL);
                 self.ready_seen = true;
             }
         }
@@ -380,6 +425,9 @@ fn spawn(
         .env_remove("LISTEN_FDS")
         .env_remove("LISTEN_PID")
         .env_remove("LISTEN_FDNAMES");
+    // Its own process group, so everything it starts can be stopped with
+    // it (see `NewBinary::signal_group`).
+    cmd.process_group(0);
     crate::sys::signals::clear_mask_on_exec(&mut cmd);
     let child = cmd.spawn().map_err(|err| UpgradeError::Exec {
         exe: exe.to_path_buf(),
