@@ -176,3 +176,77 @@ fn the_new_master_dying_after_the_commit_is_an_alert() {
     );
     drop(hold);
 }
+
+#[test]
+fn a_low_fd_limit_under_many_connections_stays_served() {
+    let port = free_port();
+    let mut s = Server::new();
+    // Every request opens its file: the cache keeps nothing.
+    s.config(&conf(
+        &[port],
+        2,
+        "open_file_cache = 0\naccess_log_buffer = \"64k\"",
+    ));
+    for i in 0..20 {
+        std::fs::write(s.path(&format!("html/f{i}.bin")), vec![b'x'; 8192]).expect("file");
+    }
+    let child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 256 && exec \"$BIN\" -p \"$PREFIX\"")
+        .current_dir(&s.prefix)
+        .env("BIN", &s.bin)
+        .env("PREFIX", &s.prefix)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn sh");
+    s.remember(Pid::from_raw(child.id() as i32));
+    let master = s.wait_master();
+    wait_for("the server to answer", || {
+        http::get(port, "/f0.bin").ok().filter(|r| r.status == 200)
+    });
+    // More connections than the server's fd limit: the test's own limit
+    // must allow them (raised toward its hard limit).
+    if let Ok((soft, hard)) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        && soft < 4096
+    {
+        let _ = nix::sys::resource::setrlimit(
+            nix::sys::resource::Resource::RLIMIT_NOFILE,
+            hard.min(4096),
+            hard,
+        );
+    }
+    let (ok, bad): (usize, usize) = std::thread::scope(|sc| {
+        let clients: Vec<_> = (0..600)
+            .map(|n| {
+                sc.spawn(move || {
+                    let mut c = http::KeepAlive::new(port);
+                    let (mut ok, mut bad) = (0, 0);
+                    for i in 0..10 {
+                        match c.get(&format!("/f{}.bin", (n + i) % 20)) {
+                            Ok(r) if r.status == 200 && r.body.len() == 8192 => ok += 1,
+                            _ => bad += 1,
+                        }
+                    }
+                    (ok, bad)
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .map(|c| c.join().expect("client"))
+            .fold((0, 0), |(a, b), (x, y)| (a + x, b + y))
+    });
+    assert!(
+        bad * 100 < ok + bad,
+        "{bad} of {} requests failed under a 256-fd limit",
+        ok + bad
+    );
+    assert_eq!(http::get(port, "/f1.bin").expect("after").status, 200);
+    assert!(procs::alive(master));
+    // The operator is told, as nginx tells them.
+    s.wait_log("exceed open file resource limit: 256");
+    drop(child);
+}

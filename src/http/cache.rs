@@ -128,6 +128,11 @@ fn key(path: &Path) -> &[u8] {
     path.as_os_str().as_encoded_bytes()
 }
 
+/// EMFILE or ENFILE: the process or the system is out of descriptors.
+pub fn is_out_of_fds(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
 /// One worker's cache.
 pub struct FileCache {
     limits: Limits,
@@ -211,6 +216,42 @@ impl FileCache {
             settle: SETTLE,
             inner: Mutex::new(Inner::default()),
         }
+    }
+
+    /// Most descriptors the cache keeps open.
+    pub fn fd_cap(&self) -> usize {
+        self.fd_cap
+    }
+
+    /// Opens `t`; out of descriptors, closes every descriptor the cache
+    /// keeps and tries once more, so a full fd table sheds cached files
+    /// before a request fails. A failure for want of descriptors is logged
+    /// at crit with the path (nginx's line), since requests then fail.
+    fn open_file(&self, t: &Target<'_>) -> std::io::Result<File> {
+        match t.open() {
+            Err(e) if is_out_of_fds(&e) => {
+                self.shed_descriptors();
+                t.open().inspect_err(|e| {
+                    if is_out_of_fds(e) {
+                        crate::crit!(
+                            "open() \"{}\" failed ({})",
+                            t.path().display(),
+                            crate::log::errno_text(e)
+                        );
+                    }
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// Closes every descriptor the cache keeps.
+    fn shed_descriptors(&self) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        for e in inner.map.values_mut() {
+            e.file = None;
+        }
+        inner.fds = 0;
     }
 
     fn enabled(&self) -> bool {
@@ -303,7 +344,7 @@ impl FileCache {
                 return Some(b.clone());
             }
         }
-        let mut f = t.open().ok()?;
+        let mut f = self.open_file(t).ok()?;
         let before = Meta::from_std(&f.metadata().ok()?);
         if before != *meta {
             return None;
@@ -363,7 +404,7 @@ impl FileCache {
                 return Ok((Arc::clone(f), e.meta));
             }
         }
-        let file = Arc::new(t.open()?);
+        let file = Arc::new(self.open_file(t)?);
         let opened = Meta::from_std(&file.metadata()?);
         if caching && opened == *meta && opened.settled(SystemTime::now(), self.settle) {
             let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());

@@ -172,9 +172,12 @@ pub fn handle<B>(site: &Site, listen: SocketAddr, req: &Request<B>, closing: boo
     if req.method() == Method::HEAD {
         *resp.body_mut() = Body::empty();
     }
+    // A 503 here means the worker ran out of descriptors: closing this
+    // connection gives one back.
+    let overloaded = resp.status() == StatusCode::SERVICE_UNAVAILABLE;
     let h = resp.headers_mut();
     h.insert(SERVER, site.server_header.clone());
-    if closing || missing_host || bad_host {
+    if closing || missing_host || bad_host || overloaded {
         h.insert(CONNECTION, HeaderValue::from_static("close"));
     }
     Outcome {

@@ -31,6 +31,11 @@ pub fn status_for(e: &std::io::Error) -> StatusCode {
     if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EXDEV)) {
         return StatusCode::FORBIDDEN;
     }
+    // Out of descriptors: a transient overload, not the file's fault; the
+    // response closes its connection, which frees one.
+    if super::cache::is_out_of_fds(e) {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
     match e.kind() {
         ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::InvalidFilename => {
             StatusCode::NOT_FOUND

@@ -80,6 +80,11 @@ pub fn run(start: Start) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
+    if let Some((before, after)) = crate::worker::fd_budget::raise_nofile_limit()
+        && after > before
+    {
+        crate::info!("raised the open file limit from {before} to {after}");
+    }
     if config.user.is_some() && !sys::privs::is_root() {
         crate::warn!(
             "the \"user\" key makes sense only if the master process runs with super-user privileges, ignored"

@@ -13,6 +13,7 @@
 pub mod accept;
 pub mod conn;
 pub mod drain;
+pub mod fd_budget;
 pub mod io;
 pub mod plain;
 pub mod signals;
@@ -179,9 +180,15 @@ async fn serve(
         }
     };
     let drain = drain::Drain::new();
-    let slots = Arc::new(tokio::sync::Semaphore::new(
-        config.limits.worker_connections,
-    ));
+    let (nofile, in_use) = fd_budget::current();
+    let configured = config.limits.worker_connections;
+    let cap = fd_budget::connection_cap(configured, nofile, in_use, ctx.site.cache.fd_cap() as u64);
+    if cap < configured {
+        crate::warn!(
+            "{configured} worker_connections exceed open file resource limit: {nofile}; this worker holds at most {cap} connections at once"
+        );
+    }
+    let slots = Arc::new(tokio::sync::Semaphore::new(cap));
     for (l, addr) in listeners {
         match tokio::net::TcpListener::from_std(l) {
             Ok(l) => {
