@@ -377,3 +377,58 @@ fn timeouts_of_any_accepted_length_do_not_overflow() {
     assert_eq!(c.connections, 1);
     assert_eq!(worker_of(&s), worker, "the worker did not die");
 }
+
+/// Sends a request head one line at a time, `gap` apart, on `c`.
+fn trickle(c: &mut std::net::TcpStream, lines: &[&str], gap: Duration) {
+    for l in lines {
+        std::thread::sleep(gap);
+        c.write_all(l.as_bytes()).expect("send a line");
+    }
+}
+
+#[test]
+fn a_head_arriving_slower_than_keepalive_timeout_is_answered_on_both_paths() {
+    let (_s, port) = start("keepalive_timeout = \"1s\"\nclient_header_timeout = \"20s\"");
+    let lines = [
+        "Host: x\r\n",
+        "User-Agent: slow\r\n",
+        "Accept: */*\r\n",
+        "\r\n",
+    ];
+    // The plain path: the first request on a connection.
+    let mut c = http::connect(port).expect("connect");
+    c.write_all(b"GET / HTTP/1.1\r\n").expect("request line");
+    trickle(&mut c, &lines, Duration::from_millis(1500));
+    let mut r = BufReader::new(c.try_clone().expect("clone"));
+    assert_eq!(
+        http::read_response(&mut r, "GET").expect("answered").status,
+        200
+    );
+    // The hyper path: after a request with a body hands the connection
+    // over, the next head trickles in too.
+    c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+        .expect("post");
+    assert_eq!(
+        http::read_response(&mut r, "POST").expect("405").status,
+        405
+    );
+    c.write_all(b"GET / HTTP/1.1\r\n").expect("request line");
+    trickle(&mut c, &lines, Duration::from_millis(1500));
+    assert_eq!(
+        http::read_response(&mut r, "GET").expect("answered").status,
+        200
+    );
+}
+
+#[test]
+fn a_connection_that_sends_nothing_gets_client_header_timeout() {
+    let (_s, port) = start("keepalive_timeout = \"60s\"\nclient_header_timeout = \"1s\"");
+    let mut c = http::connect(port).expect("connect");
+    let t = std::time::Instant::now();
+    let mut buf = [0u8; 64];
+    // Closed without an answer once client_header_timeout passes (not
+    // keepalive_timeout's 60 s; the read times out at 20 s).
+    let n = c.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "no answer, just the close");
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+}

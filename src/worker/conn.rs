@@ -374,7 +374,8 @@ async fn watchdog(
         }
         wait = wait.min(stall - quiet);
         if !closing {
-            let limit = if drain.started() {
+            let draining = drain.started();
+            let limit = if draining {
                 DRAIN_IDLE_GRACE
             } else {
                 limits.keepalive_timeout
@@ -384,15 +385,24 @@ async fn watchdog(
             // request into a closing connection. A stuck response is the
             // stall limit's business.
             let busy = activity.responding();
-            let idle = quiet >= limit && !busy;
+            // keepalive_timeout only runs between a finished response and
+            // the next request's first byte; a head on its way (or awaited
+            // on a fresh connection) is client_header_timeout's. A drain
+            // does close a fresh connection that has sent nothing.
+            let awaiting = if draining {
+                activity.head_bytes_pending()
+            } else {
+                activity.head_pending_for().is_some()
+            };
+            let idle = quiet >= limit && !busy && !awaiting;
             if idle && !has_pending_input(stream) {
                 return Alarm::Idle;
             }
-            wait = wait.min(if busy || idle {
-                Duration::from_millis(250)
-            } else {
-                (limit - quiet).max(Duration::from_millis(10))
-            });
+            if busy || idle {
+                wait = wait.min(Duration::from_millis(250));
+            } else if !awaiting {
+                wait = wait.min(limit.saturating_sub(quiet).max(Duration::from_millis(10)));
+            }
         }
         // Capped: the conditions are checked again on every wake, and a
         // configured timeout of years must not overflow the deadline.
@@ -442,4 +452,111 @@ async fn linger(stream: &TcpStream) {
         }
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connected loopback socket (the server side) for the watchdog to
+    /// peek at.
+    async fn socket() -> (TcpStream, TcpStream) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let client = TcpStream::connect(l.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (server, _) = l.accept().await.expect("accept");
+        (server, client)
+    }
+
+    fn limits(keepalive: u64, header: u64, send: u64) -> Limits {
+        Limits {
+            keepalive_timeout: Duration::from_secs(keepalive),
+            client_header_timeout: Duration::from_secs(header),
+            send_timeout: Duration::from_secs(send),
+            ..Limits::default()
+        }
+    }
+
+    async fn alarm_after(drain: &Drain, a: &Activity, s: &TcpStream, l: &Limits) -> (Alarm, u64) {
+        let start = tokio::time::Instant::now();
+        let alarm = watchdog(drain, a, s, l, false).await;
+        (alarm, start.elapsed().as_secs())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fresh_connection_gets_client_header_timeout_not_keepalive() {
+        let (s, _c) = socket().await;
+        let a = Activity::new();
+        let l = limits(5, 60, 60);
+        assert_eq!(
+            alarm_after(&Drain::new(), &a, &s, &l).await,
+            (Alarm::HeaderOverdue, 60)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_trickling_in_is_not_cut_by_keepalive() {
+        let (s, _c) = socket().await;
+        let a = Activity::new();
+        a.read_some();
+        let l = limits(5, 60, 100);
+        // A header line every 5.5 s: quiet longer than keepalive_timeout,
+        // but the head's own clock (60 s) is what ends it.
+        let trickle = async {
+            for _ in 0..8 {
+                tokio::time::sleep(Duration::from_millis(5500)).await;
+                a.read_some();
+            }
+            std::future::pending::<()>().await
+        };
+        let drain = Drain::new();
+        let (alarm, secs) = tokio::select! {
+            r = alarm_after(&drain, &a, &s, &l) => r,
+            _ = trickle => unreachable!(),
+        };
+        assert_eq!((alarm, secs), (Alarm::HeaderOverdue, 60));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn between_requests_keepalive_applies() {
+        let (s, _c) = socket().await;
+        let a = Activity::new();
+        a.read_some();
+        a.request_started();
+        a.response_started();
+        a.wrote(100);
+        a.response_done();
+        assert_eq!(
+            alarm_after(&Drain::new(), &a, &s, &limits(5, 60, 60)).await,
+            (Alarm::Idle, 5)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_drain_closes_a_fresh_silent_connection_after_the_grace() {
+        let (s, _c) = socket().await;
+        let a = Activity::new();
+        let drain = Drain::new();
+        drain.start();
+        let (alarm, secs) = alarm_after(&drain, &a, &s, &limits(75, 60, 60)).await;
+        assert_eq!(alarm, Alarm::Idle);
+        assert_eq!(secs, DRAIN_IDLE_GRACE.as_secs());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_response_nobody_reads_is_cut_at_the_stall_limit() {
+        let (s, _c) = socket().await;
+        let a = Activity::new();
+        a.read_some();
+        a.request_started();
+        a.response_started();
+        // send_timeout 10 s, but never before keepalive_timeout + 1 s.
+        assert_eq!(
+            alarm_after(&Drain::new(), &a, &s, &limits(20, 60, 10)).await,
+            (Alarm::Stalled, 21)
+        );
+    }
 }

@@ -10,7 +10,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
-use std::time::Instant;
+
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use socket2::SockRef;
@@ -19,27 +20,34 @@ use std::os::fd::AsFd;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-/// Milliseconds since `epoch` of the last read or write.
+/// Milliseconds since `epoch` of the last read or write. On tokio's clock,
+/// so the timeouts that read it can be tested under paused time.
 #[derive(Debug)]
 pub struct Activity {
     epoch: Instant,
     last_ms: AtomicU64,
     written: AtomicU64,
-    /// 1 + the ms at which bytes of a request head arrived that have not
-    /// yet become a request; 0 when none are pending.
+    /// 1 + the ms at which the connection started waiting for a request
+    /// head: its accept, or the first byte of a later request; 0 between
+    /// a request's head and the first byte of the next.
     head_since: AtomicU64,
+    /// Bytes of the awaited head have arrived (a fresh connection that has
+    /// sent nothing waits for a head, but holds none).
+    head_bytes: std::sync::atomic::AtomicBool,
     /// Responses handed to hyper whose bodies are not finished yet.
     in_flight: AtomicU64,
 }
 
 impl Activity {
-    /// A clock stamped now.
+    /// A fresh connection: stamped now, and waiting for its first head
+    /// from now (`client_header_timeout` runs from the accept).
     pub fn new() -> Self {
         Activity {
             epoch: Instant::now(),
             last_ms: AtomicU64::new(0),
             written: AtomicU64::new(0),
-            head_since: AtomicU64::new(0),
+            head_since: AtomicU64::new(1),
+            head_bytes: std::sync::atomic::AtomicBool::new(false),
             in_flight: AtomicU64::new(0),
         }
     }
@@ -57,6 +65,7 @@ impl Activity {
         if self.head_since.load(Ordering::Relaxed) == 0 {
             self.head_since.store(ms + 1, Ordering::Relaxed);
         }
+        self.head_bytes.store(true, Ordering::Relaxed);
     }
 
     /// A response is on its way out.
@@ -77,9 +86,17 @@ impl Activity {
     /// A whole request head arrived: nothing is pending any more.
     pub fn request_started(&self) {
         self.head_since.store(0, Ordering::Relaxed);
+        self.head_bytes.store(false, Ordering::Relaxed);
     }
 
-    /// How long bytes of an unfinished request head have been waiting.
+    /// True when part of a request head has arrived and not yet become a
+    /// request.
+    pub fn head_bytes_pending(&self) -> bool {
+        self.head_bytes.load(Ordering::Relaxed)
+    }
+
+    /// How long the connection has been waiting for the request head it
+    /// is on (from the accept, or from the head's first byte).
     pub fn head_pending_for(&self) -> Option<std::time::Duration> {
         let since = self.head_since.load(Ordering::Relaxed);
         (since != 0).then(|| {
