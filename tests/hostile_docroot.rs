@@ -138,12 +138,11 @@ fn links_out_of_the_root_are_refused_for_index_files_error_pages_and_listings() 
         "disable_symlinks = true\nautoindex = true\nerror_page = { \"404\" = \"/err.html\" }",
         "",
     );
-    // The index file is a link out: not served; the directory is listed
-    // instead (autoindex), without it.
+    // The index file is a link out: refused (403, as nginx), not served
+    // and not replaced by a listing.
     let r = http::get(port, "/idx/").expect("GET");
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 403);
     assert!(!r.text().contains("OUTSIDE"), "index: {}", r.text());
-    assert!(!r.text().contains("index.html"), "index: {}", r.text());
     let r = http::get(port, "/missing").expect("GET");
     assert_eq!(r.status, 404);
     assert!(!r.text().contains("OUTSIDE"), "error page: {}", r.text());
@@ -332,4 +331,65 @@ fn an_idle_worker_lets_go_of_a_deleted_file() {
         || (!holds(worker)).then_some(()),
     );
     assert!(procs::alive(worker));
+}
+
+#[test]
+fn a_lookup_cached_under_one_root_is_not_trusted_under_another() {
+    let mut s = Server::new();
+    std::fs::create_dir_all(s.path("html/site")).expect("site");
+    std::fs::create_dir_all(s.path("html/private")).expect("private");
+    std::fs::write(s.path("html/site/index.html"), "site").expect("index");
+    std::fs::write(s.path("html/private/secret.txt"), "OUTSIDE-SECRET").expect("secret");
+    // Inside `html`, outside `html/site`.
+    symlink("../private/secret.txt", s.path("html/site/leak.txt")).expect("link");
+    let (a, b) = (free_port(), free_port());
+    s.config(&format!(
+        "open_file_cache_valid = \"60s\"\nworker_processes = 1\n\
+         [[server]]\nlisten = [\"127.0.0.1:{a}\"]\nroot = \"html/site\"\ndisable_symlinks = true\n\
+         [[server]]\nlisten = [\"127.0.0.1:{b}\"]\nroot = \"html\"\nautoindex = true\n\
+         [[server.location]]\nprefix = \"/site/\"\ndisable_symlinks = true\n"
+    ));
+    s.start(a);
+    assert_eq!(http::get(a, "/leak.txt").expect("GET").status, 403);
+    // Under b's root the same file is inside: served, and (once it has
+    // settled, 2 s after it was written) its body cached.
+    let secret = s.path("html/private/secret.txt");
+    crate::support::wait_for("the secret to settle", || {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(&secret).ok()?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs() as i64;
+        (now - m.ctime() >= 3).then_some(())
+    });
+    assert_eq!(http::get(b, "/site/leak.txt").expect("GET").status, 200);
+    assert_eq!(http::get(b, "/site/leak.txt").expect("GET").status, 200);
+    let r = http::get(a, "/leak.txt").expect("GET");
+    assert_eq!(r.status, 403, "a's root does not contain it: {}", r.text());
+    assert!(!r.text().contains("SECRET"));
+}
+
+#[test]
+fn a_listing_cached_for_a_lax_server_is_not_shown_by_a_strict_one() {
+    let mut s = Server::new();
+    std::fs::create_dir_all(s.path("html/d")).expect("d");
+    std::fs::write(s.path("secret.txt"), "OUTSIDE").expect("secret");
+    symlink(s.path("secret.txt"), s.path("html/d/shadow-link")).expect("link");
+    std::fs::write(s.path("html/d/plain.txt"), "p").expect("plain");
+    let (lax, strict) = (free_port(), free_port());
+    s.config(&format!(
+        "open_file_cache_valid = \"60s\"\nworker_processes = 1\n\
+         [[server]]\nlisten = [\"127.0.0.1:{lax}\"]\nautoindex = true\n\
+         [[server]]\nlisten = [\"127.0.0.1:{strict}\"]\nautoindex = true\ndisable_symlinks = true\n"
+    ));
+    s.start(lax);
+    assert!(
+        http::get(lax, "/d/")
+            .expect("GET")
+            .text()
+            .contains("shadow-link")
+    );
+    let t = http::get(strict, "/d/").expect("GET").text();
+    assert!(t.contains("plain.txt") && !t.contains("shadow-link"), "{t}");
 }

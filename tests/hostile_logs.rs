@@ -189,3 +189,70 @@ fn a_log_symlinked_by_another_user_fails_the_start_with_a_clear_error() {
             .filter(|t| t.contains("GET / "))
     });
 }
+
+#[test]
+fn a_log_directory_swapped_for_a_symlink_is_not_followed_by_root() {
+    let Some(nobody) = nobody("a_log_directory_swapped_for_a_symlink_is_not_followed_by_root")
+    else {
+        return;
+    };
+    let port = free_port();
+    let mut s = Server::new();
+    std::fs::set_permissions(&s.prefix, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    s.config(&format!(
+        "user = \"nobody\"\naccess_log_buffer = \"0\"\nworker_processes = 1\n[[server]]\nlisten = [\"127.0.0.1:{port}\"]\naccess_log = \"logs/site/access.log\"\n"
+    ));
+    let master = s.start(port);
+    // A root-only directory with a root-only file of the log's name.
+    let vault = s.path("vault");
+    std::fs::create_dir_all(&vault).expect("vault");
+    std::fs::set_permissions(&vault, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let secret = vault.join("access.log");
+    std::fs::write(&secret, "root only\n").expect("secret");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    // The attacker owns logs/ and swaps the per-site directory for a link.
+    std::os::unix::fs::chown(s.path("logs"), Some(nobody.uid.as_raw()), None).expect("chown");
+    std::fs::rename(s.path("logs/site"), s.path("logs/site.old")).expect("mv");
+    plant_symlink(&s.path("logs/site"), &vault, &nobody);
+    s.signal(master, Signal::SIGUSR1);
+    s.wait_log_count("#0: reopening logs", 2);
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
+    s.wait_log("not followed");
+    assert_untouched(&secret);
+    let vault_meta = std::fs::metadata(&vault).expect("vault");
+    assert_eq!(vault_meta.uid(), 0);
+}
+
+#[test]
+fn a_fifo_planted_as_the_log_by_another_user_is_refused() {
+    if nobody("a_fifo_planted_as_the_log_by_another_user_is_refused").is_none() {
+        return;
+    }
+    // The attacker: a deploy account that owns the log directory, neither
+    // root nor the workers' user.
+    let attacker = 54_321;
+    let port = free_port();
+    let mut s = Server::new();
+    let master = start_as_nobody(&mut s, port);
+    std::os::unix::fs::chown(s.path("logs"), Some(attacker), Some(attacker)).expect("chown");
+    let fifo = s.path("logs/planted");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o666)).expect("mkfifo");
+    std::os::unix::fs::chown(&fifo, Some(attacker), Some(attacker)).expect("chown");
+    std::fs::rename(&fifo, s.path("logs/access.log")).expect("rename");
+    // The attacker holds the read end and never reads.
+    use std::os::unix::fs::OpenOptionsExt;
+    let _reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(s.path("logs/access.log"))
+        .expect("read end");
+    s.signal(master, Signal::SIGUSR1);
+    s.wait_log_count("#0: reopening logs", 2);
+    s.wait_log("FIFO or socket owned by uid 54321");
+    // Far more than a pipe holds, answered without a stall.
+    let agent = "x".repeat(2000);
+    for _ in 0..200 {
+        let r = http::request_with(port, "GET", "/", &[("User-Agent", &agent)]).expect("GET");
+        assert_eq!(r.status, 200);
+    }
+}

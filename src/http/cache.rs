@@ -88,8 +88,11 @@ impl Meta {
 
 struct Entry {
     meta: Meta,
-    /// `meta` was found with symlinks leaving the root refused.
-    beneath: bool,
+    /// How `meta` was found: `Target::policy` (symlinks followed, or kept
+    /// under which root). A stat trusted within `open_file_cache_valid`
+    /// must have been made under the same policy and root: one root's
+    /// "inside" is another's "outside".
+    policy: u64,
     checked: Instant,
     used: Instant,
     body: Option<Bytes>,
@@ -270,7 +273,7 @@ impl FileCache {
             let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(e) = inner.map.get_mut(key(path))
                 && now.duration_since(e.checked) < self.limits.valid
-                && (e.beneath || !t.beneath())
+                && e.policy == t.policy()
             {
                 e.used = now;
                 return Ok(e.meta);
@@ -294,14 +297,14 @@ impl FileCache {
             Some(e) if e.meta == meta => {
                 e.checked = now;
                 e.used = now;
-                e.beneath = t.beneath();
+                e.policy = t.policy();
             }
             Some(e) => {
                 let freed = e.body.take().map_or(0, |b| b.len() as u64);
                 let closed = e.file.take().is_some();
                 e.rendered = None;
                 e.meta = meta;
-                e.beneath = t.beneath();
+                e.policy = t.policy();
                 e.checked = now;
                 e.used = now;
                 inner.bytes -= freed;
@@ -313,7 +316,7 @@ impl FileCache {
                     key(path).into(),
                     Entry {
                         meta,
-                        beneath: t.beneath(),
+                        policy: t.policy(),
                         checked: now,
                         used: now,
                         body: None,
@@ -374,7 +377,7 @@ impl FileCache {
                     key(path).into(),
                     Entry {
                         meta: *meta,
-                        beneath: t.beneath(),
+                        policy: t.policy(),
                         checked: now,
                         used: now,
                         body: Some(bytes.clone()),
@@ -441,13 +444,13 @@ impl FileCache {
         }
     }
 
-    /// The listing of `dir` for `uri` in `format`: the one rendered within
+    /// The listing of `dir` (under its lookup policy) for `uri` in `format`: the one rendered within
     /// the last `open_file_cache_valid`, else `make`'s (kept for that long).
     /// With the default `open_file_cache_valid = "0"` every request reads
     /// the directory.
     pub fn listing(
         &self,
-        dir: &Path,
+        dir: &Target<'_>,
         uri: &str,
         format: u8,
         make: impl FnOnce() -> std::io::Result<(String, &'static str)>,
@@ -456,11 +459,14 @@ impl FileCache {
             let (text, content_type) = make()?;
             return Ok((Bytes::from(text), content_type));
         }
-        let mut key = dir.as_os_str().as_encoded_bytes().to_vec();
+        // What a listing shows depends on the lookup policy too (links a
+        // stricter one hides).
+        let mut key = dir.path().as_os_str().as_encoded_bytes().to_vec();
         key.push(0);
         key.extend_from_slice(uri.as_bytes());
         key.push(0);
         key.push(format);
+        key.extend_from_slice(&dir.policy().to_le_bytes());
         let now = Instant::now();
         {
             let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());

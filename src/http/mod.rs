@@ -213,7 +213,9 @@ fn route<'a, B>(
         if !rel.trailing_slash {
             return Ok(redirect_to_slash(site, server, listen, req, host, &norm));
         }
-        if let Some((file, file_meta)) = index::find(&target, &s.index, &site.cache) {
+        let index =
+            index::find(&target, &s.index, &site.cache).map_err(|e| static_file::status_for(&e))?;
+        if let Some((file, file_meta)) = index {
             return static_file::respond(&file, &file_meta, s, method, req.headers(), &site.cache);
         }
         if s.autoindex {
@@ -238,7 +240,7 @@ fn listing(
 ) -> Result<Response<Body>, Refusal> {
     let format = s.autoindex_format;
     let (text, ctype) = cache
-        .listing(dir.path(), uri, format as u8, || {
+        .listing(dir, uri, format as u8, || {
             Ok(autoindex::render(uri, &autoindex::read(dir)?, format))
         })
         .map_err(|e| static_file::status_for(&e))?;

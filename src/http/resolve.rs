@@ -21,7 +21,7 @@ use std::ffi::OsStr;
 use std::fs::{File, Metadata};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -69,6 +69,22 @@ impl<'a> Target<'a> {
     /// Whether symlinks leaving the root are refused.
     pub fn beneath(&self) -> bool {
         self.beneath
+    }
+
+    /// The lookup policy as a number: 0 when symlinks are followed, else a
+    /// hash of the root they must stay under. Two lookups of one path
+    /// agree only under equal policies.
+    pub fn policy(&self) -> u64 {
+        if !self.beneath {
+            return 0;
+        }
+        // FNV-1a of the root's bytes, never 0.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in self.root.as_os_str().as_encoded_bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h | 1
     }
 
     /// The entry `name` of this directory.
@@ -164,22 +180,41 @@ pub fn open_beneath(root: &Path, rel: &Path, flags: OFlag) -> io::Result<OwnedFd
 
 /// The resolution done in user space, one component at a time with
 /// `O_NOFOLLOW`, so no symlink is ever followed by the kernel: each is
-/// read and its target resolved here, against the root.
-pub(crate) fn walk(root: &Path, dir: OwnedFd, rel: &Path, flags: OFlag) -> io::Result<OwnedFd> {
-    let mut dirs: Vec<OwnedFd> = vec![dir];
+/// read and its target resolved here, against the root. At most three
+/// descriptors are open at a time, however deep the path: a `..` reopens
+/// the parent and checks it is the directory we came from (device and
+/// inode), rather than keeping every level open.
+pub(crate) fn walk(root: &Path, root_fd: OwnedFd, rel: &Path, flags: OFlag) -> io::Result<OwnedFd> {
+    let root_id = id(&root_fd)?;
+    // `None`: at the root. `above`: the directories between the root
+    // (first) and the current one, by identity.
+    let mut cur: Option<(OwnedFd, (u64, u64))> = None;
+    let mut above: Vec<(u64, u64)> = Vec::new();
     let mut todo: Vec<PathBuf> = Vec::new();
     push_components(&mut todo, rel);
     let mut links = 0;
     let step = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     while let Some(name) = todo.pop() {
-        if name.as_os_str() == ".." {
-            if dirs.len() == 1 {
-                return Err(escaped());
-            }
-            dirs.pop();
+        let top = cur.as_ref().map_or(&root_fd, |(fd, _)| fd);
+        if name.as_os_str() == "." {
             continue;
         }
-        let top = dirs.last().ok_or_else(escaped)?;
+        if name.as_os_str() == ".." {
+            let Some(parent) = above.pop() else {
+                return Err(escaped());
+            };
+            let up = openat(top, "..", step | OFlag::O_DIRECTORY, Mode::empty())?;
+            if id(&up)? != parent {
+                // Moved while we walked: refuse rather than guess.
+                return Err(escaped());
+            }
+            cur = if above.is_empty() && parent == root_id {
+                None
+            } else {
+                Some((up, parent))
+            };
+            continue;
+        }
         let last = todo.is_empty();
         let opened = if last {
             openat(top, &name, flags | OFlag::O_NOFOLLOW, Mode::empty())
@@ -200,32 +235,41 @@ pub(crate) fn walk(root: &Path, dir: OwnedFd, rel: &Path, flags: OFlag) -> io::R
             }
             Err(e) => return Err(e.into()),
         };
-        if is_symlink(&fd)? {
-            links += 1;
-            if links > MAX_LINKS {
-                return Err(Errno::ELOOP.into());
+        let st = nix::sys::stat::fstat(fd.as_fd())?;
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFLNK => {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(Errno::ELOOP.into());
+                }
+                let target = PathBuf::from(nix::fcntl::readlinkat(&fd, "")?);
+                if target.is_absolute() {
+                    let inside = strip_root(root, &target).ok_or_else(escaped)?;
+                    cur = None;
+                    above.clear();
+                    push_components(&mut todo, &inside);
+                } else {
+                    push_components(&mut todo, &target);
+                }
             }
-            let target = PathBuf::from(nix::fcntl::readlinkat(&fd, "")?);
-            if target.is_absolute() {
-                let inside = strip_root(root, &target).ok_or_else(escaped)?;
-                dirs.truncate(1);
-                push_components(&mut todo, &inside);
-            } else {
-                push_components(&mut todo, &target);
+            _ if last => return Ok(fd),
+            libc::S_IFDIR => {
+                above.push(cur.as_ref().map_or(root_id, |(_, i)| *i));
+                cur = Some((fd, (st.st_dev, st.st_ino)));
             }
-            continue;
+            _ => return Err(Errno::ENOTDIR.into()),
         }
-        if last {
-            return Ok(fd);
-        }
-        if !File::from(fd.try_clone()?).metadata()?.is_dir() {
-            return Err(Errno::ENOTDIR.into());
-        }
-        dirs.push(fd);
     }
-    // The root itself, or a path that ended in `..`/a directory link.
-    let top = dirs.last().ok_or_else(escaped)?;
+    // The root itself, or a path that ended in `..`, `.` or a directory
+    // link.
+    let top = cur.as_ref().map_or(&root_fd, |(fd, _)| fd);
     Ok(openat(top, ".", flags, Mode::empty())?)
+}
+
+/// Device and inode of an open file.
+fn id(fd: &OwnedFd) -> io::Result<(u64, u64)> {
+    let st = nix::sys::stat::fstat(fd.as_fd())?;
+    Ok((st.st_dev, st.st_ino))
 }
 
 fn is_symlink(fd: &OwnedFd) -> io::Result<bool> {
@@ -233,7 +277,9 @@ fn is_symlink(fd: &OwnedFd) -> io::Result<bool> {
     Ok(st.st_mode & libc::S_IFMT == libc::S_IFLNK)
 }
 
-/// Pushes the components of `p` so that the first is popped first.
+/// Pushes the components of `p` so that the first is popped first. A
+/// trailing slash (a link to `file.txt/`) adds a final `.`, so what comes
+/// before it must be a directory, as the kernel requires.
 fn push_components(todo: &mut Vec<PathBuf>, p: &Path) {
     let start = todo.len();
     for c in p.components() {
@@ -242,6 +288,9 @@ fn push_components(todo: &mut Vec<PathBuf>, p: &Path) {
             Component::ParentDir => todo.push(PathBuf::from("..")),
             Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
         }
+    }
+    if p.as_os_str().as_bytes().ends_with(b"/") && todo.len() > start {
+        todo.push(PathBuf::from("."));
     }
     todo[start..].reverse();
 }
@@ -289,6 +338,8 @@ mod tests {
         symlink("loop-a", root.join("loop-b")).expect("link");
         symlink("nowhere", root.join("dangling")).expect("link");
         symlink("/proc/self/root/etc/passwd", root.join("magic")).expect("link");
+        symlink("file.txt/", root.join("trail")).expect("link");
+        symlink("sub/", root.join("dir-trail")).expect("link");
         base
     }
 
@@ -320,6 +371,8 @@ mod tests {
             ("dangling", Err(libc::ENOENT)),
             ("missing", Err(libc::ENOENT)),
             ("file.txt/x", Err(libc::ENOTDIR)),
+            ("trail", Err(libc::ENOTDIR)),
+            ("dir-trail/deeper/x.txt", Ok("deep")),
         ];
         let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
         for (rel, want) in cases {
@@ -347,6 +400,23 @@ mod tests {
                 .expect("root")
                 .is_dir()
         );
+        // A deep path ending in an absolute link (the walk's case) is
+        // resolved, and leaves no descriptor behind.
+        let mut deep = root.clone();
+        for _ in 0..300 {
+            deep.push("d");
+        }
+        std::fs::create_dir_all(&deep).expect("deep");
+        symlink(root.join("file.txt"), deep.join("abs")).expect("link");
+        let rel = deep.join("abs");
+        let rel = rel.strip_prefix(&root).expect("rel");
+        let before = std::fs::read_dir("/proc/self/fd").expect("fds").count();
+        let dir = nix::fcntl::open(&root, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty())
+            .expect("root");
+        let fd = walk(&root, dir, rel, OFlag::O_RDONLY).expect("deep walk");
+        assert_eq!(read(Ok(fd)), Ok("inside".into()));
+        let after = std::fs::read_dir("/proc/self/fd").expect("fds").count();
+        assert!(after <= before + 2, "{before} -> {after} descriptors");
         // Without the policy, links are followed wherever they go.
         let t = Target::new(&root, Path::new("abs-out"), false);
         assert_eq!(read(t.open().map(OwnedFd::from)), Ok("SECRET".into()));

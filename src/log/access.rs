@@ -112,10 +112,10 @@ impl AccessLog {
     pub fn reopen(&self, owner: Option<(nix::unistd::Uid, nix::unistd::Gid)>) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         self.write_out(&mut st);
-        match open(&self.path) {
-            Ok(f) => {
-                super::open::give_to(&f, &self.path, owner);
-                st.file = Some(f);
+        match super::open::open_log(&self.path) {
+            Ok(o) => {
+                super::open::give_to(&o, &self.path, owner);
+                st.file = Some(o.file);
             }
             Err(e) => crate::alert!(
                 "could not reopen the access log \"{}\": {e}",
@@ -149,11 +149,11 @@ impl AccessLogs {
             let i = match logs.iter().position(|l| &l.path == path) {
                 Some(i) => i,
                 None => {
-                    let file = open(path).map_err(|e| {
+                    let opened = super::open::open_log(path).map_err(|e| {
                         format!("could not open the access log \"{}\": {e}", path.display())
                     })?;
-                    super::open::give_to(&file, path, owner);
-                    logs.push(AccessLog::new(path.clone(), config, Some(file)));
+                    super::open::give_to(&opened, path, owner);
+                    logs.push(AccessLog::new(path.clone(), config, Some(opened.file)));
                     logs.len() - 1
                 }
             };

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use nix::unistd::{Gid, Uid};
 
 use super::access::AccessLogs;
-use super::open::{give_to, open_append, workers_owner};
+use super::open::{give_to, open_log, workers_owner};
 use crate::config::Config;
 
 /// A generation's error log (unless it is stderr) and access logs.
@@ -37,15 +37,15 @@ impl LogFiles {
         let owner = workers_owner(config);
         let error = match &config.error_log {
             Some(path) => {
-                let f = open_append(path).map_err(|e| {
+                let opened = open_log(path).map_err(|e| {
                     format!(
                         "could not open the error log \"{}\" ({})",
                         path.display(),
                         super::errno_text(&e)
                     )
                 })?;
-                give_to(&f, path, owner);
-                Some((path.clone(), f))
+                give_to(&opened, path, owner);
+                Some((path.clone(), opened.file))
             }
             None => None,
         };
@@ -71,10 +71,10 @@ impl LogFiles {
     /// workers' user. A log that cannot be reopened keeps its old file.
     pub fn reopen(&mut self) {
         if let Some((path, f)) = &mut self.error {
-            match open_append(path) {
+            match open_log(path) {
                 Ok(new) => {
                     give_to(&new, path, self.owner);
-                    *f = new;
+                    *f = new.file;
                 }
                 Err(e) => crate::alert!(
                     "could not reopen the error log \"{}\" ({})",

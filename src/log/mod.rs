@@ -22,13 +22,3 @@ pub fn errno_text(e: &std::io::Error) -> String {
         None => text.to_string(),
     }
 }
-
-/// Creates the parent directory of `path` if it is missing. An existing
-/// parent that is not a directory is left for the open to report
-/// (ENOTDIR), rather than mkdir's misleading EEXIST.
-pub fn ensure_parent(path: &std::path::Path) -> std::io::Result<()> {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => std::fs::create_dir_all(dir),
-        _ => Ok(()),
-    }
-}

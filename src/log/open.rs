@@ -1,116 +1,287 @@
-//! Opening log files safely from a root process, in a directory that a
-//! less privileged user (the workers' user, a deploy account) may be able
-//! to write.
+//! Opening the files root writes (logs, the pid file) safely, in
+//! directories that a less privileged user (the workers' user, a deploy
+//! account) may be able to write.
 //!
-//! The classic attack (CVE-2016-1247 and its kind): replace `access.log`
-//! with a symlink to a root-only file, or a hard link to one, and wait for
-//! root to reopen and `chown` the log. So:
+//! The classic attack (CVE-2016-1247 and its kind): replace `access.log`,
+//! or a directory on its path, with a symlink to a root-only place, or the
+//! file with a hard link to a root-only file, and wait for root to reopen
+//! and `chown` the log. So:
 //!
-//! - the last component is opened with `O_NOFOLLOW`; a symlink there is
-//!   followed only when it is owned by root or by this process's user,
-//!   which an attacker cannot arrange (so `/dev/stdout`, or a link an
-//!   operator made as root, still work);
+//! - the path is walked one component at a time with `O_NOFOLLOW`, missing
+//!   directories created on the way (0755); a symlink, in a directory or
+//!   as the file, is followed only when it is *trusted*: owned by root or
+//!   by this process's user, in a directory that only root or this user
+//!   can write (so `/dev/stdout`, or a link an operator made as root in a
+//!   root-owned directory, work; one the workers' user placed, renamed or
+//!   hard-linked does not);
 //! - a regular file with more than one link is refused: a log is never a
 //!   second name of another file;
-//! - ownership is handed to the workers' user with `fchown` on the
-//!   descriptor just opened, never with `chown` on the path;
-//! - the open never blocks (a FIFO planted as the log has no reader), and
-//!   what is opened is then used blocking, as a log is.
+//! - anything but a regular file or a device (a FIFO or socket that would
+//!   stall every write once its reader stops) must belong to root or to
+//!   this process's user;
+//! - only a file this open created is handed to the workers' user (with
+//!   `fchown` on its descriptor): an existing file keeps its owner;
+//! - the open never blocks; what is opened is then used blocking, as a
+//!   log is.
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{FcntlArg, OFlag, fcntl};
-use nix::sys::stat::Mode;
+use nix::fcntl::{FcntlArg, OFlag, fcntl, openat};
+use nix::sys::stat::{FileStat, Mode, fstat};
 use nix::unistd::{Gid, Uid};
 
 use crate::config::Config;
 
-/// Most symlinks followed to reach one log.
-const MAX_LINKS: usize = 8;
+/// Most symlinks followed to reach one file, the kernel's own limit.
+const MAX_LINKS: usize = 40;
 
-/// Opens a log file for appending (creating it, and its directory, mode
-/// 0644). O_APPEND makes every write land whole at the end, so processes
-/// sharing the file never interleave within a line.
-pub fn open_append(path: &Path) -> io::Result<File> {
-    super::ensure_parent(path)?;
-    let file = open_following_trusted(path.to_path_buf(), 0)?;
-    let st = nix::sys::stat::fstat(file.as_fd())?;
-    if st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_nlink > 1 {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            format!(
-                "it has {} hard links; a log file must have exactly one",
-                st.st_nlink
-            ),
-        ));
-    }
-    let flags = OFlag::from_bits_truncate(fcntl(file.as_fd(), FcntlArg::F_GETFL)?);
-    fcntl(file.as_fd(), FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK))?;
-    Ok(file)
+/// A directory reached safely, and the name of the entry wanted in it.
+#[derive(Debug)]
+pub struct Parent {
+    /// The directory, open (`O_PATH`).
+    pub dir: OwnedFd,
+    /// The last component of the path.
+    pub name: OsString,
 }
 
-fn open_following_trusted(path: PathBuf, links: usize) -> io::Result<File> {
-    let flags = OFlag::O_WRONLY
+/// A log just opened.
+#[derive(Debug)]
+pub struct Opened {
+    /// The file, in append mode.
+    pub file: File,
+    /// This open created it (so it may be handed to the workers' user).
+    pub created: bool,
+}
+
+fn kind(st: &FileStat) -> libc::mode_t {
+    st.st_mode & libc::S_IFMT
+}
+
+fn ours(uid: u32) -> bool {
+    uid == 0 || uid == Uid::effective().as_raw()
+}
+
+/// Refuses a symlink an attacker could have placed: see the module doc.
+fn check_trusted(dir: &OwnedFd, link: &FileStat, name: &Path) -> io::Result<()> {
+    let d = fstat(dir.as_fd())?;
+    let dir_safe = ours(d.st_uid) && d.st_mode & 0o022 == 0;
+    if ours(link.st_uid) && dir_safe {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!(
+            "\"{}\" is a symlink owned by uid {} in a directory {}; not followed",
+            name.display(),
+            link.st_uid,
+            if dir_safe {
+                "only root can write"
+            } else {
+                "others can write"
+            }
+        ),
+    ))
+}
+
+fn start_dir(absolute: bool) -> io::Result<OwnedFd> {
+    let from = if absolute { "/" } else { "." };
+    Ok(nix::fcntl::open(
+        from,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// Pushes the components of `p` so that the first is popped first.
+fn push_components(todo: &mut Vec<OsString>, p: &Path) {
+    let start = todo.len();
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => todo.push(n.to_owned()),
+            Component::ParentDir => todo.push("..".into()),
+            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
+        }
+    }
+    todo[start..].reverse();
+}
+
+/// Walks to the directory `dir` names, from `cur`, creating what is
+/// missing and following only trusted symlinks.
+fn walk_dirs(mut cur: OwnedFd, dir: &Path, links: &mut usize) -> io::Result<OwnedFd> {
+    let mut todo = Vec::new();
+    push_components(&mut todo, dir);
+    let step = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    while let Some(c) = todo.pop() {
+        if c == ".." {
+            cur = openat(&cur, "..", step | OFlag::O_DIRECTORY, Mode::empty())?;
+            continue;
+        }
+        let fd = match openat(&cur, c.as_os_str(), step, Mode::empty()) {
+            Err(Errno::ENOENT) => {
+                match nix::sys::stat::mkdirat(&cur, c.as_os_str(), Mode::from_bits_truncate(0o755))
+                {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                openat(&cur, c.as_os_str(), step, Mode::empty())?
+            }
+            other => other?,
+        };
+        let st = fstat(fd.as_fd())?;
+        match kind(&st) {
+            libc::S_IFDIR => cur = fd,
+            libc::S_IFLNK => {
+                *links += 1;
+                if *links > MAX_LINKS {
+                    return Err(Errno::ELOOP.into());
+                }
+                check_trusted(&cur, &st, Path::new(&c))?;
+                let target = PathBuf::from(nix::fcntl::readlinkat(&fd, "")?);
+                if target.is_absolute() {
+                    cur = start_dir(true)?;
+                }
+                push_components(&mut todo, &target);
+            }
+            _ => return Err(Errno::ENOTDIR.into()),
+        }
+    }
+    Ok(cur)
+}
+
+/// The directory holding `path`, reached safely (missing directories
+/// created), and the file's name in it.
+pub fn open_parent(path: &Path) -> io::Result<Parent> {
+    parent_counting(path, &mut 0)
+}
+
+fn parent_counting(path: &Path, links: &mut usize) -> io::Result<Parent> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EISDIR))?
+        .to_owned();
+    let parent = path.parent().unwrap_or(Path::new(""));
+    let dir = walk_dirs(start_dir(path.is_absolute())?, parent, links)?;
+    Ok(Parent { dir, name })
+}
+
+/// Opens a log file for appending, creating it (mode 0644) and its
+/// directories. O_APPEND makes every write land whole at the end, so
+/// processes sharing the file never interleave within a line.
+pub fn open_append(path: &Path) -> io::Result<File> {
+    open_log(path).map(|o| o.file)
+}
+
+/// [`open_append`], saying whether the file was created.
+pub fn open_log(path: &Path) -> io::Result<Opened> {
+    let mut links = 0;
+    let mut path = path.to_path_buf();
+    loop {
+        match open_once(&path, &mut links)? {
+            Step::Opened(o) => return Ok(o),
+            Step::Follow(next) => path = next,
+        }
+    }
+}
+
+enum Step {
+    Opened(Opened),
+    Follow(PathBuf),
+}
+
+fn open_once(path: &Path, links: &mut usize) -> io::Result<Step> {
+    let Parent { dir, name } = parent_counting(path, links)?;
+    let base = OFlag::O_WRONLY
         | OFlag::O_APPEND
-        | OFlag::O_CREAT
         | OFlag::O_NOFOLLOW
         | OFlag::O_NONBLOCK
         | OFlag::O_CLOEXEC;
-    match nix::fcntl::open(&path, flags, Mode::from_bits_truncate(0o644)) {
-        Ok(fd) => Ok(File::from(fd)),
-        Err(Errno::ELOOP) => {
-            let target = trusted_link_target(&path)?;
-            if links >= MAX_LINKS {
-                return Err(Errno::ELOOP.into());
-            }
-            // procfs links (/dev/stdout -> /proc/self/fd/1 -> pipe:[..])
-            // name objects, not paths, and nobody but the kernel makes
-            // them: let the kernel follow those.
-            if target.starts_with("/proc/") {
-                let fd: OwnedFd = nix::fcntl::open(
-                    &target,
-                    OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+    let mode = Mode::from_bits_truncate(0o644);
+    let (fd, created) = match openat(
+        &dir,
+        name.as_os_str(),
+        base | OFlag::O_CREAT | OFlag::O_EXCL,
+        mode,
+    ) {
+        Ok(fd) => (fd, true),
+        Err(Errno::EEXIST) => match openat(&dir, name.as_os_str(), base, Mode::empty()) {
+            Ok(fd) => (fd, false),
+            Err(Errno::ELOOP) => {
+                let link = openat(
+                    &dir,
+                    name.as_os_str(),
+                    OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
                     Mode::empty(),
                 )?;
-                return Ok(File::from(fd));
+                let st = fstat(link.as_fd())?;
+                if kind(&st) != libc::S_IFLNK {
+                    return Err(Errno::ELOOP.into());
+                }
+                *links += 1;
+                if *links > MAX_LINKS {
+                    return Err(Errno::ELOOP.into());
+                }
+                check_trusted(&dir, &st, Path::new(&name))?;
+                let target = PathBuf::from(nix::fcntl::readlinkat(&link, "")?);
+                // procfs links (/dev/stdout -> /proc/self/fd/1 -> pipe:[..])
+                // name objects, not paths, and only the kernel makes them:
+                // the kernel follows those.
+                if target.starts_with("/proc/") {
+                    let fd: OwnedFd =
+                        nix::fcntl::open(&target, base - OFlag::O_NOFOLLOW, Mode::empty())?;
+                    return Ok(Step::Opened(Opened {
+                        file: blocking(fd)?,
+                        created: false,
+                    }));
+                }
+                let next = match path.parent() {
+                    Some(p) if target.is_relative() => p.join(target),
+                    _ => target,
+                };
+                return Ok(Step::Follow(next));
             }
-            open_following_trusted(target, links + 1)
+            Err(e) => return Err(e.into()),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    let st = fstat(fd.as_fd())?;
+    match kind(&st) {
+        libc::S_IFREG if st.st_nlink > 1 => {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "it has {} hard links; a log file must have exactly one",
+                    st.st_nlink
+                ),
+            ));
         }
-        Err(e) => Err(e.into()),
+        libc::S_IFREG | libc::S_IFCHR => {}
+        _ if ours(st.st_uid) => {}
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "it is a FIFO or socket owned by uid {}; a log that is not a file must belong to root or to moltd's user",
+                    st.st_uid
+                ),
+            ));
+        }
     }
+    Ok(Step::Opened(Opened {
+        file: blocking(fd)?,
+        created,
+    }))
 }
 
-/// The target of the symlink at `path`, if its owner is root or us;
-/// relative targets are resolved against the link's directory.
-fn trusted_link_target(path: &Path) -> io::Result<PathBuf> {
-    let link = nix::fcntl::open(
-        path,
-        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    let st = nix::sys::stat::fstat(link.as_fd())?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
-        // Swapped while we looked: let the caller see the loop error.
-        return Err(Errno::ELOOP.into());
-    }
-    if st.st_uid != 0 && st.st_uid != Uid::effective().as_raw() {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            format!(
-                "it is a symlink owned by uid {}, which is neither root nor this process's user; not followed",
-                st.st_uid
-            ),
-        ));
-    }
-    let target = PathBuf::from(nix::fcntl::readlinkat(&link, "")?);
-    Ok(match path.parent() {
-        Some(dir) if target.is_relative() => dir.join(target),
-        _ => target,
-    })
+/// `fd` with O_NONBLOCK cleared.
+fn blocking(fd: OwnedFd) -> io::Result<File> {
+    let flags = OFlag::from_bits_truncate(fcntl(fd.as_fd(), FcntlArg::F_GETFL)?);
+    fcntl(fd.as_fd(), FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK))?;
+    Ok(File::from(fd))
 }
 
 /// The workers' user and group, when the master runs as root with `user`:
@@ -123,18 +294,15 @@ pub fn workers_owner(config: &Config) -> Option<(Uid, Gid)> {
     crate::sys::privs::lookup(user, group.as_deref()).ok()
 }
 
-/// Gives the log just opened to `owner` (see [`workers_owner`]), through
-/// its descriptor, so no path lookup can redirect the change. Only regular
-/// files: a device or pipe (`/dev/stdout`) keeps its owner.
-pub fn give_to(file: &File, path: &Path, owner: Option<(Uid, Gid)>) {
+/// Gives a log this process just created to `owner` (see
+/// [`workers_owner`]), through its descriptor, so no path lookup can
+/// redirect the change. A file that already existed keeps its owner.
+pub fn give_to(opened: &Opened, path: &Path, owner: Option<(Uid, Gid)>) {
     let Some((uid, gid)) = owner else { return };
-    let Ok(st) = nix::sys::stat::fstat(file.as_fd()) else {
-        return;
-    };
-    if st.st_mode & libc::S_IFMT != libc::S_IFREG || st.st_uid == uid.as_raw() {
+    if !opened.created {
         return;
     }
-    if let Err(e) = nix::unistd::fchown(file.as_fd(), Some(uid), Some(gid)) {
+    if let Err(e) = nix::unistd::fchown(opened.file.as_fd(), Some(uid), Some(gid)) {
         crate::alert!("fchown() of \"{}\" to {uid} failed ({e})", path.display());
     }
 }
@@ -143,24 +311,37 @@ pub fn give_to(file: &File, path: &Path, owner: Option<(Uid, Gid)>) {
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn hard_links_are_refused_and_our_own_symlinks_followed() {
         let dir = std::env::temp_dir().join(format!("moltd-logopen-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let real = dir.join("real.log");
-        let mut f = open_append(&real).expect("create");
+        let o = open_log(&real).expect("create");
+        assert!(o.created);
+        let mut f = o.file;
         f.write_all(b"one\n").expect("write");
-        // A link made by this process's user is followed.
+        assert!(!open_log(&real).expect("again").created);
+        // A link made by this process's user, in a directory only it can
+        // write, is followed.
         std::os::unix::fs::symlink("real.log", dir.join("via-link.log")).expect("link");
         let mut g = open_append(&dir.join("via-link.log")).expect("own link followed");
         g.write_all(b"two\n").expect("write");
         assert_eq!(std::fs::read_to_string(&real).expect("read"), "one\ntwo\n");
+        // Missing directories are created on the way.
+        assert!(open_log(&dir.join("a/b/c.log")).expect("nested").created);
         // A second name of the file is refused.
         std::fs::hard_link(&real, dir.join("hard.log")).expect("hard link");
         let e = open_append(&dir.join("hard.log")).expect_err("refused");
         assert!(e.to_string().contains("hard links"), "{e}");
+        // In a directory others can write, even our own link is not
+        // trusted (someone else could have renamed it there).
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let e = open_append(&dir.join("via-link.log")).expect_err("refused");
+        assert!(e.to_string().contains("others can write"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

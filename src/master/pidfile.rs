@@ -2,56 +2,69 @@
 //! ready, renamed to `.oldbin` for an upgrade and back on rollback, removed
 //! only by the master it names.
 
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
-use nix::unistd::Pid;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use nix::unistd::{Pid, UnlinkatFlags};
+
+use crate::log::open::{Parent, open_parent};
 
 /// Writes `pid` to `path` via a temp file and a rename, so a reader never
-/// sees an empty or half-written file. The temp file has an unpredictable
-/// name and is created with `O_EXCL | O_NOFOLLOW`: a user who can write the
-/// pid directory cannot plant a symlink there for root to write through,
-/// and `rename` replaces whatever `path` was (a planted symlink included)
-/// with our own regular file.
+/// sees an empty or half-written file. The directory is reached without
+/// following symlinks a less privileged user could have placed
+/// (`log::open::open_parent`); the temp file has an unpredictable name and
+/// is created with `O_EXCL | O_NOFOLLOW`, so nothing planted there is
+/// written through, and `renameat` replaces whatever `path` was (a planted
+/// symlink included) with our own regular file.
 pub fn write(path: &Path, pid: Pid) -> std::io::Result<()> {
-    crate::log::ensure_parent(path)?;
-    let (tmp, mut f) = create_temp(path, pid)?;
-    let result = f
+    let Parent { dir, name } = open_parent(path)?;
+    let (tmp, f) = create_temp(&dir, &name, pid)?;
+    let result = (&f)
         .write_all(format!("{pid}\n").as_bytes())
-        .and_then(|()| std::fs::rename(&tmp, path));
+        .and_then(|()| {
+            Ok(nix::fcntl::renameat(
+                &dir,
+                tmp.as_os_str(),
+                &dir,
+                name.as_os_str(),
+            )?)
+        });
     if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = nix::unistd::unlinkat(&dir, tmp.as_os_str(), UnlinkatFlags::NoRemoveDir);
     }
     result
 }
 
-/// The prefix of every temp file of `path`: `moltd.pid.tmp`.
-fn temp_prefix(path: &Path) -> std::ffi::OsString {
-    let mut p = path.as_os_str().to_owned();
+/// The prefix of every temp file of the pid file `name`: `moltd.pid.tmp`.
+fn temp_prefix(name: &OsStr) -> OsString {
+    let mut p = name.to_owned();
     p.push(".tmp");
     p
 }
 
-/// Creates `PATH.tmp.<pid>.<random>` exclusively. The writer's pid in the
-/// name lets a later start tell a leftover of a killed master from a file
-/// being written right now.
-fn create_temp(path: &Path, pid: Pid) -> std::io::Result<(PathBuf, std::fs::File)> {
+/// Creates `NAME.tmp.<pid>.<random>` in `dir` exclusively. The writer's
+/// pid in the name lets a later start tell a leftover of a killed master
+/// from a file being written right now.
+fn create_temp(dir: &OwnedFd, name: &OsStr, pid: Pid) -> std::io::Result<(OsString, File)> {
     let mut last = std::io::Error::from(std::io::ErrorKind::AlreadyExists);
     for _ in 0..16 {
-        let mut name = temp_prefix(path);
-        name.push(format!(".{pid}.{:016x}", random_u64()));
-        let tmp = PathBuf::from(name);
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .mode(0o644)
-            .open(&tmp)
-        {
-            Ok(f) => return Ok((tmp, f)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = e,
-            Err(e) => return Err(e),
+        let mut tmp = temp_prefix(name);
+        tmp.push(format!(".{pid}.{:016x}", random_u64()));
+        match nix::fcntl::openat(
+            dir,
+            tmp.as_os_str(),
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o644),
+        ) {
+            Ok(fd) => return Ok((tmp, File::from(fd))),
+            Err(nix::errno::Errno::EEXIST) => last = nix::errno::Errno::EEXIST.into(),
+            Err(e) => return Err(e.into()),
         }
     }
     Err(last)
@@ -62,7 +75,7 @@ fn create_temp(path: &Path, pid: Pid) -> std::io::Result<(PathBuf, std::fs::File
 fn random_u64() -> u64 {
     use std::io::Read as _;
     let mut b = [0u8; 8];
-    if std::fs::File::open("/dev/urandom")
+    if File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut b))
         .is_ok()
     {
@@ -83,20 +96,25 @@ fn random_u64() -> u64 {
 /// older `moltd.pid.tmp<pid>`), so they do not pile up. A file whose
 /// writer is alive is left alone.
 pub fn remove_stale_temps(path: &Path) {
-    let Some(name) = path.file_name() else { return };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut prefix = name.to_owned();
-    prefix.push(".tmp");
-    let prefix = prefix.as_encoded_bytes().to_vec();
-    let Ok(entries) = std::fs::read_dir(dir) else {
+    let Ok(Parent { dir, name }) = open_parent(path) else {
         return;
     };
-    for e in entries.flatten() {
-        let file = e.file_name();
-        let Some(rest) = file.as_encoded_bytes().strip_prefix(prefix.as_slice()) else {
+    let prefix = temp_prefix(&name).as_encoded_bytes().to_vec();
+    let Ok(listing) = nix::fcntl::openat(
+        &dir,
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return;
+    };
+    let Ok(mut entries) = nix::dir::Dir::from_fd(listing) else {
+        return;
+    };
+    let mut stale = Vec::new();
+    for e in entries.iter().flatten() {
+        let file = e.file_name().to_bytes();
+        let Some(rest) = file.strip_prefix(prefix.as_slice()) else {
             continue;
         };
         let rest = rest.strip_prefix(b".").unwrap_or(rest);
@@ -113,10 +131,13 @@ pub fn remove_stale_temps(path: &Path) {
         let alive =
             nix::sys::signal::kill(Pid::from_raw(writer), None) != Err(nix::errno::Errno::ESRCH);
         if !alive {
-            // unlink never follows a symlink: whatever was planted, only
-            // the name in our directory goes.
-            let _ = std::fs::remove_file(e.path());
+            stale.push(OsStr::from_bytes(file).to_owned());
         }
+    }
+    for f in stale {
+        // unlinkat never follows a symlink: whatever was planted, only the
+        // name in our directory goes.
+        let _ = nix::unistd::unlinkat(&dir, f.as_os_str(), UnlinkatFlags::NoRemoveDir);
     }
 }
 
@@ -134,15 +155,17 @@ pub fn check_writable(path: &Path) -> Result<(), String> {
     if path.is_dir() {
         return Err(fail(std::io::Error::from_raw_os_error(libc::EISDIR)));
     }
-    crate::log::ensure_parent(path).map_err(fail)?;
-    let mut probe = path.as_os_str().to_owned();
+    let Parent { dir, name } = open_parent(path).map_err(fail)?;
+    let mut probe = name;
     probe.push(format!(".check{}", std::process::id()));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-        .map_err(fail)?;
-    let _ = std::fs::remove_file(&probe);
+    nix::fcntl::openat(
+        &dir,
+        probe.as_os_str(),
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    )
+    .map_err(|e| fail(e.into()))?;
+    let _ = nix::unistd::unlinkat(&dir, probe.as_os_str(), UnlinkatFlags::NoRemoveDir);
     Ok(())
 }
 
