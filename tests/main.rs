@@ -22,6 +22,9 @@ mod hostile_env;
 mod hostile_logs;
 /// GET/HEAD, index, 404/403/405, directory redirect, drain semantics.
 mod http_basic;
+/// Edge cases: huge range positions, IP-literal hosts, non-UTF-8 paths,
+/// access-log fields.
+mod http_edge;
 /// Conditionals, ranges, precompressed siblings, headers, error pages,
 /// symlinks and traversal attempts.
 mod http_files;

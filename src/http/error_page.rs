@@ -80,7 +80,7 @@ pub fn response(
 
 fn custom(status: StatusCode, server: &Server, uri: &str) -> Option<Response<Body>> {
     let rel = path::normalize(uri).ok()?;
-    let page_settings = location::settings_for(server, &rel.uri_path());
+    let page_settings = location::settings_for(server, &rel.uri_bytes());
     let target = Target::new(
         &page_settings.root,
         &rel.relative,

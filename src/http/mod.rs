@@ -92,6 +92,13 @@ pub struct Outcome {
     pub server: usize,
 }
 
+/// The server that answers on `listen` when no host is known (its
+/// `default_server`, else the first on that listen): where input that never
+/// became a request is logged, as nginx logs its 400s.
+pub fn default_server(site: &Site, listen: SocketAddr) -> usize {
+    site.vhosts.select(&site.config, listen, None)
+}
+
 /// The error response for a request refused before routing (bad framing,
 /// too large), from the server its Host names, with `Connection: close`.
 pub fn refuse<B>(site: &Site, listen: SocketAddr, req: &Request<B>, status: StatusCode) -> Outcome {
@@ -201,7 +208,7 @@ fn route<'a, B>(
     }
     let uri_path = req.uri().path();
     let rel = path::normalize(uri_path)?;
-    let norm = rel.uri_path();
+    let norm = rel.uri_bytes();
     *settings = location::settings_for(server, &norm);
     let s: &Settings = settings;
     let target = resolve::Target::new(&s.root, &rel.relative, s.disable_symlinks);
@@ -219,7 +226,7 @@ fn route<'a, B>(
             return static_file::respond(&file, &file_meta, s, method, req.headers(), &site.cache);
         }
         if s.autoindex {
-            return listing(&site.cache, &target, &norm, s);
+            return listing(&site.cache, &target, &rel.uri_path(), s);
         }
         return Err(StatusCode::FORBIDDEN.into());
     }
@@ -253,10 +260,11 @@ fn listing(
 }
 
 /// Percent-encodes a decoded path for a Location header: everything but
-/// unreserved characters, sub-delims, `:`, `@` and `/`.
-fn escape_path(path: &str) -> String {
+/// unreserved characters, sub-delims, `:`, `@` and `/`; bytes that are not
+/// UTF-8 are escaped as themselves (`%FF`).
+fn escape_path(path: &[u8]) -> String {
     let mut out = String::with_capacity(path.len());
-    for b in path.bytes() {
+    for &b in path {
         if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) {
             out.push(b as char);
         } else {
@@ -275,7 +283,7 @@ fn redirect_to_slash<B>(
     listen: SocketAddr,
     req: &Request<B>,
     host: Option<&str>,
-    norm: &str,
+    norm: &[u8],
 ) -> Response<Body> {
     let name = host
         .map(str::to_string)

@@ -16,15 +16,25 @@ pub struct RelPath {
 }
 
 impl RelPath {
-    /// The normalised path as a URI path (`/a/b/`), for location matching
-    /// and listings.
-    pub fn uri_path(&self) -> String {
-        let mut s = String::from("/");
-        s.push_str(&self.relative.to_string_lossy());
-        if self.trailing_slash && !s.ends_with('/') {
-            s.push('/');
+    /// The normalised path as a URI path (`/a/b/`), byte for byte: a name
+    /// that is not UTF-8 keeps its bytes, so location matching and the
+    /// redirect to `dir/` name the file that exists.
+    pub fn uri_bytes(&self) -> Vec<u8> {
+        use std::os::unix::ffi::OsStrExt;
+        let rel = self.relative.as_os_str().as_bytes();
+        let mut s = Vec::with_capacity(rel.len() + 2);
+        s.push(b'/');
+        s.extend_from_slice(rel);
+        if self.trailing_slash && !s.ends_with(b"/") {
+            s.push(b'/');
         }
         s
+    }
+
+    /// [`RelPath::uri_bytes`] for display (a listing's title): non-UTF-8
+    /// bytes shown as U+FFFD.
+    pub fn uri_path(&self) -> String {
+        String::from_utf8_lossy(&self.uri_bytes()).into_owned()
     }
 }
 

@@ -71,9 +71,7 @@ pub fn plan(header: &str, len: u64, max_ranges: usize) -> Plan {
             if !digits(b) {
                 return Plan::Full;
             }
-            let Ok(n) = b.parse::<u64>() else {
-                return Plan::Full;
-            };
+            let n = saturating_number(b);
             if n == 0 || len == 0 {
                 None
             } else {
@@ -86,14 +84,12 @@ pub fn plan(header: &str, len: u64, max_ranges: usize) -> Plan {
             if !digits(a) || !(b.is_empty() || digits(b)) {
                 return Plan::Full;
             }
-            let Ok(start) = a.parse::<u64>() else {
-                return Plan::Full;
-            };
+            let start = saturating_number(a);
             let end = if b.is_empty() {
                 u64::MAX
             } else {
-                match b.parse::<u64>() {
-                    Ok(e) if e >= start => e,
+                match saturating_number(b) {
+                    e if e >= start => e,
                     _ => return Plan::Full,
                 }
             };
@@ -117,6 +113,15 @@ pub fn plan(header: &str, len: u64, max_ranges: usize) -> Plan {
         return Plan::Full;
     }
     Plan::Partial(ranges)
+}
+
+/// A run of ASCII digits as a number, saturating at `u64::MAX`: a last
+/// position past the end, however many digits it has, means "to the end"
+/// (RFC 9110 §14.1.2), and a first position that large is past the end.
+fn saturating_number(digits: &str) -> u64 {
+    digits.bytes().fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    })
 }
 
 /// True if an `If-Range` value still matches the representation, so the
@@ -162,7 +167,20 @@ mod tests {
         assert_eq!(plan("bytes=", 100, 8), Plan::Full);
         assert_eq!(plan("bytes=1", 100, 8), Plan::Full);
         assert_eq!(plan("bytes=+1-2", 100, 8), Plan::Full);
-        assert_eq!(plan("bytes=99999999999999999999-", 100, 8), Plan::Full);
+        // Positions past u64: a first one is past the end (416, as
+        // nginx), a last one means "to the end".
+        assert_eq!(
+            plan("bytes=99999999999999999999-", 100, 8),
+            Plan::Unsatisfiable
+        );
+        assert_eq!(
+            plan("bytes=0-99999999999999999999", 100, 8),
+            Plan::Partial(vec![r(0, 99)])
+        );
+        assert_eq!(
+            plan("bytes=-99999999999999999999", 100, 8),
+            Plan::Partial(vec![r(0, 99)])
+        );
     }
 
     #[test]

@@ -27,8 +27,21 @@ pub struct Vhosts {
 pub fn normalize_host(host: &str) -> Option<String> {
     let h = host.trim();
     let name = if let Some(rest) = h.strip_prefix('[') {
-        // [v6]:port
+        // [v6]:port: an IP literal, then nothing or a port.
         let end = rest.find(']')?;
+        let literal = &rest[..end];
+        let after = &rest[end + 1..];
+        let port_ok = after.is_empty()
+            || after
+                .strip_prefix(':')
+                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+        let literal_ok = !literal.is_empty()
+            && literal
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        if !port_ok || !literal_ok {
+            return None;
+        }
         &h[..end + 2]
     } else {
         match h.rsplit_once(':') {
@@ -151,6 +164,16 @@ mod tests {
         assert_eq!(normalize_host(".."), None);
         assert_eq!(normalize_host(""), None);
         assert_eq!(normalize_host("host:port"), None);
+        // Only a port may follow an IP literal.
+        assert_eq!(normalize_host("[a]zzz/../.."), None);
+        assert_eq!(normalize_host("[::1]x"), None);
+        assert_eq!(normalize_host("[::1]:8x"), None);
+        assert_eq!(normalize_host("[zz]"), None);
+        assert_eq!(normalize_host("[]"), None);
+        assert_eq!(
+            normalize_host("[::ffff:1.2.3.4]").as_deref(),
+            Some("[::ffff:1.2.3.4]")
+        );
     }
 
     #[test]

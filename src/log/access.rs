@@ -258,11 +258,12 @@ fn escape(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-/// A header value for the log: `-` when absent or empty.
+/// A header value for the log: `-` when absent, nothing when present but
+/// empty (`""`), as nginx logs them.
 fn field(out: &mut Vec<u8>, v: Option<&[u8]>) {
     match v {
-        Some(v) if !v.is_empty() => escape(out, v),
-        _ => out.push(b'-'),
+        Some(v) => escape(out, v),
+        None => out.push(b'-'),
     }
 }
 
@@ -314,6 +315,21 @@ mod tests {
         assert_eq!(
             String::from_utf8_lossy(&line),
             "127.0.0.1 - - [21/Nov/2026:22:16:23 +0000] \"GET /a?b=\\x22c\\x22 HTTP/1.1\" 200 612 \"-\" \"curl/8.0 \\xFF\"\n"
+        );
+        // Present but empty is "", absent is "-".
+        let mut line = Vec::new();
+        write_combined(
+            &mut line,
+            &Entry {
+                referer: Some(b""),
+                user_agent: None,
+                ..e
+            },
+        );
+        assert!(
+            String::from_utf8_lossy(&line).ends_with(" \"\" \"-\"\n"),
+            "{}",
+            String::from_utf8_lossy(&line)
         );
     }
 }

@@ -106,12 +106,7 @@ impl Conn {
     /// Logs a request hyper could not parse (and answered with a 4xx
     /// itself) in the default server's access log, as nginx logs its 400s.
     fn log_unparsable(&self) {
-        let config = &self.ctx.site.config;
-        let server = config
-            .servers
-            .iter()
-            .position(|s| s.listen.contains(&self.listen))
-            .unwrap_or(0);
+        let server = http::default_server(&self.ctx.site, self.listen);
         if let Some(log) = self.ctx.logs.for_server(server) {
             log.write_entry(&access::Entry {
                 remote: self.peer.ip(),
