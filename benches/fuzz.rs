@@ -1,6 +1,7 @@
 //! Bounded-time fuzzing of the parsers that face the network or the
 //! operator: request-path normalising, Range, Accept-Encoding, Host,
-//! the MOLTD handover value and the config loader. Random inputs biased
+//! the MOLTD handover value, the config loader and the chunked-body
+//! decoder. Random inputs biased
 //! toward the characters each parser cares about; any panic fails the run,
 //! and each parser's invariants are checked on every output.
 //!
@@ -218,4 +219,82 @@ fn main() {
         }
     });
     let _ = std::fs::remove_dir_all(&prefix);
+
+    let chunk_alpha = [
+        "0",
+        "1",
+        "5",
+        "a",
+        "F",
+        "ffffffffffffffff",
+        "10000000000000000",
+        "\r\n",
+        "\r\n",
+        "\n",
+        "\r",
+        ";",
+        ";ext=1",
+        " ",
+        "\t",
+        "-",
+        "+",
+        "x",
+        "hello",
+        "abc",
+        "X-T: 1",
+        ":",
+        "\r\n\r\n",
+    ];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    run("chunked", secs, &mut rng, |r| {
+        let input = r.string(&chunk_alpha, 16);
+        let step = 1 + r.below(8);
+        let (res, left, fed) = rt.block_on(chunked(input.as_bytes(), step));
+        // Never more consumed than was given, and never a success that
+        // left a body byte to be read as the next request's head.
+        assert!(left <= fed, "{input:?}");
+        if res.is_ok() {
+            assert!(
+                input.contains('0'),
+                "{input:?}: a body ended without a last chunk"
+            );
+        }
+    });
+}
+
+/// Feeds `input` to the chunked-body decoder `step` bytes at a time;
+/// returns its verdict, the bytes it left unconsumed, and the bytes fed.
+async fn chunked(input: &[u8], step: usize) -> (Result<(), String>, usize, usize) {
+    use moltd::worker::request_body::{Fill, Framing, Source};
+    struct Pieces {
+        rest: Vec<u8>,
+        step: usize,
+        fed: usize,
+    }
+    impl Fill for Pieces {
+        async fn fill(&mut self, buf: &mut bytes::BytesMut) -> std::io::Result<usize> {
+            let n = self.step.min(self.rest.len());
+            buf.extend_from_slice(&self.rest[..n]);
+            self.rest.drain(..n);
+            self.fed += n;
+            Ok(n)
+        }
+    }
+    let mut buf = bytes::BytesMut::new();
+    let mut src = Source {
+        buf: &mut buf,
+        fill: Pieces {
+            rest: input.to_vec(),
+            step,
+            fed: 0,
+        },
+    };
+    let res = src
+        .discard(Framing::Chunked, 1 << 20, 4096)
+        .await
+        .map_err(|e| format!("{e:?}"));
+    let fed = src.fill.fed;
+    (res, buf.len(), fed)
 }

@@ -124,3 +124,153 @@ fn rejected_input_is_logged_by_the_default_server_and_referers_as_nginx_does() {
         .then_some(())
     });
 }
+
+/// Sends `raw` on a fresh connection and reads every response until the
+/// server closes (or 5 s pass).
+fn exchange(port: u16, raw: &[u8]) -> Vec<http::Response> {
+    use std::io::{BufReader, Write};
+    let mut c = http::connect(port).expect("connect");
+    c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    c.write_all(raw).expect("send");
+    let mut r = BufReader::new(c);
+    let mut out = Vec::new();
+    while let Ok(resp) = http::read_response(&mut r, "GET") {
+        let closes = resp.closes();
+        out.push(resp);
+        if closes {
+            break;
+        }
+    }
+    out
+}
+
+/// Sends `raw` and returns everything the server sends until it closes.
+fn raw_exchange(port: u16, raw: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut c = http::connect(port).expect("connect");
+    c.write_all(raw).expect("send");
+    let mut all = Vec::new();
+    c.read_to_end(&mut all).expect("read");
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+/// A request with a body first, so the connection has carried a body
+/// before `then` (what used to hand it to another HTTP/1 implementation).
+const WITH_BODY: &str = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+
+#[test]
+fn a_request_line_over_the_limit_is_414_however_long() {
+    let (_s, port) = serve("", "");
+    for len in [9_000, 20_000, 40_000, 100_000] {
+        let target = format!("/{}", "a".repeat(len));
+        for prefix in ["", WITH_BODY] {
+            let raw = format!("{prefix}GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+            let rs = exchange(port, raw.as_bytes());
+            let last = rs.last().expect("an answer");
+            assert_eq!(last.status, 414, "{len} after {prefix:?}");
+            assert!(last.closes());
+        }
+    }
+    // A head whose lines are each short but too many in sum: 431.
+    let many: String = (0..40)
+        .map(|i| format!("X-{i}: {}\r\n", "v".repeat(1000)))
+        .collect();
+    let rs = exchange(
+        port,
+        format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes(),
+    );
+    assert_eq!(rs.last().expect("an answer").status, 431);
+}
+
+#[test]
+fn every_response_has_one_style_whatever_came_before() {
+    let (_s, port) = serve("", "");
+    for prefix in ["", WITH_BODY] {
+        let raw = format!("{prefix}GET /f.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let all = raw_exchange(port, raw.as_bytes());
+        let at = all.rfind("HTTP/1.1 200 OK").expect("a 200");
+        let head = &all[at..];
+        assert!(head.contains("\r\nETag: "), "{prefix:?}: {head}");
+        assert!(
+            head.starts_with("HTTP/1.1 200 OK\r\nServer: moltd\r\nDate: "),
+            "{head}"
+        );
+        // Malformed input: the same error page as every other error.
+        let raw = format!("{prefix}GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n");
+        let r = exchange(port, raw.as_bytes()).pop().expect("an answer");
+        assert_eq!(r.status, 400);
+        assert_eq!(r.header("server"), Some("moltd"));
+        assert!(r.header("date").is_some());
+        assert!(
+            r.text()
+                .contains("<center><h1>400 Bad Request</h1></center>"),
+            "{}",
+            r.text()
+        );
+        assert!(r.closes());
+    }
+}
+
+#[test]
+fn higher_http1_minor_versions_are_served_and_http2_is_refused() {
+    let (_s, port) = serve("", "");
+    for prefix in ["", WITH_BODY] {
+        let raw = format!("{prefix}GET /f.bin HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let r = exchange(port, raw.as_bytes()).pop().expect("an answer");
+        assert_eq!(r.status, 200, "{prefix:?}");
+        assert_eq!(r.body.len(), 1000);
+    }
+    let r = exchange(port, b"GET / HTTP/2.0\r\nHost: x\r\n\r\n")
+        .pop()
+        .expect("an answer");
+    assert_eq!(r.status, 505);
+    let r = exchange(port, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .pop()
+        .expect("an answer");
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn requests_known_to_be_wrong_are_answered_before_their_body_and_closed() {
+    let (_s, port) = serve("", "");
+    for head in [
+        // Both framings: refused, as nginx does.
+        "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\nTransfer-Encoding: chunked\r\n\r\n",
+        // Two lengths, even equal.
+        "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\nContent-Length: 100000\r\n\r\n",
+        // No Host on HTTP/1.1.
+        "POST / HTTP/1.1\r\nContent-Length: 100000\r\n\r\n",
+    ] {
+        for prefix in ["", WITH_BODY] {
+            // Only the head is sent: the answer must not wait for the body.
+            let rs = exchange(port, format!("{prefix}{head}").as_bytes());
+            let r = rs.last().expect("answered before the body");
+            assert_eq!(r.status, 400, "{head:?} after {prefix:?}");
+            assert!(r.closes());
+        }
+    }
+    // A body over client_max_body_size: 413 at once, too.
+    let r = exchange(
+        port,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n",
+    )
+    .pop()
+    .expect("answered");
+    assert_eq!(r.status, 413);
+}
+
+#[test]
+fn bodies_are_consumed_exactly_and_pipelining_goes_on() {
+    let (_s, port) = serve("", "");
+    let raw = "GET /f.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc\
+               POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n\
+               HEAD /f.bin HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi\
+               GET /f.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let text = raw_exchange(port, raw.as_bytes());
+    let statuses: Vec<&str> = text
+        .match_indices("HTTP/1.1 ")
+        .map(|(i, _)| &text[i + 9..i + 12])
+        .collect();
+    assert_eq!(statuses, ["200", "405", "200", "200"], "{statuses:?}");
+}

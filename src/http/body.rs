@@ -1,6 +1,8 @@
-//! The response body: a queue of in-memory bytes and file ranges, read
-//! from disk in chunks as hyper asks for them (so a large file never sits
-//! in memory, and multipart ranges interleave headers and file data).
+//! The response body: a queue of in-memory bytes and file ranges. Our
+//! HTTP/1 writer takes the parts and sends file ranges with sendfile; as a
+//! hyper body (for a hyper-driven protocol) it reads files in chunks as
+//! asked, so a large file never sits in memory, and multipart ranges
+//! interleave headers and file data either way.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -136,8 +138,8 @@ impl Body {
         self.on_done = Some(done);
     }
 
-    /// Takes the next part for a writer that sends it itself rather than
-    /// through hyper (so file ranges can go out with sendfile). The caller
+    /// Takes the next part for a writer that sends it itself (so file
+    /// ranges can go out with sendfile). The caller
     /// reports what it sent with [`Body::count_sent`].
     pub fn take_part(&mut self) -> Option<Part> {
         let part = self.first.take().or_else(|| self.parts.pop_front())?;

@@ -104,13 +104,24 @@ pub fn default_server(site: &Site, listen: SocketAddr) -> usize {
 pub fn refuse<B>(site: &Site, listen: SocketAddr, req: &Request<B>, status: StatusCode) -> Outcome {
     let host = request_host(req).and_then(|h| vhost::normalize_host(&h));
     let server_idx = site.vhosts.select(&site.config, listen, host.as_deref());
+    let mut out = closing_error(site, server_idx, status);
+    if req.method() == Method::HEAD {
+        *out.response.body_mut() = Body::empty();
+    }
+    out
+}
+
+/// The error response for input that never became a request, from the
+/// listen's default server, with `Connection: close`.
+pub fn reject(site: &Site, listen: SocketAddr, status: StatusCode) -> Outcome {
+    closing_error(site, default_server(site, listen), status)
+}
+
+fn closing_error(site: &Site, server_idx: usize, status: StatusCode) -> Outcome {
     let mut resp = match site.config.servers.get(server_idx) {
         Some(server) => error_page::response(status, server, &server.settings, &site.footer),
         None => error_page::default_page(status, &site.footer),
     };
-    if req.method() == Method::HEAD {
-        *resp.body_mut() = Body::empty();
-    }
     let h = resp.headers_mut();
     h.insert(SERVER, site.server_header.clone());
     h.insert(CONNECTION, HeaderValue::from_static("close"));

@@ -1,34 +1,8 @@
-//! Reading from a socket straight into an uninitialised buffer (hyper's, or
-//! the plain path's `BytesMut`), so no read pays for zeroing memory that
-//! the kernel overwrites anyway.
+//! Reading from a socket straight into the uninitialised tail of a
+//! `BytesMut`, so no read pays for zeroing memory that the kernel
+//! overwrites anyway.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
-
-use hyper::rt::ReadBufCursor;
-
-/// `recv(2)` into the unfilled part of `buf`, advancing it by the bytes
-/// received. Returns that count (0 at end of stream).
-pub fn recv_into(fd: BorrowedFd<'_>, buf: &mut ReadBufCursor<'_>) -> std::io::Result<usize> {
-    // SAFETY: `as_mut` hands out the uninitialised tail of hyper's buffer;
-    // recv writes at most `dst.len()` bytes into it and reports how many.
-    // We advance by exactly that many, so only bytes the kernel wrote are
-    // ever marked initialised, and the fd is borrowed for the call.
-    unsafe {
-        let dst = buf.as_mut();
-        loop {
-            let n = libc::recv(fd.as_raw_fd(), dst.as_mut_ptr().cast(), dst.len(), 0);
-            if n >= 0 {
-                let n = n as usize;
-                buf.advance(n);
-                return Ok(n);
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        }
-    }
-}
 
 /// `recv(2)` into the spare capacity of `buf`, growing its length by the
 /// bytes received. Returns that count (0 at end of stream).

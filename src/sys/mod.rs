@@ -1,6 +1,6 @@
 //! The only place with `unsafe`: fork, fd flags, process title, environment,
 //! signal masks, privileges, the parent-death signal, and reading a socket
-//! into hyper's uninitialised buffer.
+//! into a buffer's uninitialised tail.
 //!
 //! `sys` is mechanism without policy: it never reads configuration and never
 //! decides when to act. `master/` decides when to fork, `worker/` when to drop

@@ -1,5 +1,5 @@
-//! One HTTP/1.1 connection: the plain path (`plain.rs`) or hyper serves
-//! it; this task decides when it ends.
+//! One HTTP/1.1 connection: `plain.rs` speaks HTTP/1 on it; this task
+//! decides when it ends (timeouts, the drain, lingering).
 //!
 //! Drain rule (docs/operations.md): once the worker drains, every response is
 //! sent with `Connection: close`, and a keep-alive connection with no
@@ -8,18 +8,12 @@
 //! client has already sent is answered, not lost.
 
 use std::borrow::Cow;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::BodyExt;
-use hyper::body::{Body as _, Incoming};
 use hyper::header::HeaderValue;
 use hyper::header::{CONTENT_LENGTH, HOST, REFERER, TRANSFER_ENCODING, USER_AGENT};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode, Uri, Version};
 use socket2::SockRef;
 use tokio::net::TcpStream;
@@ -27,7 +21,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::Ctx;
 use super::drain::{Drain, Guard};
-use super::io::{Activity, TrackedIo, has_pending_input};
+use super::io::{Activity, has_pending_input};
 use super::plain::{self, End};
 use crate::config::Limits;
 use crate::http::{self, Body, Outcome};
@@ -37,10 +31,6 @@ use crate::log::access;
 /// worker closes it. Clients sending back-to-back requests are never quiet
 /// this long, so their next request is served rather than lost in a close.
 pub const DRAIN_IDLE_GRACE: Duration = Duration::from_millis(1000);
-
-/// The answer to input hyper rejects without writing anything.
-const BARE_400: &[u8] =
-    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 /// After we end a connection, how long to keep reading (and discarding)
 /// what the client still sends before closing, so that the close does not
@@ -103,21 +93,32 @@ impl Conn {
         }));
     }
 
-    /// Logs a request hyper could not parse (and answered with a 4xx
-    /// itself) in the default server's access log, as nginx logs its 400s.
-    fn log_unparsable(&self) {
-        let server = http::default_server(&self.ctx.site, self.listen);
-        if let Some(log) = self.ctx.logs.for_server(server) {
-            log.write_entry(&access::Entry {
-                remote: self.peer.ip(),
-                time: std::time::SystemTime::now(),
-                request: None,
-                status: 400,
-                bytes: 0,
-                referer: None,
-                user_agent: None,
-            });
-        }
+    /// Answers input that never became a request (a head that does not
+    /// parse, one over the limits) with the listen's default server's
+    /// error page, logged there with `"-"` for the request, as nginx logs
+    /// its 400s; the connection closes after it.
+    pub(super) fn reject(&self, status: StatusCode, activity: &Arc<Activity>) -> Response<Body> {
+        let mut out = http::reject(&self.ctx.site, self.listen, status);
+        activity.response_started();
+        let activity = Arc::clone(activity);
+        let ctx = Arc::clone(&self.ctx);
+        let (server, remote) = (out.server, self.peer.ip());
+        let code = status.as_u16();
+        out.response.body_mut().on_done(Box::new(move |sent| {
+            activity.response_done();
+            if let Some(log) = ctx.logs.for_server(server) {
+                log.write_entry(&access::Entry {
+                    remote,
+                    time: std::time::SystemTime::now(),
+                    request: None,
+                    status: code,
+                    bytes: sent,
+                    referer: None,
+                    user_agent: None,
+                });
+            }
+        }));
+        out.response
     }
 
     /// Answers a request whose framing passed (and whose body, if any,
@@ -162,8 +163,8 @@ fn version_str(v: Version) -> &'static str {
 }
 
 /// What is wrong with a request's framing or size, if anything: both
-/// Content-Length and Transfer-Encoding, or several Host headers (400, as
-/// they can desynchronise a proxy in front of us); a request line or header
+/// Content-Length and Transfer-Encoding, several Host headers or none on
+/// HTTP/1.1 (400, as they can desynchronise a proxy in front of us); a request line or header
 /// line over `large_client_header_buffers` (414 / 431); a declared body over
 /// `client_max_body_size` (413).
 pub(super) fn framing_problem<B>(req: &Request<B>, limits: &Limits) -> Option<StatusCode> {
@@ -172,6 +173,12 @@ pub(super) fn framing_problem<B>(req: &Request<B>, limits: &Limits) -> Option<St
         return Some(StatusCode::BAD_REQUEST);
     }
     if h.get_all(HOST).iter().count() > 1 {
+        return Some(StatusCode::BAD_REQUEST);
+    }
+    // HTTP/1.1 without Host (RFC 9112 §3.2): refused at once, before any
+    // body it declares.
+    if req.version() == Version::HTTP_11 && !h.contains_key(HOST) && req.uri().authority().is_none()
+    {
         return Some(StatusCode::BAD_REQUEST);
     }
     // Without rendering the target: this runs on every request.
@@ -197,136 +204,27 @@ pub(super) fn framing_problem<B>(req: &Request<B>, limits: &Limits) -> Option<St
     None
 }
 
-/// Reads and discards a request body (GET and HEAD may carry one), so the
-/// next request on the connection is read from the right place. A body
-/// over `max` is 413; a broken one 400.
-async fn discard(mut body: Incoming, max: u64) -> Result<(), StatusCode> {
-    let mut seen: u64 = 0;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| StatusCode::BAD_REQUEST)?;
-        if let Some(data) = frame.data_ref() {
-            seen += data.len() as u64;
-            if seen > max {
-                return Err(StatusCode::PAYLOAD_TOO_LARGE);
-            }
-        }
-    }
-    Ok(())
-}
-
-/// One request: refuse it, or drain its body and answer it.
-async fn respond(c: Arc<Conn>, req: Request<Incoming>, activity: &Arc<Activity>) -> Response<Body> {
-    if let Some(status) = framing_problem(&req, c.limits()) {
-        return c.refuse(&req, status, activity);
-    }
-    let (parts, body) = req.into_parts();
-    let req = Request::from_parts(parts, ());
-    if !body.is_end_stream()
-        && let Err(status) = discard(body, c.limits().client_max_body_size).await
-    {
-        return c.refuse(&req, status, activity);
-    }
-    c.answer(&req, activity)
-}
-
 /// Serves `stream` until the client leaves, keep-alive ends, or the drain
-/// closes it: plain requests on the plain path, and from the first request
-/// that is not plain on, hyper. `_slot` is this connection's
-/// `worker_connections` permit.
+/// closes it. `_slot` is this connection's `worker_connections` permit.
 pub async fn serve(stream: TcpStream, c: Conn, _guard: Guard, _slot: OwnedSemaphorePermit) {
     let stream = Arc::new(stream);
     let activity = Arc::new(Activity::new());
     let c = Arc::new(c);
     let limits = c.limits().clone();
-    let prefix = tokio::select! {
+    tokio::select! {
         biased;
         end = plain::serve(&c, &stream, &activity) => match end {
-            End::Done => {
-                linger(&stream).await;
-                return;
-            }
-            End::Close | End::Broken => return,
-            End::Handoff(prefix) => prefix,
+            End::Done => linger(&stream).await,
+            End::Close | End::Broken => {}
         },
         alarm = watchdog(&c.drain, &activity, &stream, &limits, false) => {
             if alarm == Alarm::Idle {
-                // Between requests (never mid-response): close as hyper
-                // would.
+                // Between requests (never mid-response): close gracefully.
                 let _ = SockRef::from(&*stream).shutdown(std::net::Shutdown::Write);
                 linger(&stream).await;
             }
-            return;
-        }
-    };
-    // Boxed: hyper's connection state is large, and most connections
-    // never need it (it would be copied into every spawned task).
-    Box::pin(serve_hyper(stream, c, activity, prefix, limits)).await;
-}
-
-/// Serves the rest of a connection with hyper, starting with `prefix`.
-async fn serve_hyper(
-    stream: Arc<TcpStream>,
-    c: Arc<Conn>,
-    activity: Arc<Activity>,
-    prefix: Bytes,
-    limits: Limits,
-) {
-    let written_before = activity.written();
-    let io = TrackedIo::new(Arc::clone(&stream), Arc::clone(&activity), prefix);
-    let drain = c.drain.clone();
-    let conn_info = Arc::clone(&c);
-    let svc_activity = Arc::clone(&activity);
-    let svc = service_fn(move |req: Request<Incoming>| {
-        svc_activity.request_started();
-        let c = Arc::clone(&c);
-        let activity = Arc::clone(&svc_activity);
-        async move {
-            let resp = respond(c, req, &activity).await;
-            // A body read since the head is not a new head.
-            activity.request_started();
-            Ok::<_, Infallible>(resp)
-        }
-    });
-    // No hyper header timer: it costs a timer per request. The watchdog
-    // below enforces client_header_timeout from the activity clock.
-    let conn = http1::Builder::new()
-        .keep_alive(true)
-        .title_case_headers(true)
-        .max_buf_size(limits.max_head().max(8192))
-        .serve_connection(io, svc);
-    tokio::pin!(conn);
-    let mut closing = false;
-    loop {
-        tokio::select! {
-            biased;
-            res = &mut conn => {
-                // hyper drops some malformed input (an HTTP/2 preface on
-                // this HTTP/1 port) without a word: answer 400 then.
-                if let Err(e) = res
-                    && e.is_parse()
-                {
-                    if activity.written() == written_before {
-                        let _ = stream.try_write(BARE_400);
-                    }
-                    conn_info.log_unparsable();
-                }
-                break;
-            }
-            alarm = watchdog(&drain, &activity, &stream, &limits, closing) => {
-                if alarm != Alarm::Idle {
-                    // A request head trickling in for too long (slowloris,
-                    // dropped without an answer, as nginx does), or nothing
-                    // moved for too long (a client that stopped reading, or
-                    // one we asked to close): drop the connection, whatever
-                    // hyper is waiting for.
-                    return;
-                }
-                conn.as_mut().graceful_shutdown();
-                closing = true;
-            }
         }
     }
-    linger(&stream).await;
 }
 
 /// Why the watchdog wants a connection ended.

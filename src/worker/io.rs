@@ -1,23 +1,13 @@
-//! The connection's byte stream as hyper sees it, with activity tracking.
-//!
-//! The stream is shared (`Arc`) between hyper and the connection task, so
-//! the task can peek for unread bytes and linger after hyper is done. Every
-//! read or write stamps the activity clock that the drain and the
-//! keep-alive timeout look at.
+//! A connection's activity clock: every read or write stamps it, and the
+//! watchdog (`conn.rs`) reads it for the keep-alive, header and send
+//! timeouts and the drain.
 
-use std::io;
-use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll, ready};
 
 use tokio::time::Instant;
 
-use bytes::Bytes;
 use socket2::SockRef;
-use std::os::fd::AsFd;
 
-use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 /// Milliseconds since `epoch` of the last read or write. On tokio's clock,
@@ -34,7 +24,7 @@ pub struct Activity {
     /// Bytes of the awaited head have arrived (a fresh connection that has
     /// sent nothing waits for a head, but holds none).
     head_bytes: std::sync::atomic::AtomicBool,
-    /// Responses handed to hyper whose bodies are not finished yet.
+    /// Responses whose bodies are not finished yet.
     in_flight: AtomicU64,
 }
 
@@ -129,114 +119,9 @@ impl Default for Activity {
     }
 }
 
-/// A TCP stream shared with the connection task, stamping `Activity`.
-pub struct TrackedIo {
-    stream: Arc<TcpStream>,
-    activity: Arc<Activity>,
-    /// Bytes the plain path read but left for hyper: read before the
-    /// stream.
-    prefix: Bytes,
-}
-
-impl TrackedIo {
-    /// Wraps `stream`, whose next bytes are `prefix`.
-    pub fn new(stream: Arc<TcpStream>, activity: Arc<Activity>, prefix: Bytes) -> Self {
-        TrackedIo {
-            stream,
-            activity,
-            prefix,
-        }
-    }
-}
-
 /// True if the peer has sent bytes that nobody has read yet. (A peer that
 /// only closed has nothing more to say: closing our side loses nothing.)
 pub fn has_pending_input(stream: &TcpStream) -> bool {
     let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1];
     matches!(SockRef::from(stream).peek(&mut buf), Ok(n) if n > 0)
-}
-
-impl hyper::rt::Read for TrackedIo {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        mut buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        if !self.prefix.is_empty() {
-            let n = self.prefix.len().min(buf.remaining());
-            let head = self.prefix.split_to(n);
-            buf.put_slice(&head);
-            return Poll::Ready(Ok(()));
-        }
-        loop {
-            ready!(self.stream.poll_read_ready(cx))?;
-            let res = self.stream.try_io(Interest::READABLE, || {
-                crate::sys::io::recv_into(self.stream.as_fd(), &mut buf)
-            });
-            match res {
-                Ok(n) => {
-                    if n > 0 {
-                        self.activity.read_some();
-                    }
-                    return Poll::Ready(Ok(()));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
-    }
-}
-
-impl hyper::rt::Write for TrackedIo {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        loop {
-            ready!(self.stream.poll_write_ready(cx))?;
-            match self.stream.try_write(buf) {
-                Ok(n) => {
-                    self.activity.wrote(n);
-                    return Poll::Ready(Ok(n));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        loop {
-            ready!(self.stream.poll_write_ready(cx))?;
-            match self.stream.try_write_vectored(bufs) {
-                Ok(n) => {
-                    self.activity.wrote(n);
-                    return Poll::Ready(Ok(n));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    /// Half-closes (FIN) only; the connection task lingers on the read side
-    /// before the socket is closed, so a late request does not turn the
-    /// close into a reset that destroys the last response.
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let _ = SockRef::from(&*self.stream).shutdown(std::net::Shutdown::Write);
-        Poll::Ready(Ok(()))
-    }
 }

@@ -16,6 +16,7 @@ pub mod drain;
 pub mod fd_budget;
 pub mod io;
 pub mod plain;
+pub mod request_body;
 pub mod signals;
 pub mod wire;
 

@@ -1,10 +1,13 @@
-//! The plain path: a connection's GET and HEAD requests without a body are
-//! parsed here (with `httparse`, hyper's own parser) and answered through
-//! `wire.rs`, which can send file bodies with sendfile and costs less per
-//! request than hyper's general machinery. The first request that is
-//! anything else (a body, `Expect`, `Upgrade`, another method, a head that
-//! does not parse) hands the connection, with every byte read so far, to
-//! hyper for the rest of its life, so unusual input gets hyper's handling.
+//! HTTP/1 on the wire: every request of a connection is parsed here (with
+//! `httparse`) and answered through `wire.rs`, which sends file bodies
+//! with sendfile. Request bodies (GET and HEAD may carry one; other
+//! methods get 405) are read and thrown away by `request_body.rs`, so the
+//! next request is read from the right place. Input that is not a request
+//! (a head that does not parse, an HTTP/2 preface, a request line or head
+//! over the limits) gets an error page in the same style as every other
+//! response, and the connection is closed; so does a request whose
+//! framing is wrong (Content-Length with Transfer-Encoding, two lengths,
+//! a coding other than chunked), answered at once, before its body.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -13,20 +16,20 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use hyper::header::{CONNECTION, HeaderMap, HeaderName, HeaderValue};
-use hyper::{Method, Request, Uri, Version};
+use hyper::{Method, Request, StatusCode, Uri, Version};
 use socket2::SockRef;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 use super::conn::{Conn, framing_problem};
 use super::io::{Activity, has_pending_input};
+use super::request_body::{BodyError, Framing, Socket, Source};
 use super::wire::{self, After};
 
-/// hyper's default limit on request header lines; more goes to hyper,
-/// which answers 431.
+/// Most request header lines; more is a 431 (hyper's usual limit).
 const MAX_HEADERS: usize = 100;
 
-/// How the plain path left the connection.
+/// How the connection ended.
 #[derive(Debug)]
 pub enum End {
     /// Finished cleanly (a response said close and the write side is
@@ -37,27 +40,32 @@ pub enum End {
     Close,
     /// A read or write failed: close at once.
     Broken,
-    /// A request for hyper: these bytes (read, not yet handled) come first.
-    Handoff(Bytes),
 }
 
-/// A request head the plain path takes.
-struct Plain {
+/// A parsed request head.
+struct Head {
     req: Request<()>,
     keep_alive: bool,
+    framing: Framing,
+    /// `Expect: 100-continue`: say so before reading the body.
+    expect_continue: bool,
+    /// Refused before any body is read: the framing cannot be trusted, or
+    /// the expectation cannot be met.
+    refuse: Option<StatusCode>,
 }
 
 // Returned once per request and matched at once: boxing the request would
 // cost an allocation for nothing.
 #[allow(clippy::large_enum_variant)]
 enum Parsed {
-    Plain(Plain),
+    Request(Head),
     Partial,
-    ForHyper,
+    /// Not a request: answered with this status, then the connection
+    /// closes.
+    Bad(StatusCode),
 }
 
-/// Serves the connection's plain requests until it ends or a request needs
-/// hyper.
+/// Serves the connection's requests until it ends.
 pub async fn serve(c: &Arc<Conn>, stream: &TcpStream, activity: &Arc<Activity>) -> End {
     let max_head = c.limits().max_head().max(8192);
     let mut buf = BytesMut::with_capacity(4096);
@@ -68,57 +76,125 @@ pub async fn serve(c: &Arc<Conn>, stream: &TcpStream, activity: &Arc<Activity>) 
         } else {
             parse(&mut buf)
         };
-        match parsed {
-            Parsed::Plain(p) => {
+        let (mut resp, keep_alive, version, refused) = match parsed {
+            Parsed::Request(p) => {
                 activity.request_started();
-                let mut resp = match framing_problem(&p.req, c.limits()) {
-                    Some(status) => c.refuse(&p.req, status, activity),
-                    None => c.answer(&p.req, activity),
+                let refusal = p.refuse.or_else(|| framing_problem(&p.req, c.limits()));
+                let outcome = match refusal {
+                    Some(status) => Err(status),
+                    None => match body(&p, &mut buf, stream, activity, c).await {
+                        Ok(()) => Ok(()),
+                        Err(BodyError::Status(status)) => Err(status),
+                        Err(BodyError::Io) => return End::Broken,
+                    },
                 };
-                head.clear();
-                let after = wire::render_head(&resp, p.req.version(), p.keep_alive, &mut head);
-                let sent = wire::send(stream, activity, &head, resp.body_mut()).await;
-                // Dropping the body writes the access-log line.
-                drop(resp);
-                if sent.is_err() {
-                    return End::Broken;
-                }
-                if after == After::Close {
-                    // A client that asked to close sends nothing more:
-                    // closing at once (as nginx does) spares a shutdown,
-                    // a wake-up and a read. Anything unread, and we
-                    // linger so the close cannot turn into a reset.
-                    if !p.keep_alive && buf.is_empty() && !has_pending_input(stream) {
-                        return End::Close;
+                match outcome {
+                    Ok(()) => {
+                        // Body bytes are not the next head.
+                        activity.request_started();
+                        let resp = c.answer(&p.req, activity);
+                        (resp, p.keep_alive, p.req.version(), false)
                     }
-                    let _ = SockRef::from(stream).shutdown(std::net::Shutdown::Write);
-                    return End::Done;
+                    // Answered at once and closed: what follows in the
+                    // stream cannot be trusted to start a request.
+                    Err(status) => {
+                        let resp = c.refuse(&p.req, status, activity);
+                        (resp, false, p.req.version(), true)
+                    }
                 }
-                if !buf.is_empty() {
-                    // Part of the next head is already here: its
-                    // client_header_timeout runs from now.
-                    activity.read_some();
-                }
-                // Pipelined requests arriving as fast as they are answered
-                // must not keep the worker's one thread from its other
-                // connections.
-                tokio::task::coop::consume_budget().await;
             }
-            Parsed::ForHyper => return End::Handoff(buf.freeze()),
-            Parsed::Partial if buf.len() >= max_head => return End::Handoff(buf.freeze()),
+            Parsed::Bad(status) => (c.reject(status, activity), false, Version::HTTP_11, true),
+            Parsed::Partial if buf.len() >= max_head => {
+                // A request line that never ends is 414 however long it
+                // is; a head that does not end, 431.
+                let status = if buf.contains(&b'\n') {
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+                } else {
+                    StatusCode::URI_TOO_LONG
+                };
+                (c.reject(status, activity), false, Version::HTTP_11, true)
+            }
             Parsed::Partial => {
                 if buf.capacity() - buf.len() < 1024 {
                     buf.reserve(4096);
                 }
                 match read(stream, &mut buf, activity).await {
                     Ok(0) if buf.is_empty() => return End::Close,
-                    Ok(0) => return End::Handoff(buf.freeze()),
+                    // A head cut short by the client leaving.
+                    Ok(0) => return End::Close,
                     Ok(_) => {}
                     Err(_) => return End::Broken,
                 }
+                continue;
             }
+        };
+        head.clear();
+        let after = wire::render_head(&resp, version, keep_alive, &mut head);
+        let sent = wire::send(stream, activity, &head, resp.body_mut()).await;
+        // Dropping the body writes the access-log line.
+        drop(resp);
+        if sent.is_err() {
+            return End::Broken;
+        }
+        if after == After::Close {
+            // A client that asked to close sends nothing more: closing at
+            // once (as nginx does) spares a shutdown, a wake-up and a read.
+            // Anything unread (a refused request's body), and we linger so
+            // the close cannot turn into a reset.
+            if !refused && !keep_alive && buf.is_empty() && !has_pending_input(stream) {
+                return End::Close;
+            }
+            let _ = SockRef::from(stream).shutdown(std::net::Shutdown::Write);
+            return End::Done;
+        }
+        if !buf.is_empty() {
+            // Part of the next head is already here: its
+            // client_header_timeout runs from now.
+            activity.read_some();
+        }
+        // Pipelined requests arriving as fast as they are answered must
+        // not keep the worker's one thread from its other connections.
+        tokio::task::coop::consume_budget().await;
+    }
+}
+
+/// Reads and drops the body of `p`, after `100 Continue` if it asked.
+async fn body(
+    p: &Head,
+    buf: &mut BytesMut,
+    stream: &TcpStream,
+    activity: &Arc<Activity>,
+    c: &Conn,
+) -> Result<(), BodyError> {
+    if p.framing == Framing::None {
+        return Ok(());
+    }
+    let limits = c.limits();
+    if let Framing::Length(n) = p.framing
+        && n > limits.client_max_body_size
+    {
+        return Err(BodyError::Status(StatusCode::PAYLOAD_TOO_LARGE));
+    }
+    if p.expect_continue && buf.is_empty() && p.req.version() == Version::HTTP_11 {
+        let mut none = crate::http::Body::empty();
+        if wire::send(
+            stream,
+            activity,
+            b"HTTP/1.1 100 Continue\r\n\r\n",
+            &mut none,
+        )
+        .await
+        .is_err()
+        {
+            return Err(BodyError::Io);
         }
     }
+    let mut src = Source {
+        buf,
+        fill: Socket { stream, activity },
+    };
+    src.discard(p.framing, limits.client_max_body_size, limits.max_head())
+        .await
 }
 
 /// Reads what the client sent into `buf`. A read that does not fill the
@@ -127,7 +203,11 @@ pub async fn serve(c: &Arc<Conn>, stream: &TcpStream, activity: &Arc<Activity>) 
 /// instead of learning it from one more `recv` failing with EAGAIN on
 /// every request. A byte arriving later raises a new edge, so nothing is
 /// missed.
-async fn read(stream: &TcpStream, buf: &mut BytesMut, activity: &Activity) -> io::Result<usize> {
+pub(super) async fn read(
+    stream: &TcpStream,
+    buf: &mut BytesMut,
+    activity: &Activity,
+) -> io::Result<usize> {
     loop {
         stream.readable().await?;
         let mut got = 0;
@@ -153,10 +233,42 @@ async fn read(stream: &TcpStream, buf: &mut BytesMut, activity: &Activity) -> io
     }
 }
 
+/// Rewrites `HTTP/1.2`..`HTTP/1.9` at the end of the request line to
+/// `HTTP/1.1`: RFC 9110 §2.5 says to process a higher minor version as
+/// the highest one we support (nginx answers them too).
+fn normalize_minor_version(buf: &mut BytesMut) {
+    let Some(end) = buf.iter().take(64 * 1024).position(|&b| b == b'\n') else {
+        return;
+    };
+    let line_end = if end > 0 && buf[end - 1] == b'\r' {
+        end - 1
+    } else {
+        end
+    };
+    if line_end >= 9
+        && &buf[line_end - 9..line_end - 1] == b" HTTP/1."
+        && (b'2'..=b'9').contains(&buf[line_end - 1])
+    {
+        buf[line_end - 1] = b'1';
+    }
+}
+
+/// `HTTP/2.0` and up on the request line: 505 rather than 400.
+fn major_version_above_1(buf: &[u8]) -> bool {
+    let line = buf.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    line.len() >= 9
+        && line[line.len() - 9..].starts_with(b" HTTP/")
+        && (b'2'..=b'9').contains(&line[line.len() - 3])
+        && line[line.len() - 2] == b'.'
+        && line[line.len() - 1].is_ascii_digit()
+        && !line.starts_with(b"PRI ")
+}
+
 /// Parses the request head at the start of `buf` and takes it out of
-/// `buf` if it is complete and plain; a request for hyper stays in `buf`
-/// whole.
+/// `buf` once it is complete.
 fn parse(buf: &mut BytesMut) -> Parsed {
+    normalize_minor_version(buf);
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
     let base = buf.as_ptr() as usize;
@@ -165,55 +277,122 @@ fn parse(buf: &mut BytesMut) -> Parsed {
     {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Parsed::Partial,
-        Err(_) => return Parsed::ForHyper,
+        Err(httparse::Error::TooManyHeaders) => {
+            return Parsed::Bad(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        }
+        Err(httparse::Error::Version) if major_version_above_1(buf) => {
+            return Parsed::Bad(StatusCode::HTTP_VERSION_NOT_SUPPORTED);
+        }
+        Err(_) => return Parsed::Bad(StatusCode::BAD_REQUEST),
     };
     let method = match req.method {
         Some("GET") => Method::GET,
         Some("HEAD") => Method::HEAD,
-        _ => return Parsed::ForHyper,
+        Some(m) => match Method::from_bytes(m.as_bytes()) {
+            Ok(m) => m,
+            Err(_) => return Parsed::Bad(StatusCode::BAD_REQUEST),
+        },
+        None => return Parsed::Bad(StatusCode::BAD_REQUEST),
     };
     let version = match req.version {
         Some(1) => Version::HTTP_11,
         Some(0) => Version::HTTP_10,
-        _ => return Parsed::ForHyper,
+        _ => return Parsed::Bad(StatusCode::HTTP_VERSION_NOT_SUPPORTED),
     };
     let Some(path) = req.path else {
-        return Parsed::ForHyper;
+        return Parsed::Bad(StatusCode::BAD_REQUEST);
     };
     let path_at = (path.as_ptr() as usize - base, path.len());
     // (name, value start, value length) of each header, to be rebuilt on
     // the frozen head without copying the values.
     let mut fields: Vec<(HeaderName, usize, usize)> = Vec::with_capacity(req.headers.len());
+    let mut frame = FrameHeaders::default();
     for h in req.headers.iter() {
         let Ok(name) = HeaderName::from_bytes(h.name.as_bytes()) else {
-            return Parsed::ForHyper;
+            return Parsed::Bad(StatusCode::BAD_REQUEST);
         };
-        if is_framing(&name) {
-            return Parsed::ForHyper;
-        }
+        frame.note(&name, h.value);
         fields.push((name, h.value.as_ptr() as usize - base, h.value.len()));
     }
     let head = buf.split_to(len).freeze();
     let uri = Uri::from_maybe_shared(head.slice(path_at.0..path_at.0 + path_at.1));
     let (Ok(uri), Some(headers)) = (uri, rebuild(&head, fields)) else {
-        // httparse let through what `http` refuses: put the head back for
-        // hyper to decide.
-        let mut whole = BytesMut::with_capacity(head.len() + buf.len());
-        whole.extend_from_slice(&head);
-        whole.extend_from_slice(buf);
-        *buf = whole;
-        return Parsed::ForHyper;
+        // httparse let through what `http` refuses.
+        return Parsed::Bad(StatusCode::BAD_REQUEST);
     };
     let keep_alive = keep_alive(version, &headers);
+    let (framing, refuse) = frame.decide(version);
     let mut request = Request::new(());
     *request.method_mut() = method;
     *request.uri_mut() = uri;
     *request.version_mut() = version;
     *request.headers_mut() = headers;
-    Parsed::Plain(Plain {
+    Parsed::Request(Head {
         req: request,
         keep_alive,
+        framing,
+        expect_continue: frame.expect_continue,
+        refuse,
     })
+}
+
+/// What the head says about a body and expectations.
+#[derive(Default)]
+struct FrameHeaders {
+    lengths: Vec<Option<u64>>,
+    codings: Vec<Vec<u8>>,
+    expect_continue: bool,
+    expect_other: bool,
+}
+
+impl FrameHeaders {
+    fn note(&mut self, name: &HeaderName, value: &[u8]) {
+        use hyper::header::{CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
+        if name == CONTENT_LENGTH {
+            let digits = !value.is_empty() && value.iter().all(u8::is_ascii_digit);
+            let n = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
+            self.lengths.push(n.filter(|_| digits));
+        } else if name == TRANSFER_ENCODING {
+            for t in value.split(|&b| b == b',') {
+                self.codings.push(t.trim_ascii().to_ascii_lowercase());
+            }
+        } else if name == EXPECT {
+            if value.trim_ascii().eq_ignore_ascii_case(b"100-continue") {
+                self.expect_continue = true;
+            } else {
+                self.expect_other = true;
+            }
+        }
+    }
+
+    /// The framing, and a refusal if the head cannot be trusted: both
+    /// Content-Length and Transfer-Encoding (400, as nginx: a GET or HEAD
+    /// to a static server has no reason to send both, and refusing leaves
+    /// nothing for a proxy in front to disagree about), two lengths even if
+    /// equal, a bad length, a coding other than `chunked` alone, chunked on
+    /// HTTP/1.0 (400), an expectation other than 100-continue (417).
+    fn decide(&self, version: Version) -> (Framing, Option<StatusCode>) {
+        let bad = Some(StatusCode::BAD_REQUEST);
+        if !self.codings.is_empty() {
+            if !self.lengths.is_empty() || version == Version::HTTP_10 {
+                return (Framing::None, bad);
+            }
+            if self.codings.len() != 1 || self.codings[0] != b"chunked" {
+                return (Framing::None, bad);
+            }
+            return (Framing::Chunked, self.expectation());
+        }
+        match self.lengths.as_slice() {
+            [] => (Framing::None, self.expectation()),
+            [Some(0)] => (Framing::None, self.expectation()),
+            [Some(n)] => (Framing::Length(*n), self.expectation()),
+            _ => (Framing::None, bad),
+        }
+    }
+
+    fn expectation(&self) -> Option<StatusCode> {
+        self.expect_other.then_some(StatusCode::EXPECTATION_FAILED)
+    }
 }
 
 /// The header map of a frozen head, its values sharing the head's bytes.
@@ -224,13 +403,6 @@ fn rebuild(head: &Bytes, fields: Vec<(HeaderName, usize, usize)>) -> Option<Head
         headers.append(name, value);
     }
     Some(headers)
-}
-
-/// Headers that give a request a body or change what the connection does
-/// next: hyper handles those requests.
-fn is_framing(name: &HeaderName) -> bool {
-    use hyper::header::{CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
-    name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == EXPECT || name == UPGRADE
 }
 
 /// Whether the client wants the connection kept open: HTTP/1.1 unless it
@@ -253,23 +425,31 @@ mod tests {
         parse(&mut BytesMut::from(raw.as_bytes()))
     }
 
-    fn plain(raw: &str) -> Plain {
-        plain_and_rest(raw).0
+    fn head(raw: &str) -> Head {
+        head_and_rest(raw).0
     }
 
-    fn plain_and_rest(raw: &str) -> (Plain, BytesMut) {
+    fn head_and_rest(raw: &str) -> (Head, BytesMut) {
         let mut buf = BytesMut::from(raw.as_bytes());
         match parse(&mut buf) {
-            Parsed::Plain(p) => (p, buf),
+            Parsed::Request(p) => (p, buf),
             Parsed::Partial => panic!("partial: {raw:?}"),
-            Parsed::ForHyper => panic!("for hyper: {raw:?}"),
+            Parsed::Bad(s) => panic!("bad ({s}): {raw:?}"),
+        }
+    }
+
+    fn bad(raw: &str) -> StatusCode {
+        match parsed(raw) {
+            Parsed::Bad(s) => s,
+            Parsed::Request(p) => p.refuse.unwrap_or_else(|| panic!("accepted: {raw:?}")),
+            Parsed::Partial => panic!("partial: {raw:?}"),
         }
     }
 
     #[test]
-    fn a_get_is_plain_and_its_length_excludes_what_follows() {
+    fn a_get_is_parsed_and_its_length_excludes_what_follows() {
         let raw = "GET /a%20b?x=1 HTTP/1.1\r\nHost: h\r\nX-Y: 1\r\n\r\nGET / HTTP/1.1\r\n";
-        let (p, rest) = plain_and_rest(raw);
+        let (p, rest) = head_and_rest(raw);
         assert_eq!(&rest[..], b"GET / HTTP/1.1\r\n");
         assert_eq!(p.req.method(), Method::GET);
         assert_eq!(p.req.uri().path(), "/a%20b");
@@ -277,29 +457,76 @@ mod tests {
         assert_eq!(p.req.headers()["host"], "h");
         assert_eq!(p.req.headers()["x-y"], "1");
         assert!(p.keep_alive);
+        assert_eq!(p.framing, Framing::None);
+        assert_eq!(p.refuse, None);
     }
 
     #[test]
-    fn bodies_other_methods_and_bad_heads_go_to_hyper() {
+    fn framing_is_decided_from_the_head() {
+        let p = head("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 12\r\n\r\n");
+        assert_eq!(
+            (p.req.method(), p.framing),
+            (&Method::POST, Framing::Length(12))
+        );
+        let p = head("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(p.framing, Framing::None);
+        let p = head("GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n");
+        assert_eq!(p.framing, Framing::Chunked);
+        let p =
+            head("GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n");
+        assert!(p.expect_continue);
+        // Upgrade is ignored: the request is served as HTTP/1.1.
+        let p = head("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\n\r\n");
+        assert_eq!(p.refuse, None);
+    }
+
+    #[test]
+    fn untrustworthy_framing_is_refused_before_any_body() {
         for raw in [
-            "POST / HTTP/1.1\r\nHost: h\r\n\r\n",
-            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
-            "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
-            "GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n",
-            "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 3, 3\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: +3\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ] {
+            assert_eq!(bad(raw), StatusCode::BAD_REQUEST, "{raw:?}");
+        }
+        assert_eq!(
+            bad("GET / HTTP/1.1\r\nHost: h\r\nExpect: the-moon\r\n\r\n"),
+            StatusCode::EXPECTATION_FAILED
+        );
+    }
+
+    #[test]
+    fn what_is_not_a_request_gets_a_status() {
+        for raw in [
             "GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n",
             "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
             "\x16\x03\x01\x02\x00\x01\x00\x01\x03\x03",
+            "GET / HTTP/1.1\r\nBad Name: h\r\n\r\n",
         ] {
-            let mut buf = BytesMut::from(raw.as_bytes());
-            assert!(matches!(parse(&mut buf), Parsed::ForHyper), "{raw:?}");
-            assert_eq!(&buf[..], raw.as_bytes(), "handed over whole");
+            assert_eq!(bad(raw), StatusCode::BAD_REQUEST, "{raw:?}");
         }
+        assert_eq!(
+            bad("GET / HTTP/2.0\r\n\r\n"),
+            StatusCode::HTTP_VERSION_NOT_SUPPORTED
+        );
         let many: String = (0..=MAX_HEADERS).map(|i| format!("X-{i}: 1\r\n")).collect();
-        assert!(matches!(
-            parsed(&format!("GET / HTTP/1.1\r\n{many}\r\n")),
-            Parsed::ForHyper
-        ));
+        assert_eq!(
+            bad(&format!("GET / HTTP/1.1\r\n{many}\r\n")),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+        );
+    }
+
+    #[test]
+    fn a_higher_http1_minor_version_is_served_as_1_1() {
+        let p = head("GET / HTTP/1.2\r\nHost: h\r\n\r\n");
+        assert_eq!(p.req.version(), Version::HTTP_11);
+        let p = head("GET / HTTP/1.9\nHost: h\n\n");
+        assert_eq!(p.req.version(), Version::HTTP_11);
     }
 
     #[test]
@@ -313,10 +540,10 @@ mod tests {
 
     #[test]
     fn keep_alive_follows_version_and_connection() {
-        assert!(!plain("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").keep_alive);
-        assert!(!plain("GET / HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n").keep_alive);
-        assert!(!plain("GET / HTTP/1.0\r\n\r\n").keep_alive);
-        let p = plain("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
+        assert!(!head("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").keep_alive);
+        assert!(!head("GET / HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n").keep_alive);
+        assert!(!head("GET / HTTP/1.0\r\n\r\n").keep_alive);
+        let p = head("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
         assert!(p.keep_alive);
         assert_eq!(p.req.version(), Version::HTTP_10);
     }

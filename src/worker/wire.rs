@@ -1,8 +1,8 @@
-//! Writing a response to the socket ourselves, for requests the plain path
-//! (`plain.rs`) answers without hyper: the head rendered once into one
-//! buffer, in-memory bodies in the same `writev`, and file ranges handed to
-//! the kernel with `sendfile`, so a large file is never copied through user
-//! space (hyper cannot do that: it writes every body byte itself).
+//! Writing a response to the socket ourselves: the head rendered once into
+//! one buffer, in-memory bodies in the same `writev`, and file ranges
+//! handed to the kernel with `sendfile`, so a large file is never copied
+//! through user space (hyper's connection code cannot do that: it writes
+//! every body byte itself).
 
 use std::fs::File;
 use std::io::{self, IoSlice};
