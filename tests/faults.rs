@@ -20,8 +20,12 @@ fn upgradable(workers: usize, extra: &str) -> (Server, u16, Pid) {
 #[test]
 fn usr2_right_after_hup_is_queued_and_both_happen() {
     let (mut s, port, old) = upgradable(1, "");
+    // Both pending at once, whatever the machine's speed: the master reads
+    // HUP first (lower number), then USR2 while the reload runs.
+    s.signal(old, Signal::SIGSTOP);
     s.signal(old, Signal::SIGHUP);
     s.signal(old, Signal::SIGUSR2);
+    s.signal(old, Signal::SIGCONT);
     s.wait_log("reload complete");
     s.wait_log("is ready");
     let new = s.pid();

@@ -256,3 +256,55 @@ fn a_fifo_planted_as_the_log_by_another_user_is_refused() {
         assert_eq!(r.status, 200);
     }
 }
+
+#[test]
+fn logs_made_by_root_before_the_workers_user_existed_are_handed_over() {
+    let Some(nobody) = nobody("logs_made_by_root_before_the_workers_user_existed_are_handed_over")
+    else {
+        return;
+    };
+    let port = free_port();
+    let mut s = Server::new();
+    std::fs::set_permissions(&s.prefix, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    s.config(&conf(
+        &[port],
+        1,
+        "user = \"nobody\"\naccess_log_buffer = \"0\"",
+    ));
+    // `moltd -t` as root creates the logs, as root's.
+    assert!(s.run(&["-t"]).status.success());
+    let master = s.start(port);
+    // logrotate's `create`: a fresh root-owned file where the old one was.
+    std::fs::rename(s.path("logs/access.log"), s.path("logs/access.log.1")).expect("rotate");
+    std::fs::write(s.path("logs/access.log"), "").expect("create");
+    s.signal(master, Signal::SIGUSR1);
+    s.wait_log_count("#0: reopening logs", 2);
+    assert_eq!(http::get(port, "/after").expect("GET").status, 404);
+    wait_for("the line in the new access.log", || {
+        std::fs::read_to_string(s.path("logs/access.log"))
+            .ok()
+            .filter(|t| t.contains("GET /after"))
+    });
+    assert!(!s.log().contains("could not reopen"), "{}", s.log());
+    for f in ["logs/access.log", "logs/error.log"] {
+        let m = std::fs::metadata(s.path(f)).expect("log");
+        assert_eq!(m.uid(), nobody.uid.as_raw(), "{f}");
+    }
+}
+
+#[test]
+fn kernel_made_log_paths_are_opened_by_the_kernel() {
+    let port = free_port();
+    let s = Server::new();
+    for path in ["/dev/stderr", "/dev/fd/2", "/proc/self/fd/2"] {
+        s.config(&format!(
+            "error_log = \"{path}\"\nworker_processes = 1\n[[server]]\nlisten = [\"127.0.0.1:{port}\"]\naccess_log = \"{path}\"\n"
+        ));
+        let out = s.run(&["-t"]);
+        assert!(
+            out.status.success(),
+            "{path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -67,9 +67,14 @@ fn ours(uid: u32) -> bool {
 }
 
 /// Refuses a symlink an attacker could have placed: see the module doc.
+/// The directory counts as safe when root or we own it and it is not
+/// world-writable (group write is the operator's choice: Debian's
+/// `/var/log` is `root:syslog 0775`), or, world-writable but sticky, when
+/// the link's owner owns it too (the kernel's `protected_symlinks` rule).
 fn check_trusted(dir: &OwnedFd, link: &FileStat, name: &Path) -> io::Result<()> {
     let d = fstat(dir.as_fd())?;
-    let dir_safe = ours(d.st_uid) && d.st_mode & 0o022 == 0;
+    let sticky_ok = d.st_mode & 0o1000 != 0 && d.st_uid == link.st_uid;
+    let dir_safe = ours(d.st_uid) && (d.st_mode & 0o002 == 0 || sticky_ok);
     if ours(link.st_uid) && dir_safe {
         return Ok(());
     }
@@ -193,13 +198,31 @@ enum Step {
     Follow(PathBuf),
 }
 
+/// True for paths that name kernel objects rather than files (`/proc/...`,
+/// `/dev/fd/N`, `/dev/stdout`): nobody but the kernel makes those links,
+/// so the kernel resolves them.
+fn kernel_made(path: &Path) -> bool {
+    path.starts_with("/proc")
+        || path.starts_with("/dev/fd")
+        || ["/dev/stdout", "/dev/stderr"]
+            .iter()
+            .any(|p| path == Path::new(p))
+}
+
 fn open_once(path: &Path, links: &mut usize) -> io::Result<Step> {
-    let Parent { dir, name } = parent_counting(path, links)?;
     let base = OFlag::O_WRONLY
         | OFlag::O_APPEND
         | OFlag::O_NOFOLLOW
         | OFlag::O_NONBLOCK
         | OFlag::O_CLOEXEC;
+    if kernel_made(path) {
+        let fd: OwnedFd = nix::fcntl::open(path, base - OFlag::O_NOFOLLOW, Mode::empty())?;
+        return Ok(Step::Opened(Opened {
+            file: blocking(fd)?,
+            created: false,
+        }));
+    }
+    let Parent { dir, name } = parent_counting(path, links)?;
     let mode = Mode::from_bits_truncate(0o644);
     let (fd, created) = match openat(
         &dir,
@@ -227,17 +250,6 @@ fn open_once(path: &Path, links: &mut usize) -> io::Result<Step> {
                 }
                 check_trusted(&dir, &st, Path::new(&name))?;
                 let target = PathBuf::from(nix::fcntl::readlinkat(&link, "")?);
-                // procfs links (/dev/stdout -> /proc/self/fd/1 -> pipe:[..])
-                // name objects, not paths, and only the kernel makes them:
-                // the kernel follows those.
-                if target.starts_with("/proc/") {
-                    let fd: OwnedFd =
-                        nix::fcntl::open(&target, base - OFlag::O_NOFOLLOW, Mode::empty())?;
-                    return Ok(Step::Opened(Opened {
-                        file: blocking(fd)?,
-                        created: false,
-                    }));
-                }
                 let next = match path.parent() {
                     Some(p) if target.is_relative() => p.join(target),
                     _ => target,
@@ -294,13 +306,22 @@ pub fn workers_owner(config: &Config) -> Option<(Uid, Gid)> {
     crate::sys::privs::lookup(user, group.as_deref()).ok()
 }
 
-/// Gives a log this process just created to `owner` (see
-/// [`workers_owner`]), through its descriptor, so no path lookup can
-/// redirect the change. A file that already existed keeps its owner.
+/// Gives a log to `owner` (see [`workers_owner`]), through its
+/// descriptor, so no path lookup can redirect the change: one this open
+/// created, or an existing regular file with a single link that belongs to
+/// root or to us (a log `moltd -t` or logrotate's `create` made as root).
+/// A file someone else owns keeps its owner, and so does anything reached
+/// through `/proc` (`/dev/stdout` may be a journal file systemd opened).
 pub fn give_to(opened: &Opened, path: &Path, owner: Option<(Uid, Gid)>) {
     let Some((uid, gid)) = owner else { return };
     if !opened.created {
-        return;
+        let Ok(st) = fstat(opened.file.as_fd()) else {
+            return;
+        };
+        let plain = kind(&st) == libc::S_IFREG && st.st_nlink == 1;
+        if !plain || !ours(st.st_uid) || st.st_uid == uid.as_raw() || kernel_made(path) {
+            return;
+        }
     }
     if let Err(e) = nix::unistd::fchown(opened.file.as_fd(), Some(uid), Some(gid)) {
         crate::alert!("fchown() of \"{}\" to {uid} failed ({e})", path.display());

@@ -54,6 +54,15 @@ use signal::{Inbox, Signal};
 use upgrade::NewBinary;
 use workers::{State, Worker};
 
+/// True while the master that started us by USR2 lives: by pid, and (the
+/// pid may be recycled, or a zombie its parent has not reaped) by ancestry
+/// or title; a title can be cut short when argv and the environment are
+/// tiny, ancestry is lost when a wrapper between us dies.
+fn old_master_lives(old: Pid) -> bool {
+    nix::sys::signal::kill(old, None) != Err(nix::errno::Errno::ESRCH)
+        && (upgrade::is_ancestor(old) || pidfile::is_master(old))
+}
+
 /// How often a new master looks whether the old one still lives.
 const OLD_MASTER_CHECK: Duration = Duration::from_secs(1);
 
@@ -224,8 +233,12 @@ impl Master {
             self.reap_children();
             return;
         }
-        let refused = sig == Signal::Upgrade && matches!(self.on_usr2(), decide::OnUsr2::Refuse(_));
-        let action = if refused { ", ignoring" } else { sig.action() };
+        let usr2 = (sig == Signal::Upgrade).then(|| self.on_usr2());
+        let action = match usr2 {
+            Some(decide::OnUsr2::Refuse(_)) => ", ignoring",
+            Some(decide::OnUsr2::Queue) => ", changing binary once the reload completes",
+            _ => sig.action(),
+        };
         notice!("{sig} received from {from}{action}");
         match sig {
             Signal::Terminate | Signal::Interrupt => self.terminate(),
@@ -351,7 +364,9 @@ impl Master {
         decide::on_usr2(decide::UpgradeState {
             running: self.phase == Phase::Running,
             new_binary: self.new_binary.is_some(),
-            old_master_alive: self.old_master.is_some_and(upgrade::is_ancestor_master),
+            // Whether or not it is still our parent (a wrapper between us
+            // may have died).
+            old_master_alive: self.old_master.is_some_and(old_master_lives),
             reloading: self.reload.is_some(),
             pid_is_1: self.pid.as_raw() == 1,
         })
@@ -399,9 +414,7 @@ impl Master {
     /// killed, in which case nobody else removes the `.oldbin` naming it.
     fn check_old_master(&mut self) {
         let Some(old) = self.old_master else { return };
-        let alive = nix::sys::signal::kill(old, None) != Err(nix::errno::Errno::ESRCH)
-            && pidfile::is_master(old);
-        if alive {
+        if old_master_lives(old) {
             return;
         }
         self.old_master = None;

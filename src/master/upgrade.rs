@@ -94,7 +94,10 @@ impl Handover {
     /// parent, so a wrapper script that runs moltd without `exec` still
     /// hands over.
     pub fn is_upgrade(&self) -> bool {
-        self.moltd.is_some() && self.parent.is_some_and(is_ancestor_master)
+        self.moltd.is_some()
+            && self
+                .parent
+                .is_some_and(|p| p == nix::unistd::getppid() || is_ancestor_master(p))
     }
 
     /// True when `MOLTD` names sockets: such a master stays in the
@@ -217,10 +220,15 @@ fn parent_of(pid: Pid) -> Option<Pid> {
 /// True when `pid` is a live moltd master among this process's ancestors
 /// (a few levels up: a wrapper script, `env`, `nice`...).
 pub fn is_ancestor_master(pid: Pid) -> bool {
+    is_ancestor(pid) && super::pidfile::is_master(pid)
+}
+
+/// True when `pid` is among this process's ancestors, a few levels up.
+pub fn is_ancestor(pid: Pid) -> bool {
     let mut p = nix::unistd::getppid();
     for _ in 0..8 {
         if p == pid {
-            return super::pidfile::is_master(pid);
+            return true;
         }
         match parent_of(p) {
             Some(next) if next.as_raw() > 0 && next != p => p = next,
