@@ -274,3 +274,71 @@ fn bodies_are_consumed_exactly_and_pipelining_goes_on() {
         .collect();
     assert_eq!(statuses, ["200", "405", "200", "200"], "{statuses:?}");
 }
+
+#[test]
+fn framing_answers_follow_rfc_9112_and_nginx() {
+    let (_s, port) = serve("", "");
+    let status = |raw: &str| exchange(port, raw.as_bytes()).pop().map(|r| r.status);
+    // A coding we cannot decode: 501, as nginx.
+    assert_eq!(
+        status("GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"),
+        Some(501)
+    );
+    // Absolute form does not excuse a missing Host on HTTP/1.1.
+    assert_eq!(status("GET http://x/ HTTP/1.1\r\n\r\n"), Some(400));
+    assert_eq!(status("GET http://x/ HTTP/1.0\r\n\r\n"), Some(200));
+    // A method refused anyway is not invited to upload: 405 at once.
+    let r = exchange(
+        port,
+        b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100000\r\n\r\n",
+    )
+    .pop()
+    .expect("405 before the body");
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, HEAD"));
+    // Bare LF in a chunk line: refused.
+    assert_eq!(
+        status(
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n"
+        ),
+        Some(400)
+    );
+}
+
+#[test]
+fn a_stalled_body_is_cut_after_client_header_timeout() {
+    let (_s, port) = serve(
+        "",
+        "client_header_timeout = \"1s\"\nkeepalive_timeout = \"60s\"",
+    );
+    use std::io::{Read, Write};
+    let mut c = http::connect(port).expect("connect");
+    c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        .expect("send");
+    let t = std::time::Instant::now();
+    let mut buf = [0u8; 64];
+    let n = c.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "closed without an answer");
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn client_max_body_size_zero_means_no_limit() {
+    let (_s, port) = serve("", "client_max_body_size = \"0\"");
+    let body = "x".repeat(3 << 20);
+    let raw = format!(
+        "GET /f.bin HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}GET /f.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let text = raw_exchange(port, raw.as_bytes());
+    assert_eq!(
+        text.matches("HTTP/1.1 200 OK").count(),
+        2,
+        "{}",
+        &text[..200.min(text.len())]
+    );
+}

@@ -72,9 +72,11 @@ fn malformed_framing_is_refused_and_closed_never_desynced() {
             400,
         ),
         (
+            // RFC 9112 §6.1: a coding the server does not understand is
+            // 501 (nginx too).
             "unsupported transfer-encoding",
             b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n".to_vec(),
-            400,
+            501,
         ),
         (
             "two Host headers",
@@ -93,13 +95,14 @@ fn malformed_framing_is_refused_and_closed_never_desynced() {
         assert_eq!(got[0].status, want, "{name}");
         assert!(got[0].closes(), "{name}: Connection: close");
     }
-    // Both Content-Length and Transfer-Encoding: the chunked framing wins
-    // and the connection closes after the answer (RFC 9112 §6.3), so the
-    // bytes behind it are never read as a request.
+    // Both Content-Length and Transfer-Encoding: refused at once and
+    // closed (as nginx), so the bytes behind it are never read as a
+    // request.
     let mut raw = b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec();
     raw.extend_from_slice(smuggle);
     let got = exchange(port, &raw);
     assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].status, 400);
     assert!(got[0].closes());
 }
 
@@ -431,4 +434,57 @@ fn a_connection_that_sends_nothing_gets_client_header_timeout() {
     let n = c.read(&mut buf).unwrap_or(0);
     assert_eq!(n, 0, "no answer, just the close");
     assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+}
+
+#[test]
+fn a_client_flooding_a_refused_request_does_not_stall_the_worker() {
+    let (_s, port) = start("");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut c = http::connect(port).expect("connect");
+            // Refused at once (413), then lingered on while bytes keep coming.
+            let _ =
+                c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n");
+            let chunk = vec![b'x'; 64 * 1024];
+            let end = std::time::Instant::now() + Duration::from_secs(20);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                && std::time::Instant::now() < end
+            {
+                if c.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    // A chunked body made of extensions, on another connection.
+    let ext_flood = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut c = http::connect(port).expect("connect");
+            let _ =
+                c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+            let piece = format!("1;{}\r\nx\r\n", "e".repeat(4000)).repeat(16);
+            let end = std::time::Instant::now() + Duration::from_secs(20);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                && std::time::Instant::now() < end
+            {
+                if c.write_all(piece.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    // Others are served meanwhile (one worker, one thread).
+    let t = std::time::Instant::now();
+    for _ in 0..5 {
+        assert_eq!(http::get(port, "/").expect("GET while flooded").status, 200);
+    }
+    let took = t.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = flood.join();
+    let _ = ext_flood.join();
+    assert!(took < Duration::from_secs(10), "served only after {took:?}");
 }

@@ -20,13 +20,22 @@ pub struct Limits {
     /// A connection on which no byte moves for this long is closed (60s):
     /// a client that stopped reading is cut.
     pub send_timeout: Duration,
-    /// Largest request body read and discarded; beyond it 413 (1m).
+    /// Largest request body read and discarded; beyond it 413 (1m; 0 for
+    /// no limit, as nginx).
     pub client_max_body_size: u64,
     /// Longest request line or header line (8k): 414 / 431 beyond it.
     pub large_header_size: usize,
     /// Number of such buffers (4): the whole head may not exceed
     /// `large_header_count * large_header_size` (431).
     pub large_header_count: usize,
+}
+
+impl Limits {
+    /// True when a body of `n` bytes is over `client_max_body_size` (0
+    /// means no limit, as in nginx).
+    pub fn body_too_large(&self, n: u64) -> bool {
+        self.client_max_body_size != 0 && n > self.client_max_body_size
+    }
 }
 
 impl Default for Limits {

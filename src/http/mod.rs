@@ -125,6 +125,9 @@ fn closing_error(site: &Site, server_idx: usize, status: StatusCode) -> Outcome 
     let h = resp.headers_mut();
     h.insert(SERVER, site.server_header.clone());
     h.insert(CONNECTION, HeaderValue::from_static("close"));
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        h.insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+    }
     Outcome {
         response: resp,
         server: server_idx,

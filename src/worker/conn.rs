@@ -37,6 +37,9 @@ pub const DRAIN_IDLE_GRACE: Duration = Duration::from_millis(1000);
 /// become a reset that destroys the last response in flight.
 const LINGER: Duration = Duration::from_secs(2);
 
+/// Most bytes read and thrown away while lingering.
+const LINGER_BYTES: usize = 1 << 20;
+
 /// Where a connection came from and what it serves.
 pub struct Conn {
     /// The configured listen address it arrived on.
@@ -175,10 +178,9 @@ pub(super) fn framing_problem<B>(req: &Request<B>, limits: &Limits) -> Option<St
     if h.get_all(HOST).iter().count() > 1 {
         return Some(StatusCode::BAD_REQUEST);
     }
-    // HTTP/1.1 without Host (RFC 9112 §3.2): refused at once, before any
-    // body it declares.
-    if req.version() == Version::HTTP_11 && !h.contains_key(HOST) && req.uri().authority().is_none()
-    {
+    // HTTP/1.1 without Host (RFC 9112 §3.2, even with an absolute-form
+    // target): refused at once, before any body it declares.
+    if req.version() == Version::HTTP_11 && !h.contains_key(HOST) {
         return Some(StatusCode::BAD_REQUEST);
     }
     // Without rendering the target: this runs on every request.
@@ -198,7 +200,7 @@ pub(super) fn framing_problem<B>(req: &Request<B>, limits: &Limits) -> Option<St
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limits.client_max_body_size) {
+    if declared.is_some_and(|n| limits.body_too_large(n)) {
         return Some(StatusCode::PAYLOAD_TOO_LARGE);
     }
     None
@@ -329,19 +331,25 @@ fn stall_limit(limits: &Limits, closing: bool) -> Duration {
 }
 
 /// Reads and discards input until the client closes or [`LINGER`] passes.
+/// At most [`LINGER_BYTES`] are thrown away: a client that keeps sending
+/// gets its close (and possibly a reset) rather than the worker's time,
+/// and the loop yields to the worker's other connections as it goes
+/// (socket readiness alone never makes a task give up the thread).
 async fn linger(stream: &TcpStream) {
     let _ = tokio::time::timeout(LINGER, async {
-        let mut buf = [0u8; 512];
-        loop {
+        let mut buf = [0u8; 4096];
+        let mut discarded = 0;
+        while discarded < LINGER_BYTES {
             if stream.readable().await.is_err() {
                 break;
             }
             match stream.try_read(&mut buf) {
                 Ok(0) => break,
-                Ok(_) => {}
+                Ok(n) => discarded += n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(_) => break,
             }
+            tokio::task::coop::consume_budget().await;
         }
     })
     .await;

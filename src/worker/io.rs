@@ -79,6 +79,14 @@ impl Activity {
         self.head_bytes.store(false, Ordering::Relaxed);
     }
 
+    /// A head is complete and its body is awaited: the body gets the
+    /// head's clock, from now.
+    pub fn awaiting_body(&self) {
+        let ms = self.touch();
+        self.head_since.store(ms + 1, Ordering::Relaxed);
+        self.head_bytes.store(true, Ordering::Relaxed);
+    }
+
     /// True when part of a request head has arrived and not yet become a
     /// request.
     pub fn head_bytes_pending(&self) -> bool {

@@ -70,12 +70,18 @@ pub async fn serve(c: &Arc<Conn>, stream: &TcpStream, activity: &Arc<Activity>) 
     let max_head = c.limits().max_head().max(8192);
     let mut buf = BytesMut::with_capacity(4096);
     let mut head = Vec::with_capacity(512);
+    // How far `buf` has been searched for the end of a head: a head sent a
+    // byte at a time is scanned once, not parsed again on every byte.
+    let mut scanned = 0;
     loop {
-        let parsed = if buf.is_empty() {
+        let parsed = if !head_may_be_complete(&buf, &mut scanned) {
             Parsed::Partial
         } else {
             parse(&mut buf)
         };
+        if !matches!(parsed, Parsed::Partial) {
+            scanned = 0;
+        }
         let (mut resp, keep_alive, version, refused) = match parsed {
             Parsed::Request(p) => {
                 activity.request_started();
@@ -158,6 +164,16 @@ pub async fn serve(c: &Arc<Conn>, stream: &TcpStream, activity: &Arc<Activity>) 
     }
 }
 
+/// True once `buf` holds an empty line (CRLF CRLF, or LF LF as httparse
+/// also accepts), searching only what arrived since the last call.
+fn head_may_be_complete(buf: &[u8], scanned: &mut usize) -> bool {
+    let from = scanned.saturating_sub(3);
+    *scanned = buf.len();
+    buf.get(from..).is_some_and(|tail| {
+        tail.windows(2).any(|w| w == b"\n\n") || tail.windows(3).any(|w| w == b"\n\r\n")
+    })
+}
+
 /// Reads and drops the body of `p`, after `100 Continue` if it asked.
 async fn body(
     p: &Head,
@@ -171,10 +187,13 @@ async fn body(
     }
     let limits = c.limits();
     if let Framing::Length(n) = p.framing
-        && n > limits.client_max_body_size
+        && limits.body_too_large(n)
     {
         return Err(BodyError::Status(StatusCode::PAYLOAD_TOO_LARGE));
     }
+    // The body has client_header_timeout from the end of its head, as the
+    // head had from its first byte: a stalled or trickling body is cut.
+    activity.awaiting_body();
     if p.expect_continue && buf.is_empty() && p.req.version() == Version::HTTP_11 {
         let mut none = crate::http::Body::empty();
         if wire::send(
@@ -193,8 +212,11 @@ async fn body(
         buf,
         fill: Socket { stream, activity },
     };
-    src.discard(p.framing, limits.client_max_body_size, limits.max_head())
-        .await
+    let max = match limits.client_max_body_size {
+        0 => u64::MAX,
+        n => n,
+    };
+    src.discard(p.framing, max, limits.max_head()).await
 }
 
 /// Reads what the client sent into `buf`. A read that does not fill the
@@ -229,6 +251,10 @@ pub(super) async fn read(
         if got > 0 {
             activity.read_some();
         }
+        // Readiness alone never makes a task give up the thread: a client
+        // that keeps bytes coming must not keep the worker's other
+        // connections waiting.
+        tokio::task::coop::consume_budget().await;
         return Ok(got);
     }
 }
@@ -237,7 +263,17 @@ pub(super) async fn read(
 /// `HTTP/1.1`: RFC 9110 §2.5 says to process a higher minor version as
 /// the highest one we support (nginx answers them too).
 fn normalize_minor_version(buf: &mut BytesMut) {
-    let Some(end) = buf.iter().take(64 * 1024).position(|&b| b == b'\n') else {
+    // Empty lines before a request line are ignored (RFC 9112 §2.2).
+    let start = buf
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    let Some(end) = buf[start..]
+        .iter()
+        .take(64 * 1024)
+        .position(|&b| b == b'\n')
+        .map(|e| e + start)
+    else {
         return;
     };
     let line_end = if end > 0 && buf[end - 1] == b'\r' {
@@ -321,7 +357,17 @@ fn parse(buf: &mut BytesMut) -> Parsed {
         return Parsed::Bad(StatusCode::BAD_REQUEST);
     };
     let keep_alive = keep_alive(version, &headers);
-    let (framing, refuse) = frame.decide(version);
+    let (framing, mut refuse) = frame.decide(version);
+    // A method we refuse anyway is not invited to send its body: answered
+    // at once (RFC 9110 §10.1.1 allows the final status instead of 100).
+    if refuse.is_none()
+        && frame.expect_continue
+        && framing != Framing::None
+        && method != Method::GET
+        && method != Method::HEAD
+    {
+        refuse = Some(StatusCode::METHOD_NOT_ALLOWED);
+    }
     let mut request = Request::new(());
     *request.method_mut() = method;
     *request.uri_mut() = uri;
@@ -369,8 +415,8 @@ impl FrameHeaders {
     /// Content-Length and Transfer-Encoding (400, as nginx: a GET or HEAD
     /// to a static server has no reason to send both, and refusing leaves
     /// nothing for a proxy in front to disagree about), two lengths even if
-    /// equal, a bad length, a coding other than `chunked` alone, chunked on
-    /// HTTP/1.0 (400), an expectation other than 100-continue (417).
+    /// equal, a bad length, chunked on HTTP/1.0 (400), a coding other than
+    /// `chunked` alone (501), an expectation other than 100-continue (417).
     fn decide(&self, version: Version) -> (Framing, Option<StatusCode>) {
         let bad = Some(StatusCode::BAD_REQUEST);
         if !self.codings.is_empty() {
@@ -378,7 +424,8 @@ impl FrameHeaders {
                 return (Framing::None, bad);
             }
             if self.codings.len() != 1 || self.codings[0] != b"chunked" {
-                return (Framing::None, bad);
+                // RFC 9112 §6.1 (and nginx): a coding we cannot decode.
+                return (Framing::None, Some(StatusCode::NOT_IMPLEMENTED));
             }
             return (Framing::Chunked, self.expectation());
         }
@@ -488,12 +535,21 @@ mod tests {
             "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 3, 3\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: +3\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999\r\n\r\n",
-            "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-            "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
             "GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
         ] {
             assert_eq!(bad(raw), StatusCode::BAD_REQUEST, "{raw:?}");
         }
+        for raw in [
+            "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\n\r\n",
+        ] {
+            assert_eq!(bad(raw), StatusCode::NOT_IMPLEMENTED, "{raw:?}");
+        }
+        assert_eq!(
+            bad("POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 9\r\n\r\n"),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
         assert_eq!(
             bad("GET / HTTP/1.1\r\nHost: h\r\nExpect: the-moon\r\n\r\n"),
             StatusCode::EXPECTATION_FAILED
@@ -522,7 +578,24 @@ mod tests {
     }
 
     #[test]
+    fn a_head_sent_a_byte_at_a_time_is_scanned_once() {
+        let raw = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+        let mut scanned = 0;
+        let mut seen = 0;
+        for n in 1..=raw.len() {
+            if head_may_be_complete(&raw[..n], &mut scanned) {
+                seen += 1;
+            }
+            assert_eq!(scanned, n);
+        }
+        assert_eq!(seen, 1, "only the last byte completes it");
+        assert!(head_may_be_complete(b"GET / HTTP/1.0\n\n", &mut 0));
+    }
+
+    #[test]
     fn a_higher_http1_minor_version_is_served_as_1_1() {
+        let p = head("\r\nGET / HTTP/1.3\r\nHost: h\r\n\r\n");
+        assert_eq!(p.req.version(), Version::HTTP_11);
         let p = head("GET / HTTP/1.2\r\nHost: h\r\n\r\n");
         assert_eq!(p.req.version(), Version::HTTP_11);
         let p = head("GET / HTTP/1.9\nHost: h\n\n");

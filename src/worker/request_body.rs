@@ -6,9 +6,12 @@
 //! `Content-Length` bytes, or `chunked` (RFC 9112 §7.1). The chunked
 //! decoder is strict where leniency could desynchronise a proxy in front
 //! of us: a chunk size is 1 to 16 hex digits, nothing else before an
-//! optional `;extension`, each line ends in CRLF (a bare LF is accepted,
-//! as in the head; a bare CR is not), chunk data is followed by exactly a
-//! line end, and the trailer section is bounded like a head.
+//! optional `;extension`, every line ends in CRLF (a bare LF or CR is an
+//! error: lenient line ends are how chunked smuggling starts), no control
+//! byte but HTAB appears in a line, chunk data is followed by exactly
+//! CRLF, and the trailer section is bounded like a head. Extension bytes
+//! count toward `client_max_body_size` with the data, so a body cannot be
+//! made of endless extensions.
 
 use std::io;
 
@@ -75,7 +78,11 @@ impl<F: Fill> Source<'_, F> {
         if self.buf.capacity() - self.buf.len() < 1024 {
             self.buf.reserve(8192);
         }
-        match self.fill.fill(self.buf).await {
+        let got = self.fill.fill(self.buf).await;
+        // A client whose bytes never run out must not keep the worker's
+        // one thread from its other connections.
+        tokio::task::coop::consume_budget().await;
+        match got {
             Ok(0) | Err(_) => Err(BodyError::Io),
             Ok(_) => Ok(()),
         }
@@ -94,16 +101,15 @@ impl<F: Fill> Source<'_, F> {
         }
     }
 
-    /// The next line (without its line end), consumed.
+    /// The next line (without its CRLF), consumed.
     async fn line(&mut self) -> Result<Vec<u8>, BodyError> {
         loop {
             if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
                 let mut line = self.buf.split_to(i + 1).to_vec();
                 line.pop();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                if line.contains(&b'\r') {
+                if line.pop() != Some(b'\r')
+                    || line.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+                {
                     return Err(BodyError::Status(StatusCode::BAD_REQUEST));
                 }
                 return Ok(line);
@@ -140,7 +146,7 @@ impl<F: Fill> Source<'_, F> {
             if size == 0 {
                 break;
             }
-            total = total.saturating_add(size);
+            total = total.saturating_add(size).saturating_add(line.len() as u64);
             if total > max {
                 return Err(BodyError::Status(StatusCode::PAYLOAD_TOO_LARGE));
             }
@@ -165,14 +171,14 @@ impl<F: Fill> Source<'_, F> {
 }
 
 /// The size on a chunk-size line: 1 to 16 hex digits, then nothing, or
-/// optional whitespace and `;` and an extension (ignored).
+/// optional spaces or tabs and `;` and an extension (ignored).
 fn chunk_size(line: &[u8]) -> Option<u64> {
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
     if digits == 0 || digits > 16 {
         return None;
     }
     let rest = &line[digits..];
-    let rest_ok = rest.is_empty() || rest.trim_ascii_start().first() == Some(&b';');
+    let rest_ok = rest.is_empty() || rest.iter().find(|&&b| b != b' ' && b != b'\t') == Some(&b';');
     if !rest_ok {
         return None;
     }
@@ -231,6 +237,44 @@ mod tests {
         })
     }
 
+    /// Bytes without end, always ready at once.
+    struct Endless;
+
+    impl Fill for Endless {
+        async fn fill(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+            buf.extend_from_slice(&[b'x'; 4096]);
+            Ok(4096)
+        }
+    }
+
+    #[test]
+    fn an_endless_body_gives_other_tasks_their_turn() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let body = tokio::spawn(async {
+                    let mut buf = BytesMut::new();
+                    let mut src = Source {
+                        buf: &mut buf,
+                        fill: Endless,
+                    };
+                    src.discard(Framing::Length(u64::MAX), u64::MAX, 100).await
+                });
+                // Only runs again if the body yields.
+                tokio::task::yield_now().await;
+                body.abort();
+            });
+            let _ = tx.send(());
+        });
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_secs(10)).is_ok(),
+            "the body never yielded"
+        );
+    }
+
     #[test]
     fn chunked_bodies_are_consumed_exactly() {
         for step in [1, 3, 1000] {
@@ -248,7 +292,7 @@ mod tests {
             );
         }
         let (r, _) = run(b"a\nhelloworld\n0\n\n", Framing::Chunked, 4);
-        assert!(r.is_ok(), "bare LF line ends: {r:?}");
+        assert!(r.is_err(), "bare LF line ends are refused: {r:?}");
     }
 
     #[test]
@@ -262,6 +306,9 @@ mod tests {
             b"11111111111111111\r\n",
             b"5\rhello\r\n0\r\n\r\n",
             b"0\r\nno colon\r\n\r\n",
+            b"5\r\nhell\n0\r\n\r\n",
+            b"5;a\x00b\r\nhello\r\n0\r\n\r\n",
+            b"5\x0c;a\r\nhello\r\n0\r\n\r\n",
         ] {
             let (r, _) = run(bad, Framing::Chunked, 7);
             assert!(
@@ -275,6 +322,10 @@ mod tests {
     #[test]
     fn bodies_over_the_limit_are_a_413_and_lengths_are_exact() {
         let (r, _) = run(b"3e9\r\n", Framing::Chunked, 10);
+        assert!(r.is_err_and(|e| e.contains("413")));
+        // Extensions count toward the limit (1000 here).
+        let ext = format!("1;{}\r\nx\r\n", "e".repeat(600));
+        let (r, _) = run(ext.repeat(3).as_bytes(), Framing::Chunked, 100);
         assert!(r.is_err_and(|e| e.contains("413")));
         let (r, _) = run(b"", Framing::Length(1001), 10);
         assert!(r.is_err_and(|e| e.contains("413")));
