@@ -169,9 +169,17 @@ pub async fn serve(c: &Arc<Conn>, stream: &TcpStream, activity: &Arc<Activity>) 
 fn head_may_be_complete(buf: &[u8], scanned: &mut usize) -> bool {
     let from = scanned.saturating_sub(3);
     *scanned = buf.len();
-    buf.get(from..).is_some_and(|tail| {
-        tail.windows(2).any(|w| w == b"\n\n") || tail.windows(3).any(|w| w == b"\n\r\n")
-    })
+    let tail = buf.get(from..).unwrap_or(&[]);
+    let mut i = 0;
+    while let Some(p) = tail[i..].iter().position(|&b| b == b'\n') {
+        let at = i + p;
+        match tail.get(at + 1) {
+            Some(b'\n') => return true,
+            Some(b'\r') if tail.get(at + 2) == Some(&b'\n') => return true,
+            _ => i = at + 1,
+        }
+    }
+    false
 }
 
 /// Reads and drops the body of `p`, after `100 Continue` if it asked.
