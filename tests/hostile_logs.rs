@@ -50,6 +50,34 @@ fn assert_untouched(p: &Path) {
     assert_eq!(std::fs::read_to_string(p).expect("read"), "root only\n");
 }
 
+/// A running server whose workers are `nobody`, a root-only secret beside
+/// it, and the log directory handed to `nobody`: the attacker's foothold.
+struct Scene {
+    s: Server,
+    port: u16,
+    master: nix::unistd::Pid,
+    secret: std::path::PathBuf,
+    nobody: User,
+}
+
+/// The [`Scene`], or `None` (with the reason printed) where workers cannot
+/// switch user.
+fn scene(test: &str) -> Option<Scene> {
+    let nobody = nobody(test)?;
+    let port = free_port();
+    let mut s = Server::new();
+    let master = start_as_nobody(&mut s, port);
+    let secret = secret(&s);
+    std::os::unix::fs::chown(s.path("logs"), Some(nobody.uid.as_raw()), None).expect("chown");
+    Some(Scene {
+        s,
+        port,
+        master,
+        secret,
+        nobody,
+    })
+}
+
 /// Replaces `log` with a symlink to `target` owned by `owner`, by rename,
 /// as an attacker who can write the directory would.
 fn plant_symlink(log: &Path, target: &Path, owner: &User) {
@@ -62,16 +90,16 @@ fn plant_symlink(log: &Path, target: &Path, owner: &User) {
 
 #[test]
 fn a_symlinked_log_planted_by_the_worker_user_is_not_followed_by_root() {
-    let Some(nobody) = nobody("a_symlinked_log_planted_by_the_worker_user_is_not_followed_by_root")
+    let Some(Scene {
+        s,
+        port,
+        master,
+        secret,
+        nobody,
+    }) = scene("a_symlinked_log_planted_by_the_worker_user_is_not_followed_by_root")
     else {
         return;
     };
-    let port = free_port();
-    let mut s = Server::new();
-    let master = start_as_nobody(&mut s, port);
-    let secret = secret(&s);
-    // The attacker's foothold: the log directory is theirs.
-    std::os::unix::fs::chown(s.path("logs"), Some(nobody.uid.as_raw()), None).expect("chown");
     plant_symlink(&s.path("logs/access.log"), &secret, &nobody);
     s.signal(master, Signal::SIGUSR1);
     s.wait_log_count("#0: reopening logs", 2);
@@ -98,14 +126,16 @@ fn a_symlinked_log_planted_by_the_worker_user_is_not_followed_by_root() {
 
 #[test]
 fn a_hard_link_planted_as_the_log_is_refused() {
-    let Some(nobody) = nobody("a_hard_link_planted_as_the_log_is_refused") else {
+    let Some(Scene {
+        s,
+        port,
+        master,
+        secret,
+        ..
+    }) = scene("a_hard_link_planted_as_the_log_is_refused")
+    else {
         return;
     };
-    let port = free_port();
-    let mut s = Server::new();
-    let master = start_as_nobody(&mut s, port);
-    let secret = secret(&s);
-    std::os::unix::fs::chown(s.path("logs"), Some(nobody.uid.as_raw()), None).expect("chown");
     // Where protected_hardlinks is off, nobody could link a root file; the
     // test (as root) makes the link the attacker would.
     let tmp = s.path("logs/planted");

@@ -125,26 +125,6 @@ fn rejected_input_is_logged_by_the_default_server_and_referers_as_nginx_does() {
     });
 }
 
-/// Sends `raw` on a fresh connection and reads every response until the
-/// server closes (or 5 s pass).
-fn exchange(port: u16, raw: &[u8]) -> Vec<http::Response> {
-    use std::io::{BufReader, Write};
-    let mut c = http::connect(port).expect("connect");
-    c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
-        .expect("timeout");
-    c.write_all(raw).expect("send");
-    let mut r = BufReader::new(c);
-    let mut out = Vec::new();
-    while let Ok(resp) = http::read_response(&mut r, "GET") {
-        let closes = resp.closes();
-        out.push(resp);
-        if closes {
-            break;
-        }
-    }
-    out
-}
-
 /// Sends `raw` and returns everything the server sends until it closes.
 fn raw_exchange(port: u16, raw: &[u8]) -> String {
     use std::io::{Read, Write};
@@ -166,7 +146,7 @@ fn a_request_line_over_the_limit_is_414_however_long() {
         let target = format!("/{}", "a".repeat(len));
         for prefix in ["", WITH_BODY] {
             let raw = format!("{prefix}GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
-            let rs = exchange(port, raw.as_bytes());
+            let rs = http::exchange(port, raw.as_bytes());
             let last = rs.last().expect("an answer");
             assert_eq!(last.status, 414, "{len} after {prefix:?}");
             assert!(last.closes());
@@ -176,7 +156,7 @@ fn a_request_line_over_the_limit_is_414_however_long() {
     let many: String = (0..40)
         .map(|i| format!("X-{i}: {}\r\n", "v".repeat(1000)))
         .collect();
-    let rs = exchange(
+    let rs = http::exchange(
         port,
         format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes(),
     );
@@ -198,7 +178,9 @@ fn every_response_has_one_style_whatever_came_before() {
         );
         // Malformed input: the same error page as every other error.
         let raw = format!("{prefix}GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n");
-        let r = exchange(port, raw.as_bytes()).pop().expect("an answer");
+        let r = http::exchange(port, raw.as_bytes())
+            .pop()
+            .expect("an answer");
         assert_eq!(r.status, 400);
         assert_eq!(r.header("server"), Some("moltd"));
         assert!(r.header("date").is_some());
@@ -217,15 +199,17 @@ fn higher_http1_minor_versions_are_served_and_http2_is_refused() {
     let (_s, port) = serve("", "");
     for prefix in ["", WITH_BODY] {
         let raw = format!("{prefix}GET /f.bin HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n");
-        let r = exchange(port, raw.as_bytes()).pop().expect("an answer");
+        let r = http::exchange(port, raw.as_bytes())
+            .pop()
+            .expect("an answer");
         assert_eq!(r.status, 200, "{prefix:?}");
         assert_eq!(r.body.len(), 1000);
     }
-    let r = exchange(port, b"GET / HTTP/2.0\r\nHost: x\r\n\r\n")
+    let r = http::exchange(port, b"GET / HTTP/2.0\r\nHost: x\r\n\r\n")
         .pop()
         .expect("an answer");
     assert_eq!(r.status, 505);
-    let r = exchange(port, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+    let r = http::exchange(port, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
         .pop()
         .expect("an answer");
     assert_eq!(r.status, 400);
@@ -244,14 +228,14 @@ fn requests_known_to_be_wrong_are_answered_before_their_body_and_closed() {
     ] {
         for prefix in ["", WITH_BODY] {
             // Only the head is sent: the answer must not wait for the body.
-            let rs = exchange(port, format!("{prefix}{head}").as_bytes());
+            let rs = http::exchange(port, format!("{prefix}{head}").as_bytes());
             let r = rs.last().expect("answered before the body");
             assert_eq!(r.status, 400, "{head:?} after {prefix:?}");
             assert!(r.closes());
         }
     }
     // A body over client_max_body_size: 413 at once, too.
-    let r = exchange(
+    let r = http::exchange(
         port,
         b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n",
     )
@@ -278,7 +262,7 @@ fn bodies_are_consumed_exactly_and_pipelining_goes_on() {
 #[test]
 fn framing_answers_follow_rfc_9112_and_nginx() {
     let (_s, port) = serve("", "");
-    let status = |raw: &str| exchange(port, raw.as_bytes()).pop().map(|r| r.status);
+    let status = |raw: &str| http::exchange(port, raw.as_bytes()).pop().map(|r| r.status);
     // A coding we cannot decode: 501, as nginx.
     assert_eq!(
         status("GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"),
@@ -288,7 +272,7 @@ fn framing_answers_follow_rfc_9112_and_nginx() {
     assert_eq!(status("GET http://x/ HTTP/1.1\r\n\r\n"), Some(400));
     assert_eq!(status("GET http://x/ HTTP/1.0\r\n\r\n"), Some(200));
     // A method refused anyway is not invited to upload: 405 at once.
-    let r = exchange(
+    let r = http::exchange(
         port,
         b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100000\r\n\r\n",
     )

@@ -13,23 +13,6 @@ fn start(top: &str) -> (Server, u16) {
     (s, port)
 }
 
-/// Sends `raw` on one connection and returns every response the server
-/// sent before closing.
-fn exchange(port: u16, raw: &[u8]) -> Vec<http::Response> {
-    let mut c = http::connect(port).expect("connect");
-    let _ = c.write_all(raw);
-    let mut r = BufReader::new(c);
-    let mut out = Vec::new();
-    while let Ok(resp) = http::read_response(&mut r, "GET") {
-        let closes = resp.closes();
-        out.push(resp);
-        if closes {
-            break;
-        }
-    }
-    out
-}
-
 #[test]
 fn malformed_framing_is_refused_and_closed_never_desynced() {
     let (_s, port) = start("");
@@ -86,7 +69,7 @@ fn malformed_framing_is_refused_and_closed_never_desynced() {
     ];
     for (name, mut raw, want) in cases {
         raw.extend_from_slice(smuggle);
-        let got = exchange(port, &raw);
+        let got = http::exchange(port, &raw);
         assert_eq!(
             got.len(),
             1,
@@ -100,7 +83,7 @@ fn malformed_framing_is_refused_and_closed_never_desynced() {
     // request.
     let mut raw = b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec();
     raw.extend_from_slice(smuggle);
-    let got = exchange(port, &raw);
+    let got = http::exchange(port, &raw);
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].status, 400);
     assert!(got[0].closes());
@@ -138,7 +121,7 @@ fn request_bodies_are_discarded_or_refused() {
     let next = b"GET /other/page.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     let mut raw = b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789".to_vec();
     raw.extend_from_slice(next);
-    let got = exchange(port, &raw);
+    let got = http::exchange(port, &raw);
     assert_eq!(
         got.iter().map(|r| r.status).collect::<Vec<_>>(),
         vec![200, 200]
@@ -153,7 +136,7 @@ fn request_bodies_are_discarded_or_refused() {
         b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
             .to_vec();
     raw.extend_from_slice(next);
-    let got = exchange(port, &raw);
+    let got = http::exchange(port, &raw);
     assert_eq!(
         got.iter().map(|r| r.status).collect::<Vec<_>>(),
         vec![200, 200]
@@ -171,7 +154,7 @@ fn request_bodies_are_discarded_or_refused() {
         chunked.extend_from_slice(format!("400\r\n{}\r\n", "z".repeat(1024)).as_bytes());
     }
     chunked.extend_from_slice(b"0\r\n\r\n");
-    let got = exchange(port, &chunked);
+    let got = http::exchange(port, &chunked);
     assert_eq!(got[0].status, 413, "chunked body over the limit");
 }
 

@@ -207,6 +207,26 @@ pub fn request_with(
     read_response(&mut BufReader::new(s), method)
 }
 
+/// Sends `raw` on a fresh connection and reads every response until one
+/// says it closes, the server closes, or 5 s pass without a byte.
+pub fn exchange(port: u16, raw: &[u8]) -> Vec<Response> {
+    let Ok(mut c) = connect(port) else {
+        return Vec::new();
+    };
+    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = c.write_all(raw);
+    let mut r = BufReader::new(c);
+    let mut out = Vec::new();
+    while let Ok(resp) = read_response(&mut r, "GET") {
+        let closes = resp.closes();
+        out.push(resp);
+        if closes {
+            break;
+        }
+    }
+    out
+}
+
 /// Sends `raw` bytes as they are and reads one response.
 pub fn raw(port: u16, raw: &[u8]) -> io::Result<Response> {
     let mut s = connect(port)?;
