@@ -338,3 +338,26 @@ fn kernel_made_log_paths_are_opened_by_the_kernel() {
         );
     }
 }
+
+#[test]
+fn a_log_linked_to_stdout_keeps_stdouts_owner() {
+    let Some(_nobody) = nobody("a_log_linked_to_stdout_keeps_stdouts_owner") else {
+        return;
+    };
+    let port = free_port();
+    let mut s = Server::new();
+    std::fs::set_permissions(&s.prefix, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::create_dir_all(s.path("logs")).expect("logs");
+    // As in the nginx image: the log is a link to /dev/stdout, which here
+    // is a regular file root owns (launcher.out; systemd's `append:`).
+    std::os::unix::fs::symlink("/dev/stdout", s.path("logs/out.log")).expect("link");
+    s.config(&format!(
+        "user = \"nobody\"\naccess_log_buffer = \"0\"\nworker_processes = 1\n[[server]]\nlisten = [\"127.0.0.1:{port}\"]\naccess_log = \"logs/out.log\"\n"
+    ));
+    s.start(port);
+    wait_for("a line on stdout", || {
+        s.launcher_output().contains("GET / HTTP/1.1").then_some(())
+    });
+    let m = std::fs::metadata(s.path("launcher.out")).expect("stdout file");
+    assert_eq!(m.uid(), 0, "stdout's file was not given away");
+}

@@ -56,6 +56,9 @@ pub struct Opened {
     pub file: File,
     /// This open created it (so it may be handed to the workers' user).
     pub created: bool,
+    /// Reached through a kernel-made link (`/dev/stdout`, `/proc/...`):
+    /// whatever it is (a journal file systemd opened), it keeps its owner.
+    pub via_kernel: bool,
 }
 
 fn kind(st: &FileStat) -> libc::mode_t {
@@ -220,6 +223,7 @@ fn open_once(path: &Path, links: &mut usize) -> io::Result<Step> {
         return Ok(Step::Opened(Opened {
             file: blocking(fd)?,
             created: false,
+            via_kernel: true,
         }));
     }
     let Parent { dir, name } = parent_counting(path, links)?;
@@ -286,6 +290,7 @@ fn open_once(path: &Path, links: &mut usize) -> io::Result<Step> {
     Ok(Step::Opened(Opened {
         file: blocking(fd)?,
         created,
+        via_kernel: false,
     }))
 }
 
@@ -319,7 +324,7 @@ pub fn give_to(opened: &Opened, path: &Path, owner: Option<(Uid, Gid)>) {
             return;
         };
         let plain = kind(&st) == libc::S_IFREG && st.st_nlink == 1;
-        if !plain || !ours(st.st_uid) || st.st_uid == uid.as_raw() || kernel_made(path) {
+        if !plain || !ours(st.st_uid) || st.st_uid == uid.as_raw() || opened.via_kernel {
             return;
         }
     }
