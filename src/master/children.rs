@@ -93,7 +93,25 @@ impl Master {
 
     pub(super) fn reap_children(&mut self) {
         loop {
-            let status = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            // Look before reaping: while the new binary is an unreaped
+            // zombie its pid, and so its process group, cannot be reused,
+            // so what it left in its group can be told to go safely.
+            let peek = nix::sys::wait::waitid(
+                nix::sys::wait::Id::All,
+                WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT,
+            );
+            let exited = match peek {
+                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(s) => s.pid(),
+            };
+            if let (Some(pid), Some(nb)) = (exited, &self.new_binary)
+                && nb.pid == pid
+            {
+                // A wrapper's children, workers whose master was killed:
+                // QUIT lets moltd workers drain and ends the rest.
+                nb.signal_group(nix::sys::signal::Signal::SIGQUIT);
+            }
+            let status = match waitpid(exited, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) | Err(_) => return,
                 Ok(s) => s,
             };
@@ -132,12 +150,6 @@ impl Master {
                     alert!(
                         "the new binary process {pid} is gone while this master is shutting down: nothing will serve once this master's workers finish; start moltd again"
                     );
-                }
-                // Whatever it left behind in its process group (a wrapper's
-                // children, workers whose master was killed) holds the
-                // listeners: QUIT lets moltd workers drain and ends the rest.
-                if let Some(nb) = &self.new_binary {
-                    nb.signal_group(nix::sys::signal::Signal::SIGQUIT);
                 }
                 self.new_binary_exited();
             } else if let Some(i) = self.workers.iter().position(|w| w.pid == pid) {
