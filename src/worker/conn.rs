@@ -337,7 +337,8 @@ fn stall_limit(limits: &Limits, closing: bool) -> Duration {
 /// (socket readiness alone never makes a task give up the thread).
 async fn linger(stream: &TcpStream) {
     let _ = tokio::time::timeout(LINGER, async {
-        let mut buf = [0u8; 4096];
+        // Small: this future lives inline in every connection's task.
+        let mut buf = [0u8; 512];
         let mut discarded = 0;
         while discarded < LINGER_BYTES {
             if stream.readable().await.is_err() {

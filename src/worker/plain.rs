@@ -88,7 +88,11 @@ pub async fn serve(c: &Arc<Conn>, stream: &TcpStream, activity: &Arc<Activity>) 
                 let refusal = p.refuse.or_else(|| framing_problem(&p.req, c.limits()));
                 let outcome = match refusal {
                     Some(status) => Err(status),
-                    None => match body(&p, &mut buf, stream, activity, c).await {
+                    // Boxed: most requests have no body, and the body
+                    // reader's state would otherwise sit in every
+                    // connection's task, idle or not.
+                    None if p.framing == Framing::None => Ok(()),
+                    None => match Box::pin(body(&p, &mut buf, stream, activity, c)).await {
                         Ok(()) => Ok(()),
                         Err(BodyError::Status(status)) => Err(status),
                         Err(BodyError::Io) => return End::Broken,
