@@ -74,10 +74,19 @@ pub async fn serve(c: &Arc<Conn>, stream: &TcpStream, activity: &Arc<Activity>) 
     // byte at a time is scanned once, not parsed again on every byte.
     let mut scanned = 0;
     loop {
-        let parsed = if !head_may_be_complete(&buf, &mut scanned) {
+        // A head that arrived whole (the usual case) is parsed at once; one
+        // still arriving is parsed again only once its end may be there.
+        let parsed = if buf.is_empty() || (scanned > 0 && !head_may_be_complete(&buf, &mut scanned))
+        {
             Parsed::Partial
         } else {
-            parse(&mut buf)
+            match parse(&mut buf) {
+                Parsed::Partial => {
+                    scanned = scanned.max(buf.len());
+                    Parsed::Partial
+                }
+                done => done,
+            }
         };
         if !matches!(parsed, Parsed::Partial) {
             scanned = 0;
@@ -263,10 +272,9 @@ pub(super) async fn read(
         if got > 0 {
             activity.read_some();
         }
-        // Readiness alone never makes a task give up the thread: a client
-        // that keeps bytes coming must not keep the worker's other
-        // connections waiting.
-        tokio::task::coop::consume_budget().await;
+        // (Readiness alone never makes a task give up the thread: the loops
+        // that read without bound, a body's and lingering, spend tokio's
+        // budget themselves; a head is bounded by its size limit.)
         return Ok(got);
     }
 }
