@@ -89,7 +89,12 @@ fn main() {
         .body(())
         .expect("request");
     bench("http::handle 600 B file", || {
-        black_box(http::handle(&site, listen, black_box(&req), false));
+        black_box(http::handle(
+            &site,
+            listen,
+            black_box(&req),
+            http::Lifecycle::Serving,
+        ));
     });
     let _ = std::fs::remove_dir_all(&prefix);
 }

@@ -42,6 +42,8 @@ mod inherit;
 mod lifecycle;
 /// Limits and timeouts: framing, sizes, slow clients, connection caps.
 mod limits;
+/// Readiness for load balancers: `health` locations and `shutdown_delay`.
+mod readiness;
 /// HUP: good and bad configs, listens added and removed.
 mod reload;
 /// QUIT, TERM, INT, USR1, WINCH, CHLD (respawn), kill -9 of the master.

@@ -101,6 +101,11 @@ pub struct Config {
     pub error_log: Option<PathBuf>,
     /// Cap on a graceful drain; `None` waits for every request.
     pub worker_shutdown_timeout: Option<Duration>,
+    /// How long a worker told to go (QUIT, WINCH, replaced by a reload or
+    /// upgrade) keeps serving as usual, its `health` locations answering
+    /// 503, before it starts draining: time for a load balancer's checks
+    /// to notice and stop sending. Zero (the default) drains at once.
+    pub shutdown_delay: Duration,
     /// How long a new binary may take to report ready before the old
     /// master stops it and rolls back.
     pub upgrade_ready_timeout: Duration,
@@ -160,6 +165,10 @@ impl Config {
                 t.as_millis()
             ));
         }
+        out.push_str(&format!(
+            "shutdown_delay = \"{}ms\"\n",
+            self.shutdown_delay.as_millis()
+        ));
         if let Some((u, g)) = &self.user {
             out.push_str(&format!("user = {u:?}\n"));
             if let Some(g) = g {
@@ -291,6 +300,10 @@ pub fn parse(text: &str, source: Source, prefix: &Path) -> Result<Config, Config
             Some(duration::parse(s.get_ref()).map_err(|m| v.err(s, "worker_shutdown_timeout", m))?)
         }
     };
+    let shutdown_delay = match &raw.shutdown_delay {
+        None => Duration::ZERO,
+        Some(s) => duration::parse(s.get_ref()).map_err(|m| v.err(s, "shutdown_delay", m))?,
+    };
     let upgrade_ready_timeout = match &raw.upgrade_ready_timeout {
         None => DEFAULT_UPGRADE_READY_TIMEOUT,
         Some(s) => duration::parse(s.get_ref())
@@ -350,6 +363,7 @@ pub fn parse(text: &str, source: Source, prefix: &Path) -> Result<Config, Config
         pid,
         error_log,
         worker_shutdown_timeout,
+        shutdown_delay,
         upgrade_ready_timeout,
         user,
         server_tokens: raw.server_tokens.unwrap_or(false),

@@ -20,6 +20,9 @@ pub struct RawConfig {
     pub error_log: Option<Spanned<String>>,
     /// Cap on a worker's graceful drain, e.g. `"30s"`.
     pub worker_shutdown_timeout: Option<Spanned<String>>,
+    /// How long a worker told to go keeps serving, with `health`
+    /// locations answering 503, before it drains.
+    pub shutdown_delay: Option<Spanned<String>>,
     /// How long a new binary may take to report ready on USR2.
     pub upgrade_ready_timeout: Option<Spanned<String>>,
     /// User the workers run as when the master runs as root.
@@ -96,6 +99,8 @@ macro_rules! with_settings {
             /// Most ranges honoured in one request; beyond it the whole
             /// file is sent (0 disables ranges).
             pub max_ranges: Option<Spanned<i64>>,
+            /// Answer readiness for load balancers here instead of files.
+            pub health: Option<bool>,
         }
     };
 }

@@ -74,6 +74,9 @@ pub struct Settings {
     pub disable_symlinks: bool,
     /// Most ranges honoured per request; 0 disables ranges.
     pub max_ranges: usize,
+    /// This location answers a load balancer's readiness probe (200 while
+    /// the worker accepts, 503 once it is going away) instead of files.
+    pub health: bool,
 }
 
 impl Settings {
@@ -94,6 +97,7 @@ impl Settings {
             error_page: BTreeMap::new(),
             disable_symlinks: false,
             max_ranges: DEFAULT_MAX_RANGES,
+            health: false,
         }
     }
 }
@@ -192,6 +196,7 @@ fn settings_toml(s: &Settings, out: &mut String) {
     out.push_str(&format!("default_type = {:?}\n", s.default_type));
     out.push_str(&format!("disable_symlinks = {}\n", s.disable_symlinks));
     out.push_str(&format!("max_ranges = {}\n", s.max_ranges));
+    out.push_str(&format!("health = {}\n", s.health));
     let table = |m: Vec<(String, String)>| {
         let items: Vec<String> = m.iter().map(|(k, v)| format!("{k:?} = {v:?}")).collect();
         format!("{{ {} }}", items.join(", "))
@@ -275,6 +280,7 @@ struct RawSettings<'a> {
     error_page: &'a Option<Spanned<toml::Table>>,
     disable_symlinks: Option<bool>,
     max_ranges: &'a Option<Spanned<i64>>,
+    health: Option<bool>,
 }
 
 macro_rules! raw_settings {
@@ -294,6 +300,7 @@ macro_rules! raw_settings {
             error_page: &$b.error_page,
             disable_symlinks: $b.disable_symlinks,
             max_ranges: &$b.max_ranges,
+            health: $b.health,
         }
     };
 }
@@ -441,6 +448,9 @@ impl Validator<'_> {
         if let Some(m) = r.max_ranges {
             s.max_ranges = usize::try_from(*m.get_ref())
                 .map_err(|_| self.err(m, "max_ranges", "expected a number >= 0".into()))?;
+        }
+        if let Some(h) = r.health {
+            s.health = h;
         }
         let _ = at;
         Ok(s)

@@ -146,10 +146,22 @@ fn request_host<B>(req: &Request<B>) -> Option<String> {
     }
 }
 
-/// Answers one request that arrived on listen address `listen`. `closing`
-/// says the connection will be closed after this response (the worker is
-/// draining), so it carries `Connection: close`.
-pub fn handle<B>(site: &Site, listen: SocketAddr, req: &Request<B>, closing: bool) -> Outcome {
+/// Where the worker is in its life, as far as a response cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Accepting and serving.
+    Serving,
+    /// Told to go, still serving for `shutdown_delay`: `health` locations
+    /// answer 503 so load balancers stop sending.
+    Leaving,
+    /// Draining: every response carries `Connection: close`.
+    Draining,
+}
+
+/// Answers one request that arrived on listen address `listen`, at the
+/// worker's point in its `life`.
+pub fn handle<B>(site: &Site, listen: SocketAddr, req: &Request<B>, life: Lifecycle) -> Outcome {
+    let closing = life == Lifecycle::Draining;
     let config = &site.config;
     let raw_host = request_host(req);
     let host = raw_host.as_deref().map(vhost::normalize_host);
@@ -175,11 +187,16 @@ pub fn handle<B>(site: &Site, listen: SocketAddr, req: &Request<B>, closing: boo
             req,
             host.flatten().as_deref(),
             &mut settings,
+            life,
         )
     };
+    let mut overloaded = false;
     let mut resp = match result {
         Ok(r) => r,
         Err(Refusal { status, headers }) => {
+            // A 503 here means the worker ran out of descriptors: closing
+            // this connection gives one back.
+            overloaded = status == StatusCode::SERVICE_UNAVAILABLE;
             let mut r = error_page::response(status, server, settings, &site.footer);
             r.headers_mut().extend(headers);
             if status == StatusCode::METHOD_NOT_ALLOWED {
@@ -193,9 +210,6 @@ pub fn handle<B>(site: &Site, listen: SocketAddr, req: &Request<B>, closing: boo
     if req.method() == Method::HEAD {
         *resp.body_mut() = Body::empty();
     }
-    // A 503 here means the worker ran out of descriptors: closing this
-    // connection gives one back.
-    let overloaded = resp.status() == StatusCode::SERVICE_UNAVAILABLE;
     let h = resp.headers_mut();
     h.insert(SERVER, site.server_header.clone());
     if closing || missing_host || bad_host || overloaded {
@@ -215,6 +229,7 @@ fn route<'a, B>(
     req: &Request<B>,
     host: Option<&str>,
     settings: &mut &'a Settings,
+    life: Lifecycle,
 ) -> Result<Response<Body>, Refusal> {
     let method = req.method();
     if method != Method::GET && method != Method::HEAD {
@@ -225,6 +240,9 @@ fn route<'a, B>(
     let norm = rel.uri_bytes();
     *settings = location::settings_for(server, &norm);
     let s: &Settings = settings;
+    if s.health {
+        return Ok(health(life));
+    }
     let target = resolve::Target::new(&s.root, &rel.relative, s.disable_symlinks);
     let meta = site
         .cache
@@ -251,6 +269,26 @@ fn route<'a, B>(
         return Err(StatusCode::NOT_FOUND.into());
     }
     static_file::respond(&target, &meta, s, method, req.headers(), &site.cache)
+}
+
+/// A readiness probe's answer: 200 while this worker serves, 503 once it
+/// is going away (told to quit, replaced by a reload or an upgrade), so a
+/// load balancer stops sending before connections close.
+fn health(life: Lifecycle) -> Response<Body> {
+    let (status, text) = match life {
+        Lifecycle::Serving => (StatusCode::OK, "ready\n"),
+        Lifecycle::Leaving | Lifecycle::Draining => (StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
+    };
+    let mut r = Response::new(Body::from(text.to_string()));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    h.insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
+    h.insert(
+        hyper::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    r
 }
 
 fn listing(

@@ -127,7 +127,7 @@ impl Conn {
     /// Answers a request whose framing passed (and whose body, if any,
     /// has been read): the pipeline's response, tracked and logged.
     pub(super) fn answer<B>(&self, req: &Request<B>, activity: &Arc<Activity>) -> Response<Body> {
-        let mut out = http::handle(&self.ctx.site, self.listen, req, self.drain.started());
+        let mut out = http::handle(&self.ctx.site, self.listen, req, self.drain.lifecycle());
         self.finish(req, &mut out, activity);
         out.response
     }

@@ -13,6 +13,7 @@ pub struct Drain {
     flag: watch::Sender<bool>,
     open: Arc<AtomicUsize>,
     idle: Arc<Notify>,
+    leaving: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Held by a live connection; dropping it may finish the drain.
@@ -36,6 +37,7 @@ impl Drain {
             flag: watch::channel(false).0,
             open: Arc::new(AtomicUsize::new(0)),
             idle: Arc::new(Notify::new()),
+            leaving: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 
@@ -51,6 +53,23 @@ impl Drain {
     /// Number of connections still open.
     pub fn open(&self) -> usize {
         self.open.load(Ordering::Acquire)
+    }
+
+    /// The worker was told to go but keeps serving for `shutdown_delay`:
+    /// readiness probes fail from now on.
+    pub fn leave(&self) {
+        self.leaving.store(true, Ordering::Release);
+    }
+
+    /// Where the worker is in its life, for the responses it sends.
+    pub fn lifecycle(&self) -> crate::http::Lifecycle {
+        if self.started() {
+            crate::http::Lifecycle::Draining
+        } else if self.leaving.load(Ordering::Acquire) {
+            crate::http::Lifecycle::Leaving
+        } else {
+            crate::http::Lifecycle::Serving
+        }
     }
 
     /// Starts the drain: listeners close, connections finish and close.

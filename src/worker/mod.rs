@@ -235,6 +235,27 @@ async fn serve(
             signals::Request::Ignore => {}
         }
     }
+    if !config.shutdown_delay.is_zero() {
+        // Keep serving while load balancers see the health locations fail
+        // and stop sending; then drain.
+        drain.leave();
+        notice!(
+            "not ready any more; draining in {}ms",
+            config.shutdown_delay.as_millis()
+        );
+        let delay = tokio::time::sleep(config.shutdown_delay);
+        tokio::pin!(delay);
+        loop {
+            tokio::select! {
+                _ = &mut delay => break,
+                req = inbox.next() => match req {
+                    signals::Request::Exit => return 0,
+                    signals::Request::Reopen => reopen(&ctx),
+                    signals::Request::Drain | signals::Request::Ignore => {}
+                },
+            }
+        }
+    }
     notice!("gracefully shutting down");
     sys::title::set("moltd: worker process is shutting down");
     drain.start();
