@@ -361,3 +361,31 @@ fn a_log_linked_to_stdout_keeps_stdouts_owner() {
     let m = std::fs::metadata(s.path("launcher.out")).expect("stdout file");
     assert_eq!(m.uid(), 0, "stdout's file was not given away");
 }
+
+#[test]
+fn stdout_as_a_socket_can_be_the_log() {
+    // Under journald, stdout is a socket, which cannot be opened through
+    // /proc: moltd takes its own stdout as it is.
+    let port = free_port();
+    let s = Server::new();
+    s.config(&format!(
+        "worker_processes = 1\n[[server]]\nlisten = [\"127.0.0.1:{port}\"]\naccess_log = \"/dev/stdout\"\n"
+    ));
+    let py = "import os,socket,subprocess,sys\n\
+              a,b=socket.socketpair()\n\
+              r=subprocess.run([os.environ['BIN'],'-p',os.environ['PREFIX'],'-t'],stdout=b,stderr=subprocess.PIPE)\n\
+              sys.stderr.write(r.stderr.decode())\n\
+              sys.exit(r.returncode)\n";
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(py)
+        .env("BIN", &s.bin)
+        .env("PREFIX", &s.prefix)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -471,3 +471,29 @@ fn a_client_flooding_a_refused_request_does_not_stall_the_worker() {
     let _ = ext_flood.join();
     assert!(took < Duration::from_secs(10), "served only after {took:?}");
 }
+
+#[test]
+fn idle_keep_alive_connections_make_room_when_connections_run_out() {
+    let (s, port) = start("worker_connections = 4");
+    // Four clients take every slot, then sit idle (keepalive_timeout 75 s).
+    let idle: Vec<_> = (0..4)
+        .map(|_| {
+            let mut c = http::connect(port).expect("connect");
+            c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .expect("send");
+            let mut r = BufReader::new(c.try_clone().expect("clone"));
+            assert_eq!(
+                http::read_response(&mut r, "GET").expect("served").status,
+                200
+            );
+            c
+        })
+        .collect();
+    // A fifth is served at once: the idle ones are closed to make room.
+    let t = std::time::Instant::now();
+    let r = http::get(port, "/").expect("a new client");
+    assert_eq!(r.status, 200);
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+    s.wait_log("worker_connections are not enough, closing idle keep-alive connections");
+    drop(idle);
+}

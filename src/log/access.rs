@@ -112,14 +112,19 @@ impl AccessLog {
     pub fn reopen(&self, owner: Option<(nix::unistd::Uid, nix::unistd::Gid)>) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         self.write_out(&mut st);
+        if super::open::kernel_made(&self.path) {
+            // stdout and the like are not rotated: keep the descriptor.
+            return;
+        }
         match super::open::open_log(&self.path) {
             Ok(o) => {
                 super::open::give_to(&o, &self.path, owner);
                 st.file = Some(o.file);
             }
             Err(e) => crate::alert!(
-                "could not reopen the access log \"{}\": {e}",
-                self.path.display()
+                "could not reopen the access log \"{}\": {e}; lines still go to the previous file{}",
+                self.path.display(),
+                super::open::reopen_hint(&e)
             ),
         }
     }

@@ -73,7 +73,9 @@ pub fn install(file: Option<File>, path: Option<&Path>) {
 /// old file stays in use and the error is returned.
 pub fn reopen() -> std::io::Result<()> {
     let mut sink = SINK.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(path) = sink.path.clone() {
+    if let Some(path) = sink.path.clone()
+        && !super::open::kernel_made(&path)
+    {
         sink.file = Some(open(&path)?);
     }
     Ok(())

@@ -70,7 +70,9 @@ impl LogFiles {
     /// again by path (creating them after a rotation) and handed to the
     /// workers' user. A log that cannot be reopened keeps its old file.
     pub fn reopen(&mut self) {
-        if let Some((path, f)) = &mut self.error {
+        if let Some((path, f)) = &mut self.error
+            && !super::open::kernel_made(path)
+        {
             match open_log(path) {
                 Ok(new) => {
                     give_to(&new, path, self.owner);

@@ -204,7 +204,7 @@ enum Step {
 /// True for paths that name kernel objects rather than files (`/proc/...`,
 /// `/dev/fd/N`, `/dev/stdout`): nobody but the kernel makes those links,
 /// so the kernel resolves them.
-fn kernel_made(path: &Path) -> bool {
+pub fn kernel_made(path: &Path) -> bool {
     path.starts_with("/proc")
         || path.starts_with("/dev/fd")
         || ["/dev/stdout", "/dev/stderr"]
@@ -219,7 +219,16 @@ fn open_once(path: &Path, links: &mut usize) -> io::Result<Step> {
         | OFlag::O_NONBLOCK
         | OFlag::O_CLOEXEC;
     if kernel_made(path) {
-        let fd: OwnedFd = nix::fcntl::open(path, base - OFlag::O_NOFOLLOW, Mode::empty())?;
+        // Our own stdout or stderr is taken as it is (a socket, as under
+        // journald, cannot be opened through /proc); anything else the
+        // kernel resolves.
+        let fd: OwnedFd = if path == Path::new("/dev/stdout") {
+            std::io::stdout().as_fd().try_clone_to_owned()?
+        } else if path == Path::new("/dev/stderr") {
+            std::io::stderr().as_fd().try_clone_to_owned()?
+        } else {
+            nix::fcntl::open(path, base - OFlag::O_NOFOLLOW, Mode::empty())?
+        };
         return Ok(Step::Opened(Opened {
             file: blocking(fd)?,
             created: false,
@@ -299,6 +308,17 @@ fn blocking(fd: OwnedFd) -> io::Result<File> {
     let flags = OFlag::from_bits_truncate(fcntl(fd.as_fd(), FcntlArg::F_GETFL)?);
     fcntl(fd.as_fd(), FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK))?;
     Ok(File::from(fd))
+}
+
+/// What to add when a worker could not reopen a log after a rotation: a
+/// worker reopens as its own `user`, so the log's directory must be
+/// searchable by that user (as with nginx).
+pub fn reopen_hint(e: &io::Error) -> &'static str {
+    if e.kind() == io::ErrorKind::PermissionDenied && !Uid::effective().is_root() {
+        " (the workers' user must be able to reach the log's directory)"
+    } else {
+        ""
+    }
 }
 
 /// The workers' user and group, when the master runs as root with `user`:

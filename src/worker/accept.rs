@@ -19,6 +19,10 @@ use crate::error;
 /// not to spin a core, short enough to recover quickly once fds free up.
 const MAX_ACCEPT_BACKOFF: Duration = Duration::from_millis(500);
 
+/// How often a worker out of connection slots asks idle keep-alive
+/// connections again to make room.
+const SQUEEZE_AGAIN: Duration = Duration::from_millis(500);
+
 /// A burst of accept errors is logged once per this interval.
 const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -32,13 +36,37 @@ pub async fn run(
 ) {
     let mut backoff = Duration::from_millis(5);
     let mut last_logged: Option<Instant> = None;
+    let mut last_full: Option<Instant> = None;
     loop {
-        let permit = tokio::select! {
-            p = Arc::clone(&slots).acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = drain.wait_started() => break,
+        let permit = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(p) => p,
+            Err(tokio::sync::TryAcquireError::Closed) => break,
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                // Every slot is taken: idle keep-alive connections make
+                // room (nginx's "reusing connections"), rather than new
+                // clients waiting in the backlog for keepalive_timeout.
+                drain.squeeze();
+                if last_full.is_none_or(|t| t.elapsed() >= ACCEPT_ERROR_LOG_INTERVAL) {
+                    crate::warn!(
+                        "worker_connections are not enough, closing idle keep-alive connections"
+                    );
+                    last_full = Some(Instant::now());
+                }
+                // Asked again while waiting: a connection only becomes
+                // idle enough to close after a while.
+                let mut again = tokio::time::interval(SQUEEZE_AGAIN);
+                again.tick().await;
+                loop {
+                    tokio::select! {
+                        p = Arc::clone(&slots).acquire_owned() => match p {
+                            Ok(p) => break p,
+                            Err(_) => return,
+                        },
+                        _ = drain.wait_started() => return,
+                        _ = again.tick() => drain.squeeze(),
+                    }
+                }
+            }
         };
         tokio::select! {
             res = listener.accept() => match res {

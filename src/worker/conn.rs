@@ -37,6 +37,10 @@ pub const DRAIN_IDLE_GRACE: Duration = Duration::from_millis(1000);
 /// become a reset that destroys the last response in flight.
 const LINGER: Duration = Duration::from_secs(2);
 
+/// Out of connection slots, a keep-alive connection quiet this long is
+/// closed to make room; one between requests of a busy client is not.
+pub const SQUEEZE_IDLE: Duration = Duration::from_secs(1);
+
 /// Most bytes read and thrown away while lingering.
 const LINGER_BYTES: usize = 1 << 20;
 
@@ -255,6 +259,9 @@ async fn watchdog(
 ) -> Alarm {
     let sleep = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(sleep);
+    // Set when the worker ran out of connection slots: an idle keep-alive
+    // connection then closes at once instead of after keepalive_timeout.
+    let mut squeezed = false;
     loop {
         let header = limits.client_header_timeout;
         let mut wait = match activity.head_pending_for() {
@@ -272,9 +279,12 @@ async fn watchdog(
             let draining = drain.started();
             let limit = if draining {
                 DRAIN_IDLE_GRACE
+            } else if squeezed {
+                SQUEEZE_IDLE.min(limits.keepalive_timeout)
             } else {
                 limits.keepalive_timeout
             };
+            squeezed = false;
             // Never while a response is going out: its head may not say
             // `Connection: close`, and the client would send its next
             // request into a closing connection. A stuck response is the
@@ -309,6 +319,7 @@ async fn watchdog(
             tokio::select! {
                 _ = sleep.as_mut() => {}
                 _ = drain.wait_started() => {}
+                _ = drain.squeezed() => squeezed = true,
             }
         }
     }

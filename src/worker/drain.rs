@@ -14,6 +14,9 @@ pub struct Drain {
     open: Arc<AtomicUsize>,
     idle: Arc<Notify>,
     leaving: Arc<std::sync::atomic::AtomicBool>,
+    /// Out of `worker_connections`: idle keep-alive connections are asked
+    /// to close, so new clients are not left in the backlog.
+    squeeze: Arc<Notify>,
 }
 
 /// Held by a live connection; dropping it may finish the drain.
@@ -38,7 +41,19 @@ impl Drain {
             open: Arc::new(AtomicUsize::new(0)),
             idle: Arc::new(Notify::new()),
             leaving: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            squeeze: Arc::new(Notify::new()),
         }
+    }
+
+    /// Asks every idle keep-alive connection to close now (nginx's
+    /// "reusing connections" when worker_connections run out).
+    pub fn squeeze(&self) {
+        self.squeeze.notify_waiters();
+    }
+
+    /// Resolves at the next [`Drain::squeeze`].
+    pub async fn squeezed(&self) {
+        self.squeeze.notified().await;
     }
 
     /// Registers a connection.

@@ -294,7 +294,10 @@ async fn serve(
 fn reopen(ctx: &Ctx) {
     // As this worker's user, after the master created the new files.
     if let Err(e) = crate::log::error::reopen() {
-        alert!("could not reopen the error log: {e}");
+        alert!(
+            "could not reopen the error log: {e}; lines still go to the previous file{}",
+            crate::log::open::reopen_hint(&e)
+        );
     }
     ctx.logs.reopen_all(None);
     notice!("reopening logs");
