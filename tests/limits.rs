@@ -489,6 +489,25 @@ fn idle_keep_alive_connections_make_room_when_connections_run_out() {
             c
         })
         .collect();
+    // Nobody else waits: they are left alone (nginx reuses connections
+    // only for a client that needs one).
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        !s.log().contains("worker_connections are not enough"),
+        "{}",
+        s.log()
+    );
+    let mut first = idle[0].try_clone().expect("clone");
+    first
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send");
+    let mut r = BufReader::new(first.try_clone().expect("clone"));
+    assert_eq!(
+        http::read_response(&mut r, "GET")
+            .expect("still open")
+            .status,
+        200
+    );
     // A fifth is served at once: the idle ones are closed to make room.
     let t = std::time::Instant::now();
     let r = http::get(port, "/").expect("a new client");

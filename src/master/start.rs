@@ -140,6 +140,14 @@ pub fn run(start: Start) -> ExitCode {
         None
     };
     let pid = nix::unistd::getpid();
+    // The title first: `-s` and a new start recognise a master by it, and
+    // may look as soon as the pid file names this process.
+    let title: Vec<String> = start
+        .argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    sys::title::set(&format!("moltd: master process {}", title.join(" ")));
     if let Err(e) = pidfile::write(&config.pid, pid) {
         let msg = format!(
             "could not write the pid file \"{}\" ({})",
@@ -184,12 +192,6 @@ pub fn run(start: Start) -> ExitCode {
             .map(OsString::as_os_str)
             .unwrap_or_default(),
     ));
-    let title: Vec<String> = start
-        .argv
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    sys::title::set(&format!("moltd: master process {}", title.join(" ")));
 
     let mut master = Master {
         location: start.location,

@@ -38,33 +38,25 @@ pub async fn run(
     let mut last_logged: Option<Instant> = None;
     let mut last_full: Option<Instant> = None;
     loop {
+        // Wait for a slot first, so that beyond the cap clients wait in the
+        // kernel backlog rather than being accepted and left unserved.
         let permit = match Arc::clone(&slots).try_acquire_owned() {
             Ok(p) => p,
             Err(tokio::sync::TryAcquireError::Closed) => break,
             Err(tokio::sync::TryAcquireError::NoPermits) => {
-                // Every slot is taken: idle keep-alive connections make
-                // room (nginx's "reusing connections"), rather than new
-                // clients waiting in the backlog for keepalive_timeout.
-                drain.squeeze();
-                if last_full.is_none_or(|t| t.elapsed() >= ACCEPT_ERROR_LOG_INTERVAL) {
-                    crate::warn!(
-                        "worker_connections are not enough, closing idle keep-alive connections"
-                    );
-                    last_full = Some(Instant::now());
-                }
-                // Asked again while waiting: a connection only becomes
-                // idle enough to close after a while.
-                let mut again = tokio::time::interval(SQUEEZE_AGAIN);
-                again.tick().await;
-                loop {
-                    tokio::select! {
-                        p = Arc::clone(&slots).acquire_owned() => match p {
-                            Ok(p) => break p,
-                            Err(_) => return,
-                        },
-                        _ = drain.wait_started() => return,
-                        _ = again.tick() => drain.squeeze(),
-                    }
+                let waited = tokio::select! {
+                    p = Arc::clone(&slots).acquire_owned() => p.ok(),
+                    _ = drain.wait_started() => None,
+                    // A client is waiting while every slot is taken.
+                    _ = listener_ready(&listener) => None,
+                };
+                match waited {
+                    Some(p) => p,
+                    None if drain.started() => break,
+                    None => match make_room(&slots, &drain, &mut last_full).await {
+                        Some(p) => p,
+                        None => break,
+                    },
                 }
             }
         };
@@ -92,6 +84,44 @@ pub async fn run(
                 }
             },
             _ = drain.wait_started() => break,
+        }
+    }
+}
+
+/// Resolves once a client waits on `listener` (without accepting it).
+async fn listener_ready(listener: &TcpListener) {
+    loop {
+        // A pending connection makes the listening socket readable: looked
+        // at on a timer (only while every slot is taken) rather than
+        // accepting beyond the cap.
+        if super::io::readable_now(listener) {
+            return;
+        }
+        tokio::time::sleep(SQUEEZE_AGAIN).await;
+    }
+}
+
+/// Every slot is taken and a client waits: idle keep-alive connections
+/// make room (nginx's "reusing connections"), asked again every
+/// [`SQUEEZE_AGAIN`] since a connection only becomes idle enough to close
+/// after a while. `None` once the drain starts.
+async fn make_room(
+    slots: &Arc<Semaphore>,
+    drain: &Drain,
+    last_full: &mut Option<Instant>,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    if last_full.is_none_or(|t| t.elapsed() >= ACCEPT_ERROR_LOG_INTERVAL) {
+        crate::warn!("worker_connections are not enough, closing idle keep-alive connections");
+        *last_full = Some(Instant::now());
+    }
+    drain.squeeze();
+    let mut again = tokio::time::interval(SQUEEZE_AGAIN);
+    again.tick().await;
+    loop {
+        tokio::select! {
+            p = Arc::clone(slots).acquire_owned() => return p.ok(),
+            _ = drain.wait_started() => return None,
+            _ = again.tick() => drain.squeeze(),
         }
     }
 }

@@ -133,3 +133,11 @@ pub fn has_pending_input(stream: &TcpStream) -> bool {
     let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1];
     matches!(SockRef::from(stream).peek(&mut buf), Ok(n) if n > 0)
 }
+
+/// True if `fd` is readable right now (for a listening socket: a client
+/// waits to be accepted). One `poll(2)` with no timeout.
+pub fn readable_now(fd: &impl std::os::fd::AsFd) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+}
