@@ -254,3 +254,42 @@ fn a_low_fd_limit_under_many_connections_stays_served() {
     s.wait_log("exceed open file resource limit: 256");
     drop(child);
 }
+
+#[test]
+fn a_master_that_inherits_sigchld_ignored_still_respawns_workers() {
+    // With SIGCHLD ignored (inherited from whatever started it), the kernel
+    // reaps children itself and waitpid finds nothing: the master must
+    // reset the disposition, or a dead worker is never replaced.
+    let port = free_port();
+    let mut s = Server::new();
+    s.config(&conf(&[port], 1, ""));
+    let py = "import os,signal\nsignal.signal(signal.SIGCHLD,signal.SIG_IGN)\nos.execv(os.environ['BIN'],[os.environ['BIN'],'-p',os.environ['PREFIX']])\n";
+    let child = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(py)
+        .env("BIN", &s.bin)
+        .env("PREFIX", &s.prefix)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3");
+    s.remember(Pid::from_raw(child.id() as i32));
+    let master = s.wait_master();
+    let worker = s.wait_workers(master, 1)[0];
+    s.signal(worker, Signal::SIGKILL);
+    wait_for("a new worker", || {
+        let w = procs::workers_of(master);
+        (w.len() == 1 && w[0] != worker).then_some(())
+    });
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
+    assert!(
+        s.log()
+            .contains(&format!("worker process {worker} exited on signal 9")),
+        "{}",
+        s.log()
+    );
+    // python exec'd the master: this child is the master, which the
+    // server's drop kills; no handle to wait on is kept.
+    std::mem::forget(child);
+}

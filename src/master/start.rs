@@ -42,6 +42,15 @@ pub fn run(start: Start) -> ExitCode {
         startup_error(&msg, &mut None);
         return ExitCode::FAILURE;
     }
+    if let Some(p) = handover.orphaned_from() {
+        startup_error(
+            &format!(
+                "master process {p} handed its sockets over, but it is not an ancestor of this process (a wrapper that started moltd in the background and exited?): not starting a second master beside it"
+            ),
+            &mut None,
+        );
+        return ExitCode::FAILURE;
+    }
     let upgraded = handover.is_upgrade();
     let old_master = handover.old_master();
     let (mut ready_report, ready_complaint) = match handover.take_ready() {

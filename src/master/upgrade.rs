@@ -108,6 +108,17 @@ impl Handover {
         !self.listeners.is_empty()
     }
 
+    /// A live moltd master that handed these sockets over but is not among
+    /// our ancestors: we were started by a new binary that did not wait for
+    /// us (a wrapper that put moltd in the background and exited). Starting
+    /// would make a second master on the same sockets that nobody tracks.
+    pub fn orphaned_from(&self) -> Option<Pid> {
+        if self.moltd.is_none() || self.is_upgrade() {
+            return None;
+        }
+        self.parent.filter(|&p| super::pidfile::is_master(p))
+    }
+
     /// The old master's pid, on a genuine upgrade.
     pub fn old_master(&self) -> Option<Pid> {
         self.parent.filter(|_| self.is_upgrade())

@@ -7,9 +7,26 @@
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 
 /// Blocks `set` in this (single-threaded) process so the signals queue for a
-/// signalfd instead of running handlers.
+/// signalfd instead of running handlers, and sets their dispositions to
+/// the default: a signal whose disposition is "ignore" is discarded when
+/// sent, blocked or not, and a program started in the background by a
+/// non-interactive shell (`moltd &` in a script, a wrapper's child)
+/// inherits "ignore" for INT and QUIT.
 pub fn block(set: &SigSet) -> nix::Result<()> {
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(set), None)
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(set), None)?;
+    let default = nix::sys::signal::SigAction::new(
+        nix::sys::signal::SigHandler::SigDfl,
+        nix::sys::signal::SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for sig in set.iter() {
+        // SAFETY: installs the default disposition, no handler function,
+        // so nothing runs in signal context; the signal is blocked (just
+        // above), so the default action cannot fire before the signalfd
+        // takes it.
+        unsafe { nix::sys::signal::sigaction(sig, &default) }?;
+    }
+    Ok(())
 }
 
 /// A non-blocking signalfd for `set`, registered with the current tokio
