@@ -93,7 +93,7 @@ fn main() {
             &site,
             listen,
             black_box(&req),
-            http::Lifecycle::Serving,
+            http::Lifecycle::SERVING,
         ));
     });
     let _ = std::fs::remove_dir_all(&prefix);

@@ -10,8 +10,13 @@ use crate::support::{Server, free_port, http, wait_for};
 fn serve(top: &str) -> (Server, u16, nix::unistd::Pid) {
     let port = free_port();
     let mut s = Server::new();
+    let workers = if top.contains("worker_processes") {
+        ""
+    } else {
+        "worker_processes = 1"
+    };
     s.config(&format!(
-        "{top}\nworker_processes = 1\n[[server]]\nlisten = [\"127.0.0.1:{port}\"]\n[[server.location]]\nexact = \"/healthz\"\nhealth = true\n"
+        "{top}\n{workers}\n[[server]]\nlisten = [\"127.0.0.1:{port}\"]\n[[server.location]]\nexact = \"/healthz\"\nhealth = true\n"
     ));
     let master = s.start(port);
     (s, port, master)
@@ -33,19 +38,38 @@ fn the_health_location_says_ready_while_serving() {
 
 #[test]
 fn after_quit_health_fails_while_requests_are_still_served_for_shutdown_delay() {
-    let (s, port, master) = serve("shutdown_delay = \"3s\"");
+    let (s, port, master) = serve("shutdown_delay = \"3s\"\nworker_processes = 2");
     s.signal(master, Signal::SIGQUIT);
     s.wait_log("not ready any more; draining in 3000ms");
-    // Still accepting and serving, but not ready.
+    // Still accepting and serving, but not ready, whichever worker answers.
+    wait_for("both workers to fail the probe", || {
+        (0..6)
+            .all(|_| http::get(port, "/healthz").is_ok_and(|r| r.status == 503))
+            .then_some(())
+    });
     let r = http::get(port, "/healthz").expect("GET during the delay");
-    assert_eq!((r.status, r.text().as_str()), (503, "draining\n"));
+    assert_eq!(r.text(), "draining\n");
     assert_eq!(
         http::get(port, "/").expect("GET during the delay").status,
         200
     );
     // Then the drain, and the exit.
-    s.wait_log("gracefully shutting down");
     s.wait_gone(master);
+}
+
+#[test]
+fn a_reload_replaces_workers_without_failing_the_probe() {
+    let (s, port, master) = serve("shutdown_delay = \"3s\"\nworker_processes = 2");
+    s.signal(master, Signal::SIGHUP);
+    // Old workers drain at once (no delay, no 503): the server stays.
+    for _ in 0..20 {
+        assert_eq!(http::get(port, "/healthz").expect("GET").status, 200);
+    }
+    s.wait_log("reload complete");
+    for _ in 0..20 {
+        assert_eq!(http::get(port, "/healthz").expect("GET").status, 200);
+    }
+    assert!(!s.log().contains("not ready any more"), "{}", s.log());
 }
 
 #[test]

@@ -101,10 +101,10 @@ pub struct Config {
     pub error_log: Option<PathBuf>,
     /// Cap on a graceful drain; `None` waits for every request.
     pub worker_shutdown_timeout: Option<Duration>,
-    /// How long a worker told to go (QUIT, WINCH, replaced by a reload or
-    /// upgrade) keeps serving as usual, its `health` locations answering
-    /// 503, before it starts draining: time for a load balancer's checks
-    /// to notice and stop sending. Zero (the default) drains at once.
+    /// On QUIT to the master, how long its workers keep serving as usual,
+    /// their `health` locations answering 503, before they drain: time for
+    /// a load balancer's checks to notice and stop sending. Zero (the
+    /// default) drains at once.
     pub shutdown_delay: Duration,
     /// How long a new binary may take to report ready before the old
     /// master stops it and rolls back.

@@ -20,8 +20,8 @@ pub struct RawConfig {
     pub error_log: Option<Spanned<String>>,
     /// Cap on a worker's graceful drain, e.g. `"30s"`.
     pub worker_shutdown_timeout: Option<Spanned<String>>,
-    /// How long a worker told to go keeps serving, with `health`
-    /// locations answering 503, before it drains.
+    /// On QUIT, how long workers keep serving, with `health` locations
+    /// answering 503, before they drain.
     pub shutdown_delay: Option<Spanned<String>>,
     /// How long a new binary may take to report ready on USR2.
     pub upgrade_ready_timeout: Option<Spanned<String>>,

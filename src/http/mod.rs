@@ -148,20 +148,28 @@ fn request_host<B>(req: &Request<B>) -> Option<String> {
 
 /// Where the worker is in its life, as far as a response cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lifecycle {
-    /// Accepting and serving.
-    Serving,
-    /// Told to go, still serving for `shutdown_delay`: `health` locations
-    /// answer 503 so load balancers stop sending.
-    Leaving,
+pub struct Lifecycle {
     /// Draining: every response carries `Connection: close`.
-    Draining,
+    pub closing: bool,
+    /// Readiness probes pass. False once the whole server is going away
+    /// (QUIT to the master, with `shutdown_delay`); a generation replaced
+    /// by a reload or an upgrade stays ready while it drains, since the
+    /// server behind the address does.
+    pub ready: bool,
+}
+
+impl Lifecycle {
+    /// Accepting and serving.
+    pub const SERVING: Lifecycle = Lifecycle {
+        closing: false,
+        ready: true,
+    };
 }
 
 /// Answers one request that arrived on listen address `listen`, at the
 /// worker's point in its `life`.
 pub fn handle<B>(site: &Site, listen: SocketAddr, req: &Request<B>, life: Lifecycle) -> Outcome {
-    let closing = life == Lifecycle::Draining;
+    let closing = life.closing;
     let config = &site.config;
     let raw_host = request_host(req);
     let host = raw_host.as_deref().map(vhost::normalize_host);
@@ -271,13 +279,14 @@ fn route<'a, B>(
     static_file::respond(&target, &meta, s, method, req.headers(), &site.cache)
 }
 
-/// A readiness probe's answer: 200 while this worker serves, 503 once it
-/// is going away (told to quit, replaced by a reload or an upgrade), so a
-/// load balancer stops sending before connections close.
+/// A readiness probe's answer: 200 while the server serves, 503 once it
+/// is going away, so a load balancer stops sending before connections
+/// close.
 fn health(life: Lifecycle) -> Response<Body> {
-    let (status, text) = match life {
-        Lifecycle::Serving => (StatusCode::OK, "ready\n"),
-        Lifecycle::Leaving | Lifecycle::Draining => (StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
+    let (status, text) = if life.ready {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
     };
     let mut r = Response::new(Body::from(text.to_string()));
     *r.status_mut() = status;

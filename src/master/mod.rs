@@ -126,6 +126,8 @@ struct Master {
     reload_again: bool,
     /// A USR2 arrived during a reload: upgrade when it ends.
     upgrade_queued: bool,
+    /// QUIT with `shutdown_delay`: when the workers are told to drain.
+    drain_at: Option<Instant>,
     new_binary: Option<NewBinary>,
     /// The old master, when this one was started by its upgrade.
     old_master: Option<Pid>,
@@ -220,6 +222,9 @@ impl Master {
         {
             d.push(since + at);
         }
+        if let Some(at) = self.drain_at {
+            d.push(at);
+        }
         if self.old_master.is_some() {
             // Its death sends us nothing (we are its child): look each
             // second, to clear the `.oldbin` it leaves if it is killed.
@@ -307,12 +312,17 @@ impl Master {
         self.reload = None;
         self.reload_again = false;
         self.upgrade_queued = false;
+        self.drain_at = None;
         self.respawn_at.clear();
         self.signal_workers(Raw::SIGTERM, |_| true);
     }
 
     pub(super) fn quit(&mut self) {
         if self.phase != Phase::Running {
+            // A second QUIT during `shutdown_delay` means "now".
+            if self.phase == Phase::Quitting && self.drain_at.is_some() {
+                self.start_drain();
+            }
             return;
         }
         notice!("gracefully shutting down");
@@ -321,6 +331,22 @@ impl Master {
         self.reload_again = false;
         self.upgrade_queued = false;
         self.respawn_at.clear();
+        let delay = self.config.shutdown_delay;
+        if !delay.is_zero() && self.accepting && self.live_current() > 0 {
+            // The whole server is going away (not a generation being
+            // replaced): workers keep serving, failing readiness probes,
+            // so load balancers stop sending before connections close.
+            notice!("not ready any more; draining in {}ms", delay.as_millis());
+            self.signal_workers(Raw::SIGUSR2, |w| w.state != State::Exiting);
+            self.drain_at = Some(Instant::now() + delay);
+            return;
+        }
+        self.start_drain();
+    }
+
+    /// QUIT to the workers: they drain and exit.
+    fn start_drain(&mut self) {
+        self.drain_at = None;
         self.signal_workers(Raw::SIGQUIT, |w| w.state != State::Exiting);
         // New connections are refused once no process holds the sockets.
         self.listeners.clear();
@@ -433,6 +459,9 @@ impl Master {
     fn on_tick(&mut self) {
         self.check_old_master();
         let now = Instant::now();
+        if self.drain_at.is_some_and(|at| now >= at) {
+            self.start_drain();
+        }
         if let Some(nb) = &mut self.new_binary
             && nb.deadline().is_some_and(|at| now >= at)
         {

@@ -219,6 +219,7 @@ pub fn run(start: Start) -> ExitCode {
         reload: None,
         reload_again: false,
         upgrade_queued: false,
+        drain_at: None,
         new_binary: None,
         old_master,
         ready_report,

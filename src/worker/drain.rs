@@ -78,12 +78,9 @@ impl Drain {
 
     /// Where the worker is in its life, for the responses it sends.
     pub fn lifecycle(&self) -> crate::http::Lifecycle {
-        if self.started() {
-            crate::http::Lifecycle::Draining
-        } else if self.leaving.load(Ordering::Acquire) {
-            crate::http::Lifecycle::Leaving
-        } else {
-            crate::http::Lifecycle::Serving
+        crate::http::Lifecycle {
+            closing: self.started(),
+            ready: !self.leaving.load(Ordering::Acquire),
         }
     }
 

@@ -7,8 +7,9 @@
 //!
 //! Signals (docs/operations.md), read from a signalfd (`signals.rs`): QUIT (and the
 //! master's death, via the parent-death signal) drains gracefully
-//! (`drain.rs`); TERM and INT exit at once; USR1 reopens the log; HUP, USR2
-//! and WINCH are logged and ignored.
+//! (`drain.rs`); TERM and INT exit at once; USR1 reopens the log; USR2
+//! (from the master, during `shutdown_delay`) makes readiness probes fail;
+//! HUP and WINCH are logged and ignored.
 
 pub mod accept;
 pub mod conn;
@@ -232,28 +233,8 @@ async fn serve(
             signals::Request::Drain => break,
             signals::Request::Exit => return 0,
             signals::Request::Reopen => reopen(&ctx),
+            signals::Request::Leave => drain.leave(),
             signals::Request::Ignore => {}
-        }
-    }
-    if !config.shutdown_delay.is_zero() {
-        // Keep serving while load balancers see the health locations fail
-        // and stop sending; then drain.
-        drain.leave();
-        notice!(
-            "not ready any more; draining in {}ms",
-            config.shutdown_delay.as_millis()
-        );
-        let delay = tokio::time::sleep(config.shutdown_delay);
-        tokio::pin!(delay);
-        loop {
-            tokio::select! {
-                _ = &mut delay => break,
-                req = inbox.next() => match req {
-                    signals::Request::Exit => return 0,
-                    signals::Request::Reopen => reopen(&ctx),
-                    signals::Request::Drain | signals::Request::Ignore => {}
-                },
-            }
         }
     }
     notice!("gracefully shutting down");
@@ -281,7 +262,7 @@ async fn serve(
             req = inbox.next() => match req {
                 signals::Request::Exit => return 0,
                 signals::Request::Reopen => reopen(&ctx),
-                signals::Request::Drain | signals::Request::Ignore => {}
+                signals::Request::Drain | signals::Request::Leave | signals::Request::Ignore => {}
             },
         }
     }

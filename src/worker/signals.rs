@@ -22,7 +22,10 @@ pub enum Request {
     Exit,
     /// USR1: reopen the log.
     Reopen,
-    /// HUP, USR2, WINCH: logged and ignored.
+    /// USR2 from the master: the server is going away after its
+    /// `shutdown_delay`; keep serving, but fail readiness probes.
+    Leave,
+    /// HUP, WINCH: logged and ignored.
     Ignore,
 }
 
@@ -41,6 +44,7 @@ fn request_for(sig: Signal) -> (Request, &'static str) {
         Signal::SIGQUIT => (Request::Drain, ", shutting down"),
         Signal::SIGTERM | Signal::SIGINT => (Request::Exit, ", exiting"),
         Signal::SIGUSR1 => (Request::Reopen, ", reopening logs"),
+        Signal::SIGUSR2 => (Request::Leave, ", not ready any more"),
         _ => (Request::Ignore, ", ignoring"),
     }
 }
