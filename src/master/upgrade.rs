@@ -48,6 +48,10 @@ pub struct Handover {
     /// The fds systemd passed to this very process (`LISTEN_FDS` with a
     /// matching `LISTEN_PID`).
     pub systemd: Vec<RawFd>,
+    /// Decided once, at [`Handover::take`]: the process tree may change
+    /// while we start (a wrapper exiting), and every later question must
+    /// get the same answer.
+    upgrade: bool,
 }
 
 impl Handover {
@@ -77,6 +81,8 @@ impl Handover {
             let n: RawFd = n.parse().unwrap_or(0);
             systemd.extend(3..3 + n.clamp(0, 1024));
         }
+        let upgrade = moltd.is_some()
+            && parent.is_some_and(|p| p == nix::unistd::getppid() || is_ancestor_master(p));
         Handover {
             moltd,
             listeners,
@@ -84,6 +90,7 @@ impl Handover {
             ready,
             parent,
             systemd,
+            upgrade,
         }
     }
 
@@ -94,10 +101,7 @@ impl Handover {
     /// parent, so a wrapper script that runs moltd without `exec` still
     /// hands over.
     pub fn is_upgrade(&self) -> bool {
-        self.moltd.is_some()
-            && self
-                .parent
-                .is_some_and(|p| p == nix::unistd::getppid() || is_ancestor_master(p))
+        self.upgrade
     }
 
     /// True when `MOLTD` names sockets: such a master stays in the

@@ -53,7 +53,7 @@ pub async fn run(
                 match waited {
                     Some(p) => p,
                     None if drain.started() => break,
-                    None => match make_room(&slots, &drain, &mut last_full).await {
+                    None => match make_room(&listener, &slots, &drain, &mut last_full).await {
                         Some(p) => p,
                         None => break,
                     },
@@ -106,6 +106,7 @@ async fn listener_ready(listener: &TcpListener) {
 /// [`SQUEEZE_AGAIN`] since a connection only becomes idle enough to close
 /// after a while. `None` once the drain starts.
 async fn make_room(
+    listener: &TcpListener,
     slots: &Arc<Semaphore>,
     drain: &Drain,
     last_full: &mut Option<Instant>,
@@ -121,7 +122,13 @@ async fn make_room(
         tokio::select! {
             p = Arc::clone(slots).acquire_owned() => return p.ok(),
             _ = drain.wait_started() => return None,
-            _ = again.tick() => drain.squeeze(),
+            // Only while a client still waits (it may have gone, or a
+            // sibling worker with room may have taken it).
+            _ = again.tick() => {
+                if super::io::readable_now(listener) {
+                    drain.squeeze();
+                }
+            }
         }
     }
 }

@@ -212,24 +212,27 @@ pub(super) fn framing_problem<B>(req: &Request<B>, limits: &Limits) -> Option<St
 
 /// Serves `stream` until the client leaves, keep-alive ends, or the drain
 /// closes it. `_slot` is this connection's `worker_connections` permit.
-pub async fn serve(stream: TcpStream, c: Conn, _guard: Guard, _slot: OwnedSemaphorePermit) {
+pub async fn serve(stream: TcpStream, c: Conn, _guard: Guard, slot: OwnedSemaphorePermit) {
     let stream = Arc::new(stream);
     let activity = Arc::new(Activity::new());
     let c = Arc::new(c);
     let limits = c.limits().clone();
-    tokio::select! {
+    let linger_after = tokio::select! {
         biased;
-        end = plain::serve(&c, &stream, &activity) => match end {
-            End::Done => linger(&stream).await,
-            End::Close | End::Broken => {}
-        },
+        end = plain::serve(&c, &stream, &activity) => matches!(end, End::Done),
         alarm = watchdog(&c.drain, &activity, &stream, &limits, false) => {
             if alarm == Alarm::Idle {
                 // Between requests (never mid-response): close gracefully.
                 let _ = SockRef::from(&*stream).shutdown(std::net::Shutdown::Write);
-                linger(&stream).await;
             }
+            alarm == Alarm::Idle
         }
+    };
+    // A lingering connection serves nobody: its worker_connections slot
+    // goes to the next client now, not after the linger.
+    drop(slot);
+    if linger_after {
+        linger(&stream).await;
     }
 }
 
@@ -275,16 +278,17 @@ async fn watchdog(
             return Alarm::Stalled;
         }
         wait = wait.min(stall - quiet);
+        let squeezing = std::mem::take(&mut squeezed);
         if !closing {
             let draining = drain.started();
             let limit = if draining {
                 DRAIN_IDLE_GRACE
-            } else if squeezed {
+            } else if squeezing {
                 SQUEEZE_IDLE.min(limits.keepalive_timeout)
             } else {
                 limits.keepalive_timeout
             };
-            squeezed = false;
+
             // Never while a response is going out: its head may not say
             // `Connection: close`, and the client would send its next
             // request into a closing connection. A stuck response is the
@@ -301,7 +305,12 @@ async fn watchdog(
             };
             let idle = quiet >= limit && !busy && !awaiting;
             if idle && !has_pending_input(stream) {
-                return Alarm::Idle;
+                // Made room for a waiting client only while the worker's
+                // budget for it lasts: a few, not every idle connection.
+                let by_squeeze = squeezing && !draining && quiet < limits.keepalive_timeout;
+                if !by_squeeze || drain.take_squeeze() {
+                    return Alarm::Idle;
+                }
             }
             if busy || idle {
                 wait = wait.min(Duration::from_millis(250));

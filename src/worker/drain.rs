@@ -17,6 +17,7 @@ pub struct Drain {
     /// Out of `worker_connections`: idle keep-alive connections are asked
     /// to close, so new clients are not left in the backlog.
     squeeze: Arc<Notify>,
+    squeeze_budget: Arc<AtomicUsize>,
 }
 
 /// Held by a live connection; dropping it may finish the drain.
@@ -42,13 +43,25 @@ impl Drain {
             idle: Arc::new(Notify::new()),
             leaving: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             squeeze: Arc::new(Notify::new()),
+            squeeze_budget: Arc::new(AtomicUsize::new(0)),
         }
     }
 
-    /// Asks every idle keep-alive connection to close now (nginx's
-    /// "reusing connections" when worker_connections run out).
+    /// Asks idle keep-alive connections to make room (nginx's "reusing
+    /// connections" when worker_connections run out): a few of them, an
+    /// eighth of the open ones between 1 and 32, not every one.
     pub fn squeeze(&self) {
+        let few = (self.open() / 8).clamp(1, 32);
+        self.squeeze_budget.store(few, Ordering::Release);
         self.squeeze.notify_waiters();
+    }
+
+    /// Takes one place in the current squeeze; false once enough idle
+    /// connections have closed.
+    pub fn take_squeeze(&self) -> bool {
+        self.squeeze_budget
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     /// Resolves at the next [`Drain::squeeze`].
