@@ -26,17 +26,8 @@ pub fn run(location: &Location, dump: bool) -> ExitCode {
             return fail(&e.to_string());
         }
     }
-    if let Some(log) = &config.error_log {
-        let opened = crate::log::open_append(log);
-        if let Err(e) = opened {
-            return fail(&format!(
-                "could not open the error log \"{}\" ({})",
-                log.display(),
-                crate::log::errno_text(&e)
-            ));
-        }
-    }
-    if let Err(msg) = crate::log::access::check_paths(&config) {
+    // Opened exactly as a start or a reload opens them.
+    if let Err(msg) = crate::log::files::LogFiles::open(&config) {
         return fail(&msg);
     }
     if let Err(msg) = crate::master::pidfile::check_writable(&config.pid) {

@@ -194,18 +194,10 @@ fn a_low_fd_limit_under_many_connections_stays_served() {
     for i in 0..20 {
         std::fs::write(s.path(&format!("html/f{i}.bin")), vec![b'x'; 8192]).expect("file");
     }
-    let child = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("ulimit -n 256 && exec \"$BIN\" -p \"$PREFIX\"")
-        .current_dir(&s.prefix)
-        .env("BIN", &s.bin)
-        .env("PREFIX", &s.prefix)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn sh");
-    s.remember(Pid::from_raw(child.id() as i32));
+    s.launch(
+        "sh",
+        &["-c", "ulimit -n 256 && exec \"$BIN\" -p \"$PREFIX\""],
+    );
     let master = s.wait_master();
     wait_for("the server to answer", || {
         http::get(port, "/f0.bin").ok().filter(|r| r.status == 200)
@@ -252,7 +244,6 @@ fn a_low_fd_limit_under_many_connections_stays_served() {
     assert!(procs::alive(master));
     // The operator is told, as nginx tells them.
     s.wait_log("exceed open file resource limit: 256");
-    drop(child);
 }
 
 #[test]
@@ -264,17 +255,7 @@ fn a_master_that_inherits_sigchld_ignored_still_respawns_workers() {
     let mut s = Server::new();
     s.config(&conf(&[port], 1, ""));
     let py = "import os,signal\nsignal.signal(signal.SIGCHLD,signal.SIG_IGN)\nos.execv(os.environ['BIN'],[os.environ['BIN'],'-p',os.environ['PREFIX']])\n";
-    let child = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(py)
-        .env("BIN", &s.bin)
-        .env("PREFIX", &s.prefix)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("python3");
-    s.remember(Pid::from_raw(child.id() as i32));
+    s.launch("python3", &["-c", py]);
     let master = s.wait_master();
     let worker = s.wait_workers(master, 1)[0];
     s.signal(worker, Signal::SIGKILL);
@@ -289,7 +270,4 @@ fn a_master_that_inherits_sigchld_ignored_still_respawns_workers() {
         "{}",
         s.log()
     );
-    // python exec'd the master: this child is the master, which the
-    // server's drop kills; no handle to wait on is kept.
-    std::mem::forget(child);
 }

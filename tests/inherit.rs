@@ -1,28 +1,13 @@
-use std::process::Stdio;
-
 use crate::support::{Server, conf, free_port, http, procs, wait_for};
 
 /// Starts moltd through `sh -c SCRIPT` (so the script can open fds and set
 /// variables first) and waits for it to serve on `port`.
 fn start_via_shell(s: &mut Server, script: &str, port: u16) {
-    let child = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .current_dir(&s.prefix)
-        .env("BIN", &s.bin)
-        .env("PREFIX", &s.prefix)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn sh");
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    s.remember(pid);
+    s.launch("sh", &["-c", script]);
     s.wait_master();
     wait_for("a 200", || {
         http::get(port, "/").ok().filter(|r| r.status == 200)
     });
-    std::mem::forget(child);
 }
 
 #[test]

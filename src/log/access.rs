@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::Write;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
@@ -27,23 +27,6 @@ pub struct AccessLog {
     path: PathBuf,
     limit: usize,
     state: Mutex<State>,
-}
-
-fn open(path: &Path) -> std::io::Result<File> {
-    super::open_append(path)
-}
-
-/// Checks that every access log of `config` can be opened for appending
-/// (creating it), so a bad path fails the start or the reload, not a
-/// worker.
-pub fn check_paths(config: &Config) -> Result<(), String> {
-    for s in &config.servers {
-        if let Some(p) = &s.access_log {
-            open(p)
-                .map_err(|e| format!("could not open the access log \"{}\": {e}", p.display()))?;
-        }
-    }
-    Ok(())
 }
 
 impl AccessLog {

@@ -282,7 +282,7 @@ pub(super) async fn read(
 /// Rewrites `HTTP/1.2`..`HTTP/1.9` at the end of the request line to
 /// `HTTP/1.1`: RFC 9110 §2.5 says to process a higher minor version as
 /// the highest one we support (nginx answers them too).
-fn normalize_minor_version(buf: &mut BytesMut) {
+fn normalize_minor_version(buf: &mut BytesMut) -> bool {
     // Empty lines before a request line are ignored (RFC 9112 §2.2).
     let start = buf
         .iter()
@@ -294,7 +294,7 @@ fn normalize_minor_version(buf: &mut BytesMut) {
         .position(|&b| b == b'\n')
         .map(|e| e + start)
     else {
-        return;
+        return false;
     };
     let line_end = if end > 0 && buf[end - 1] == b'\r' {
         end - 1
@@ -306,7 +306,9 @@ fn normalize_minor_version(buf: &mut BytesMut) {
         && (b'2'..=b'9').contains(&buf[line_end - 1])
     {
         buf[line_end - 1] = b'1';
+        return true;
     }
+    false
 }
 
 /// `HTTP/2.0` and up on the request line: 505 rather than 400.
@@ -324,7 +326,6 @@ fn major_version_above_1(buf: &[u8]) -> bool {
 /// Parses the request head at the start of `buf` and takes it out of
 /// `buf` once it is complete.
 fn parse(buf: &mut BytesMut) -> Parsed {
-    normalize_minor_version(buf);
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
     let base = buf.as_ptr() as usize;
@@ -339,6 +340,9 @@ fn parse(buf: &mut BytesMut) -> Parsed {
         Err(httparse::Error::Version) if major_version_above_1(buf) => {
             return Parsed::Bad(StatusCode::HTTP_VERSION_NOT_SUPPORTED);
         }
+        // HTTP/1.2 and up: rewritten as HTTP/1.1, then parsed again (on
+        // this rare path only, not before every request).
+        Err(httparse::Error::Version) if normalize_minor_version(buf) => return parse(buf),
         Err(_) => return Parsed::Bad(StatusCode::BAD_REQUEST),
     };
     let method = match req.method {

@@ -153,6 +153,26 @@ impl Server {
         self.launcher = Some(child);
     }
 
+    /// Runs `program args...` in the prefix with `BIN` (the binary) and
+    /// `PREFIX` in its environment and no stdio, for a test that starts
+    /// moltd its own way (through a shell, with a limit or a signal
+    /// disposition set first). The process is remembered, so drop kills
+    /// what it became; its handle is not kept (it may exec into a master).
+    pub fn launch(&mut self, program: &str, args: &[&str]) {
+        let child = Command::new(program)
+            .args(args)
+            .current_dir(&self.prefix)
+            .env("BIN", &self.bin)
+            .env("PREFIX", &self.prefix)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {program}: {e}"));
+        self.remember(Pid::from_raw(child.id() as i32));
+        std::mem::forget(child);
+    }
+
     /// Starts moltd and waits until its pid file names a master whose
     /// workers answer on `port`.
     pub fn start(&mut self, port: u16) -> Pid {
