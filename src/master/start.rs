@@ -6,14 +6,18 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use nix::unistd::Pid;
+
 use super::signal::Inbox;
-use super::{Master, Phase, Start, daemon, pidfile, upgrade};
-use crate::config;
-use crate::listen;
+use super::state::State;
+use super::upgrade::Handover;
+use super::world::{Generation, World};
+use super::{Master, Start, daemon, pidfile, upgrade};
+use crate::config::{self, Config};
+use crate::listen::{self, Shared};
 use crate::log::files::LogFiles;
 use crate::sys;
 use crate::{crit, emerg, notice};
@@ -27,8 +31,8 @@ fn startup_error(msg: &str, upgrade_report: &mut Option<File>) {
     if crate::log::error::is_file() {
         emerg!("{msg}");
     }
-    if let Some(mut f) = upgrade_report.take() {
-        let _ = f.write_all(msg.as_bytes());
+    if let Some(f) = upgrade_report.take() {
+        upgrade::report_failure(f, msg);
     }
 }
 
@@ -38,57 +42,100 @@ pub fn run(start: Start) -> ExitCode {
     // first also means the signals queue while we start.
     sys::fd::cloexec_all();
     let handover = upgrade::Handover::take();
-    if let Err(msg) = handover.check() {
-        startup_error(&msg, &mut None);
-        return ExitCode::FAILURE;
-    }
-    if let Some(p) = handover.orphaned_from() {
-        startup_error(
-            &format!(
-                "master process {p} handed its sockets over, but it is not an ancestor of this process (a wrapper that started moltd in the background and exited?): not starting a second master beside it"
-            ),
-            &mut None,
-        );
-        return ExitCode::FAILURE;
-    }
-    let upgraded = handover.is_upgrade();
-    let old_master = handover.old_master();
-    let (mut ready_report, ready_complaint) = match handover.take_ready() {
-        Some(Ok(f)) => (Some(f), None),
-        Some(Err(msg)) => (None, Some(msg)),
-        None => (None, None),
-    };
-    let inbox = match Inbox::open() {
-        Ok(i) => i,
-        Err(e) => {
-            startup_error(
-                &format!("could not set up signal handling: {e}"),
-                &mut ready_report,
-            );
+    let (mut ready_report, complaint) = match check_handover(&handover) {
+        Ok(r) => r,
+        Err(msg) => {
+            startup_error(&msg, &mut None);
             return ExitCode::FAILURE;
         }
     };
-    let config = match config::load(&start.location) {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            startup_error(&e.to_string(), &mut ready_report);
-            return ExitCode::FAILURE;
-        }
-    };
-    let logs = match LogFiles::open(&config) {
-        Ok(l) => l,
+    let booted = match boot(&start, &handover, complaint) {
+        Ok(b) => b,
         Err(msg) => {
             startup_error(&msg, &mut ready_report);
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = logs.install_error() {
-        startup_error(
-            &format!("could not use the error log ({e})"),
-            &mut ready_report,
-        );
+    let Some((pid, stderr_is_log)) = go_live(&start, &handover, &booted.config, &mut ready_report)
+    else {
         return ExitCode::FAILURE;
+    };
+    let exe = upgrade::resolve_exe(std::path::Path::new(
+        start
+            .argv
+            .first()
+            .map(OsString::as_os_str)
+            .unwrap_or_default(),
+    ));
+    let current = Generation {
+        number: 1,
+        config: booted.config,
+        logs: booted.logs,
+        listeners: booted.listeners,
+    };
+    let state = State::new(
+        current.settings(),
+        handover.old_master().map(|p| p.as_raw()),
+        pid.as_raw() == 1,
+    );
+    let world = World {
+        location: start.location,
+        argv: start.argv,
+        exe,
+        pid,
+        current,
+        pending: None,
+        worker_pipes: Vec::new(),
+        child_pipe: None,
+        ready_report,
+        stderr_is_log,
+        exit_code: None,
+    };
+    notice!(
+        "moltd/{} master process {pid} started",
+        env!("CARGO_PKG_VERSION")
+    );
+    let mut master = Master {
+        state,
+        world,
+        inbox: booted.inbox,
+    };
+    master.run()
+}
+
+/// Refuses a handover that cannot be trusted, and takes the readiness
+/// pipe of a genuine upgrade (or the complaint about it, to log once the
+/// error log is open).
+fn check_handover(handover: &Handover) -> Result<(Option<File>, Option<String>), String> {
+    handover.check()?;
+    if let Some(p) = handover.orphaned_from() {
+        return Err(format!(
+            "master process {p} handed its sockets over, but it is not an ancestor of this process (a wrapper that started moltd in the background and exited?): not starting a second master beside it"
+        ));
     }
+    Ok(match handover.take_ready() {
+        Some(Ok(f)) => (Some(f), None),
+        Some(Err(msg)) => (None, Some(msg)),
+        None => (None, None),
+    })
+}
+
+/// What a master has once its configuration is read and its sockets open.
+struct Booted {
+    inbox: Inbox,
+    config: Arc<Config>,
+    logs: LogFiles,
+    listeners: Vec<Shared>,
+}
+
+/// Blocks signals, reads the configuration, opens the logs and the
+/// listeners (adopting inherited ones by address).
+fn boot(start: &Start, handover: &Handover, complaint: Option<String>) -> Result<Booted, String> {
+    let inbox = Inbox::open().map_err(|e| format!("could not set up signal handling: {e}"))?;
+    let config = Arc::new(config::load(&start.location).map_err(|e| e.to_string())?);
+    let logs = LogFiles::open(&config)?;
+    logs.install_error()
+        .map_err(|e| format!("could not use the error log ({e})"))?;
     if let Some((before, after)) = crate::worker::fd_budget::raise_nofile_limit()
         && after > before
     {
@@ -99,38 +146,46 @@ pub fn run(start: Start) -> ExitCode {
             "the \"user\" key makes sense only if the master process runs with super-user privileges, ignored"
         );
     }
-    if let Some(msg) = ready_complaint {
+    if let Some(msg) = complaint {
         crit!("{msg}");
     }
     // After the error log is open, so `using inherited sockets` lands there.
-    let mut inherited = listen::adopt(&handover);
-    if handover.moltd.is_some() && !upgraded {
+    let mut inherited = listen::adopt(handover);
+    if handover.moltd.is_some() && !handover.is_upgrade() {
         crate::warn!(
             "{} was set, but not by a moltd master that is this process's parent: started as a fresh master",
             listen::HANDOVER_VAR
         );
     }
     if let Some(pid) = pidfile::running_master(&config.pid) {
-        startup_error(
-            &format!(
-                "moltd is already running: master process {pid} (pid file \"{}\")",
-                config.pid.display()
-            ),
-            &mut ready_report,
-        );
-        return ExitCode::FAILURE;
+        return Err(format!(
+            "moltd is already running: master process {pid} (pid file \"{}\")",
+            config.pid.display()
+        ));
     }
     pidfile::remove_stale_temps(&config.pid);
-    let listeners = match listen::open(&config.listen_addrs(), &[], &mut inherited) {
-        Ok(l) => l,
-        Err(e) => {
-            startup_error(&e.to_string(), &mut ready_report);
-            return ExitCode::FAILURE;
-        }
-    };
+    let listeners =
+        listen::open(&config.listen_addrs(), &[], &mut inherited).map_err(|e| e.to_string())?;
     // Inherited sockets that match nothing in the configuration close here.
     drop(inherited);
+    Ok(Booted {
+        inbox,
+        config,
+        logs,
+        listeners,
+    })
+}
 
+/// Daemonizes if asked, sets the title and writes the pid file: from here
+/// `-s` and a second start see this master. Returns its pid and whether
+/// stderr is the error log; `None` once the failure is reported.
+fn go_live(
+    start: &Start,
+    handover: &Handover,
+    config: &Config,
+    ready_report: &mut Option<File>,
+) -> Option<(Pid, bool)> {
+    let upgraded = handover.is_upgrade();
     if config.daemon && handover.has_sockets() && !upgraded {
         crate::warn!(
             "{} names sockets: staying in the foreground despite daemon = true",
@@ -141,8 +196,8 @@ pub fn run(start: Start) -> ExitCode {
         match daemon::daemonize() {
             Ok(r) => Some(r),
             Err(e) => {
-                startup_error(&format!("could not daemonize: {e}"), &mut ready_report);
-                return ExitCode::FAILURE;
+                startup_error(&format!("could not daemonize: {e}"), ready_report);
+                return None;
             }
         }
     } else {
@@ -168,70 +223,34 @@ pub fn run(start: Start) -> ExitCode {
                 emerg!("{msg}");
                 r.fail(&msg);
             }
-            None => startup_error(&msg, &mut ready_report),
+            None => startup_error(&msg, ready_report),
         }
-        return ExitCode::FAILURE;
+        return None;
     }
     let stderr_is_log = report.is_some();
     if let Some(r) = report {
         r.ok();
         let _ = crate::log::error::capture_stderr();
     } else if !upgraded && crate::log::error::is_file() {
-        // In the foreground the terminal would otherwise stay silent: say
-        // where we listen and where the log is, once.
-        let addrs: Vec<String> = config
-            .listen_addrs()
-            .iter()
-            .map(|a| format!("http://{a}/"))
-            .collect();
-        eprintln!(
-            "moltd: master process {pid} serving {} (error log: {})",
-            addrs.join(" "),
-            config
-                .error_log
-                .as_deref()
-                .map_or_else(|| "stderr".into(), |p| p.display().to_string())
-        );
+        announce(pid, config);
     }
+    Some((pid, stderr_is_log))
+}
 
-    let exe = upgrade::resolve_exe(std::path::Path::new(
-        start
-            .argv
-            .first()
-            .map(OsString::as_os_str)
-            .unwrap_or_default(),
-    ));
-
-    let mut master = Master {
-        location: start.location,
-        argv: start.argv,
-        exe,
-        pid,
-        config,
-        logs,
-        listeners,
-        generation: 1,
-        last_generation: 1,
-        failed: false,
-        workers: Vec::new(),
-        phase: Phase::Running,
-        accepting: true,
-        reload: None,
-        reload_again: false,
-        upgrade_queued: false,
-        drain_at: None,
-        new_binary: None,
-        old_master,
-        ready_report,
-        fast_deaths: 0,
-        respawn_at: Vec::new(),
-        inbox,
-        stderr_is_log,
-    };
-    notice!(
-        "moltd/{} master process {pid} started",
-        env!("CARGO_PKG_VERSION")
+/// In the foreground the terminal would otherwise stay silent: say where
+/// we listen and where the log is, once.
+fn announce(pid: Pid, config: &Config) {
+    let addrs: Vec<String> = config
+        .listen_addrs()
+        .iter()
+        .map(|a| format!("http://{a}/"))
+        .collect();
+    eprintln!(
+        "moltd: master process {pid} serving {} (error log: {})",
+        addrs.join(" "),
+        config
+            .error_log
+            .as_deref()
+            .map_or_else(|| "stderr".into(), |p| p.display().to_string())
     );
-    master.start_workers();
-    master.run()
 }

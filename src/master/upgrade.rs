@@ -8,15 +8,16 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::fs::File;
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
 use nix::unistd::Pid;
 
+use super::state::Report;
 use crate::listen::{self, HANDOVER_VAR, Shared};
 use crate::sys::fd::InheritGuard;
 
@@ -253,70 +254,43 @@ pub fn is_ancestor(pid: Pid) -> bool {
     false
 }
 
-/// After TERM, how long a stuck new binary gets before SIGKILL.
-const KILL_AFTER: Duration = Duration::from_secs(5);
-
-/// A new-binary child in progress.
-#[derive(Debug)]
-pub struct NewBinary {
-    /// Its pid.
-    pub pid: Pid,
-    /// Read end of its readiness pipe, until it reports or closes.
-    pub ready: Option<OwnedFd>,
-    /// It reported ready.
-    pub ready_seen: bool,
-    /// When it was started.
-    pub started: Instant,
-    /// When it was sent TERM for not becoming ready.
-    pub termed: Option<Instant>,
-    /// How long it may take to report ready (`upgrade_ready_timeout`): a
-    /// hung new master would otherwise hold the upgrade, and the missing
-    /// pid file, forever.
-    pub ready_timeout: Duration,
+/// The readiness pipe, both ends of the protocol: the new master writes
+/// `1` once its workers serve, or the reason it could not start (one
+/// write of at most `PIPE_BUF` bytes, so it arrives whole), and closes it.
+/// The old master reads once.
+pub fn report_ready(mut pipe: File) {
+    let _ = pipe.write_all(b"1");
 }
 
-impl NewBinary {
-    /// The next time the old master must act on this child, if any.
-    pub fn deadline(&self) -> Option<Instant> {
-        if self.ready_seen {
-            return None;
-        }
-        match self.termed {
-            None => Some(self.started + self.ready_timeout),
-            Some(t) => Some(t + KILL_AFTER),
-        }
-    }
+/// The new master's side of a failed start: the reason, so it lands in
+/// the old master's log even when this one could not open its own.
+pub fn report_failure(mut pipe: File, msg: &str) {
+    let bytes = msg.as_bytes();
+    let _ = pipe.write_all(&bytes[..bytes.len().min(PIPE_BUF)]);
+}
 
-    /// Signals the new binary's whole process group: it was started as a
-    /// group leader, so a wrapper script's children (a hung `sleep` holding
-    /// the inherited listeners) go with it.
-    pub fn signal_group(&self, sig: nix::sys::signal::Signal) {
-        let _ = nix::sys::signal::killpg(self.pid, sig);
-    }
+/// Longest report that arrives in one piece.
+const PIPE_BUF: usize = 4096;
 
-    /// The child missed its deadline: TERM it, or KILL it if TERM did not
-    /// work. Its exit then rolls the upgrade back.
-    pub fn escalate(&mut self) {
-        match self.termed {
-            None => {
-                crate::alert!(
-                    "new binary process {} did not become ready within {}ms, stopping it",
-                    self.pid,
-                    self.ready_timeout.as_millis()
-                );
-                self.signal_group(nix::sys::signal::Signal::SIGTERM);
-                self.termed = Some(Instant::now());
-            }
-            Some(_) => {
-                crate::alert!(
-                    "new binary process {} ignored SIGTERM, sending SIGKILL",
-                    self.pid
-                );
-                self.signal_group(nix::sys::signal::Signal::SIGKILL);
-                self.ready_seen = true;
-            }
-        }
+/// The old master's side: what the new binary said, if anything (nothing:
+/// it closed the pipe without a word).
+pub fn read_report(pipe: OwnedFd) -> Option<Report> {
+    // One read: the master must not block on a child.
+    let mut buf = [0u8; PIPE_BUF];
+    let n = File::from(pipe).read(&mut buf).unwrap_or(0);
+    match &buf[..n] {
+        [] => None,
+        b"1" => Some(Report::Ready),
+        msg => Some(Report::Failed(
+            String::from_utf8_lossy(msg).trim_end().to_string(),
+        )),
     }
+}
+
+/// A worker's ready pipe: one byte once it accepts.
+pub fn read_ready_byte(pipe: OwnedFd) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(File::from(pipe).read(&mut byte), Ok(1))
 }
 
 /// Why an upgrade did not start; each variant names the step.
@@ -401,20 +375,19 @@ pub fn resolve_exe(argv0: &Path) -> PathBuf {
 /// Starts the new binary. On success the pid file is `.oldbin` and the
 /// child is running; on failure everything is as before.
 pub fn exec_new_binary(
-    ready_timeout: Duration,
     exe: &Path,
     argv: &[OsString],
     listeners: &[Shared],
     pid_path: &Path,
     oldbin: &Path,
-) -> Result<NewBinary, UpgradeError> {
+) -> Result<(Pid, OwnedFd), UpgradeError> {
     std::fs::rename(pid_path, oldbin).map_err(|err| UpgradeError::Rename {
         from: pid_path.to_path_buf(),
         to: oldbin.to_path_buf(),
         exe: exe.to_path_buf(),
         err,
     })?;
-    let result = spawn(exe, argv, listeners, ready_timeout);
+    let result = spawn(exe, argv, listeners);
     if result.is_err()
         && let Err(e) = std::fs::rename(oldbin, pid_path)
     {
@@ -432,8 +405,7 @@ fn spawn(
     exe: &Path,
     argv: &[OsString],
     listeners: &[Shared],
-    ready_timeout: Duration,
-) -> Result<NewBinary, UpgradeError> {
+) -> Result<(Pid, OwnedFd), UpgradeError> {
     let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(UpgradeError::Pipe)?;
     let mut fds: Vec<_> = listeners.iter().map(|l| l.socket.as_fd()).collect();
     fds.push(ready_w.as_fd());
@@ -449,7 +421,7 @@ fn spawn(
         .env_remove("LISTEN_PID")
         .env_remove("LISTEN_FDNAMES");
     // Its own process group, so everything it starts can be stopped with
-    // it (see `NewBinary::signal_group`).
+    // it (`World::signal_group`).
     cmd.process_group(0);
     crate::sys::signals::clear_mask_on_exec(&mut cmd);
     let child = cmd.spawn().map_err(|err| UpgradeError::Exec {
@@ -458,12 +430,5 @@ fn spawn(
     })?;
     drop(guard);
     drop(ready_w);
-    Ok(NewBinary {
-        pid: Pid::from_raw(child.id() as i32),
-        ready: Some(ready_r),
-        ready_seen: false,
-        started: Instant::now(),
-        termed: None,
-        ready_timeout,
-    })
+    Ok((Pid::from_raw(child.id() as i32), ready_r))
 }
