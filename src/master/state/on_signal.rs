@@ -147,11 +147,17 @@ impl State {
         let upgrade_queued = match &mut self.phase {
             Phase::Running => false,
             Phase::Reloading(r) => {
-                let queued = r.upgrade;
+                if r.again {
+                    log(
+                        out,
+                        Level::Notice,
+                        "the HUP received during the reload is dropped: the workers are stopped (HUP starts them with the configuration in memory)",
+                    );
+                }
                 out.push(Action::Discard {
                     generation: r.generation,
                 });
-                queued
+                r.upgrade
             }
             Phase::Upgrading { stopped, .. } => {
                 *stopped = true;

@@ -1,1 +1,543 @@
+//! Every sequence of up to six world events (and long random ones) run
+//! against a simulated world, with the master's invariants checked after
+//! each event. A failing sequence prints as its list of events.
+//!
+//! The invariants:
+//! 1. While serving (not quitting, terminating or stopped by WINCH), at
+//!    least one generation of workers is serving or being started (a
+//!    respawn may be pending).
+//! 2. Never two upgrades: a new binary starts only when there is no child
+//!    and no live old master.
+//! 3. The pid file names this master, except while a new binary runs:
+//!    then `.oldbin` names this master and the pid file names the child or
+//!    nothing (not written yet); `.oldbin` exists only then.
+//! 4. A reload never QUITs the serving generation's workers before all of
+//!    the new generation's are ready (WINCH, QUIT and TERM may).
+//! 5. Every QUIT/TERM ends in exit once the workers that were told to go
+//!    have gone and time passes.
+//! 6. Every pending deadline has a timer (`next_deadline`), and a tick
+//!    leaves no deadline in the past.
+//! 7. A USR2 or HUP queued during a reload runs when it ends (or is
+//!    dropped with a log line when WINCH or a shutdown ends it).
+//! 8. Generation numbers are never reused, forks are only for the current
+//!    or the starting generation, and commits only for the latter.
 
+use super::super::*;
+use crate::master::signal::Signal;
+
+const MASTER: Pid = 1000;
+const OLD_MASTER: Pid = 999;
+
+fn settings(n: usize) -> Settings {
+    Settings {
+        worker_processes: n,
+        shutdown_delay: Duration::from_secs(3),
+        upgrade_ready_timeout: Duration::from_secs(30),
+    }
+}
+
+/// The world outside the state machine.
+#[derive(Debug, Clone)]
+struct Env {
+    next_pid: Pid,
+    pid_file: Option<Pid>,
+    oldbin: Option<Pid>,
+    config_ok: bool,
+    fork_ok: bool,
+    exited: Option<u8>,
+    child_wrote_pid: bool,
+    last_prepared: u64,
+    actions: Vec<Action>,
+}
+
+impl Env {
+    fn perform(&mut self, a: Action) -> Option<Event> {
+        self.actions.push(a.clone());
+        match a {
+            Action::Fork { generation } => Some(Event::Forked {
+                generation,
+                result: if self.fork_ok {
+                    self.next_pid += 1;
+                    Ok(self.next_pid)
+                } else {
+                    Err("Resource temporarily unavailable".into())
+                },
+            }),
+            Action::Prepare { generation } => {
+                assert!(
+                    generation > self.last_prepared,
+                    "generation {generation} reused"
+                );
+                self.last_prepared = generation;
+                Some(Event::Prepared(if self.config_ok {
+                    Ok(settings(2))
+                } else {
+                    Err(vec!["bad config".into()])
+                }))
+            }
+            Action::ExecNewBinary => {
+                assert_eq!(self.pid_file, Some(MASTER), "exec with a pid file not ours");
+                self.oldbin = self.pid_file.take();
+                if self.fork_ok {
+                    self.next_pid += 1;
+                    self.child_wrote_pid = false;
+                    Some(Event::Execed(Ok(self.next_pid)))
+                } else {
+                    self.pid_file = self.oldbin.take();
+                    Some(Event::Execed(Err("execve() failed".into())))
+                }
+            }
+            Action::RestorePidFile => {
+                assert!(self.oldbin.is_some(), "no .oldbin to restore");
+                self.pid_file = self.oldbin.take();
+                None
+            }
+            Action::Exit { code, oldbin } => {
+                if oldbin {
+                    assert_eq!(self.oldbin, Some(MASTER), "exit removes a .oldbin not ours");
+                    self.oldbin = None;
+                } else if self.pid_file == Some(MASTER) {
+                    self.pid_file = None;
+                }
+                self.exited = Some(code);
+                None
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What the world can do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ev {
+    Hup,
+    Usr2,
+    Winch,
+    Quit,
+    Term,
+    Usr1,
+    /// Every starting worker reports ready.
+    WorkersReady,
+    /// The first starting worker reports ready.
+    OneReady,
+    /// The first worker not told to stop dies on SIGKILL.
+    WorkerCrash,
+    /// The first worker not told to stop exits with the fatal code.
+    WorkerFatal,
+    /// Every worker told to stop exits.
+    Drained,
+    /// The new binary writes its pid file and reports ready.
+    ChildReady,
+    /// The new binary reports a failure and exits 1.
+    ChildFails,
+    /// The new binary exits 0 (removing its pid file).
+    ChildExits,
+    /// Time passes to the next deadline.
+    Later,
+    BreakConfig,
+    BreakFork,
+    OldMasterGone,
+}
+
+const ALL: [Ev; 18] = [
+    Ev::Hup,
+    Ev::Usr2,
+    Ev::Winch,
+    Ev::Quit,
+    Ev::Term,
+    Ev::Usr1,
+    Ev::WorkersReady,
+    Ev::OneReady,
+    Ev::WorkerCrash,
+    Ev::WorkerFatal,
+    Ev::Drained,
+    Ev::ChildReady,
+    Ev::ChildFails,
+    Ev::ChildExits,
+    Ev::Later,
+    Ev::BreakConfig,
+    Ev::BreakFork,
+    Ev::OldMasterGone,
+];
+
+#[derive(Debug, Clone)]
+struct Sim {
+    state: State,
+    env: Env,
+    now: Instant,
+}
+
+impl Sim {
+    fn new(upgraded: bool) -> Self {
+        let now = Instant::now();
+        let mut sim = Sim {
+            state: State::new(settings(2), upgraded.then_some(OLD_MASTER), false),
+            env: Env {
+                next_pid: MASTER + 1,
+                pid_file: Some(MASTER),
+                oldbin: None,
+                config_ok: true,
+                fork_ok: true,
+                exited: None,
+                child_wrote_pid: false,
+                last_prepared: 1,
+                actions: Vec::new(),
+            },
+            now,
+        };
+        let first = sim.state.start(now);
+        sim.drive(first);
+        sim.feed_all(sim.pids(WorkerState::Starting), Event::WorkerReady);
+        sim
+    }
+
+    fn drive(&mut self, actions: Vec<Action>) {
+        let now = self.now;
+        let env = &mut self.env;
+        self.state.drive(actions, || now, &mut |a| env.perform(a));
+    }
+
+    fn feed(&mut self, e: Event) {
+        let actions = self.state.step(e, self.now);
+        self.drive(actions);
+    }
+
+    fn feed_all(&mut self, pids: Vec<Pid>, e: impl Fn(Pid) -> Event) {
+        for p in pids {
+            self.feed(e(p));
+        }
+    }
+
+    fn pids(&self, state: WorkerState) -> Vec<Pid> {
+        let w = self.state.workers.iter();
+        w.filter(|w| w.state == state).map(|w| w.pid).collect()
+    }
+
+    fn first_live(&self) -> Option<Pid> {
+        let mut w = self.state.workers.iter();
+        w.find(|w| w.state != WorkerState::Exiting).map(|w| w.pid)
+    }
+
+    fn signal(&mut self, sig: Signal) {
+        self.feed(Event::Signal(sig, 1));
+    }
+
+    fn apply(&mut self, ev: Ev) {
+        let child = self.state.child().map(|c| c.pid);
+        match ev {
+            Ev::Hup => self.signal(Signal::Reload),
+            Ev::Usr2 => self.signal(Signal::Upgrade),
+            Ev::Winch => self.signal(Signal::StopWorkers),
+            Ev::Quit => self.signal(Signal::Quit),
+            Ev::Term => self.signal(Signal::Terminate),
+            Ev::Usr1 => self.signal(Signal::Reopen),
+            Ev::WorkersReady => self.feed_all(self.pids(WorkerState::Starting), Event::WorkerReady),
+            Ev::OneReady => {
+                let first = self
+                    .pids(WorkerState::Starting)
+                    .into_iter()
+                    .take(1)
+                    .collect();
+                self.feed_all(first, Event::WorkerReady);
+            }
+            Ev::WorkerCrash | Ev::WorkerFatal => {
+                if let Some(p) = self.first_live() {
+                    let how = if ev == Ev::WorkerCrash {
+                        Exit::Signal {
+                            signo: 9,
+                            core: false,
+                        }
+                    } else {
+                        Exit::Code(EXIT_FATAL)
+                    };
+                    self.feed(Event::Exited(p, how));
+                }
+            }
+            Ev::Drained => {
+                let gone = self.pids(WorkerState::Exiting);
+                self.feed_all(gone, |p| Event::Exited(p, Exit::Code(0)));
+            }
+            Ev::ChildReady => {
+                if let Some(c) = child {
+                    self.env.pid_file = Some(c);
+                    self.env.child_wrote_pid = true;
+                    self.feed(Event::NewBinaryReport(Report::Ready));
+                }
+            }
+            Ev::ChildFails => {
+                if let Some(c) = child {
+                    self.feed(Event::NewBinaryReport(Report::Failed("bad".into())));
+                    self.feed(Event::Exited(c, Exit::Code(1)));
+                }
+            }
+            Ev::ChildExits => {
+                if let Some(c) = child {
+                    if self.env.pid_file == Some(c) {
+                        self.env.pid_file = None;
+                    }
+                    self.feed(Event::Exited(c, Exit::Code(0)));
+                }
+            }
+            Ev::Later => {
+                self.now = self
+                    .state
+                    .next_deadline()
+                    .unwrap_or(self.now + Duration::from_secs(1))
+                    .max(self.now);
+                self.feed(Event::Tick);
+            }
+            Ev::BreakConfig => self.env.config_ok = !self.env.config_ok,
+            Ev::BreakFork => self.env.fork_ok = !self.env.fork_ok,
+            Ev::OldMasterGone => self.feed(Event::OldMasterGone),
+        }
+    }
+
+    /// Applies `ev` and checks every invariant against the state before;
+    /// whether a shutdown ends is checked where it starts and at `leaf`s
+    /// (enough, and it keeps the exhaustive run fast).
+    fn step_checked(&mut self, ev: Ev, leaf: bool) -> Result<(), String> {
+        let before = self.state.clone();
+        self.env.actions.clear();
+        self.apply(ev);
+        check(&before, self, ev)?;
+        let down =
+            |s: &State| matches!(s.phase, Phase::Quitting { .. } | Phase::Terminating { .. });
+        if down(&self.state) && (leaf || !down(&before)) && !self.ends_in_exit() {
+            return Err("QUIT/TERM did not end in exit".into());
+        }
+        Ok(())
+    }
+
+    /// True when `ev` cannot change anything now (nothing it acts on
+    /// exists): the exhaustive search skips it, it would repeat a sequence.
+    fn is_no_op(&self, ev: Ev) -> bool {
+        let w = &self.state.workers;
+        match ev {
+            Ev::ChildReady | Ev::ChildFails | Ev::ChildExits => self.state.child().is_none(),
+            Ev::OldMasterGone => self.state.old_master.is_none(),
+            Ev::WorkersReady | Ev::OneReady => !w.iter().any(|w| w.state == WorkerState::Starting),
+            Ev::Drained => !w.iter().any(|w| w.state == WorkerState::Exiting),
+            Ev::WorkerCrash | Ev::WorkerFatal => self.first_live().is_none(),
+            _ => false,
+        }
+    }
+
+    /// Lets time pass and every worker told to stop go; true if the
+    /// master exits.
+    fn ends_in_exit(&self) -> bool {
+        let mut sim = self.clone();
+        for _ in 0..40 {
+            if sim.env.exited.is_some() {
+                return true;
+            }
+            sim.apply(Ev::Drained);
+            sim.apply(Ev::Later);
+        }
+        sim.env.exited.is_some()
+    }
+}
+
+fn serving_workers(s: &State, generation: u64) -> usize {
+    let w = s.workers.iter().filter(|w| w.generation == generation);
+    w.filter(|w| w.state == WorkerState::Running).count()
+}
+
+fn check(before: &State, sim: &Sim, ev: Ev) -> Result<(), String> {
+    let s = &sim.state;
+    let env = &sim.env;
+    let acts = &env.actions;
+    if env.exited.is_some() {
+        return if s.phase == Phase::Exited {
+            Ok(())
+        } else {
+            Err("exited outside Phase::Exited".into())
+        };
+    }
+    // 1. Someone serves.
+    if s.serving() && s.live_current() == 0 && s.respawn_at.is_empty() {
+        return Err(format!("serving with no worker: {:?}", s.phase));
+    }
+    // 2. One upgrade at a time.
+    if acts.contains(&Action::ExecNewBinary)
+        && (before.child().is_some() || before.old_master.is_some())
+    {
+        return Err("a second upgrade started".into());
+    }
+    // 3. Pid files.
+    match s.child() {
+        Some(c) => {
+            if env.oldbin != Some(MASTER) {
+                return Err(format!(".oldbin is {:?} during an upgrade", env.oldbin));
+            }
+            if env.pid_file.is_some() && env.pid_file != Some(c.pid) {
+                return Err(format!("pid file names {:?}, not the child", env.pid_file));
+            }
+        }
+        None if env.pid_file != Some(MASTER) || env.oldbin.is_some() => {
+            return Err(format!(
+                "pid file {:?}, .oldbin {:?} with no upgrade",
+                env.pid_file, env.oldbin
+            ));
+        }
+        None => {}
+    }
+    // 4. No old worker stopped before the new generation serves in full.
+    for a in acts {
+        let Action::Signal {
+            pid,
+            sig: Sig::Quit | Sig::Term | Sig::Kill,
+        } = a
+        else {
+            continue;
+        };
+        let Some(w) = before.workers.iter().find(|w| w.pid == *pid) else {
+            continue;
+        };
+        let was_serving = w.generation == before.generation && w.state != WorkerState::Exiting;
+        let replaced = s.generation > w.generation
+            && serving_workers(s, s.generation) >= s.settings.worker_processes;
+        if was_serving && s.serving() && !replaced {
+            return Err(format!("worker {pid} stopped while its generation serves"));
+        }
+    }
+    check_timers(s, sim.now, ev)?;
+    check_queues(before, s, acts)?;
+    // 8. Forks and commits name the right generation.
+    for a in acts {
+        match a {
+            Action::Fork { generation } => {
+                let g = *generation;
+                let starting = matches!(&before.phase, Phase::Reloading(r) if r.generation == g)
+                    || acts.contains(&Action::Prepare { generation: g });
+                if g != s.generation && g != before.generation && !starting {
+                    return Err(format!("fork for generation {generation}"));
+                }
+            }
+            Action::Commit { generation } if *generation <= before.generation => {
+                return Err(format!("commit of old generation {generation}"));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// 6. Deadlines have timers, and a tick leaves none in the past.
+fn check_timers(s: &State, now: Instant, ev: Ev) -> Result<(), String> {
+    let pending = !s.respawn_at.is_empty()
+        || matches!(&s.phase, Phase::Reloading(r) if r.started.is_some())
+        || matches!(
+            s.phase,
+            Phase::Quitting {
+                drain_at: Some(_),
+                ..
+            }
+        )
+        || matches!(s.phase, Phase::Terminating { step, .. } if step < TERM_STEPS.len())
+        || matches!(
+            s.child().map(|c| c.stage),
+            Some(ChildStage::Starting { .. } | ChildStage::Stopping { .. })
+        );
+    match s.next_deadline() {
+        None if pending => Err(format!("no timer for a pending deadline: {:?}", s.phase)),
+        Some(d) if ev == Ev::Later && d <= now => Err("a tick left a deadline due".into()),
+        _ => Ok(()),
+    }
+}
+
+/// 7. Queued signals run when the reload ends, or are dropped with a line.
+fn check_queues(before: &State, s: &State, acts: &[Action]) -> Result<(), String> {
+    let Phase::Reloading(r) = &before.phase else {
+        return Ok(());
+    };
+    if matches!(&s.phase, Phase::Reloading(n) if n.generation == r.generation) {
+        return Ok(());
+    }
+    let down = matches!(
+        s.phase,
+        Phase::Quitting { .. } | Phase::Terminating { .. } | Phase::Exited
+    );
+    let logged = |what: &str| {
+        acts.iter()
+            .any(|a| matches!(a, Action::Log(_, m) if m.contains(what)))
+    };
+    if r.upgrade && !down {
+        let carried = matches!(&s.phase, Phase::Reloading(n) if n.upgrade);
+        if !carried && !acts.contains(&Action::ExecNewBinary) && !logged("changing binary") {
+            return Err("a USR2 queued during a reload was lost".into());
+        }
+    }
+    if r.again && !down && !matches!(s.phase, Phase::Stopped | Phase::Upgrading { .. }) {
+        let prepared = acts.iter().any(|a| matches!(a, Action::Prepare { .. }));
+        if !prepared {
+            return Err("a HUP queued during a reload was lost".into());
+        }
+    }
+    if r.again && matches!(s.phase, Phase::Stopped | Phase::Upgrading { .. }) && !logged("HUP") {
+        return Err("a queued HUP was dropped without a line".into());
+    }
+    Ok(())
+}
+
+fn explore(sim: &Sim, seq: &mut Vec<Ev>, depth: usize, nodes: &mut usize) {
+    if depth == 0 || sim.env.exited.is_some() {
+        return;
+    }
+    for ev in ALL {
+        if sim.is_no_op(ev) {
+            continue;
+        }
+        let mut next = sim.clone();
+        seq.push(ev);
+        *nodes += 1;
+        if let Err(why) = next.step_checked(ev, depth == 1) {
+            panic!("after {seq:?}: {why}\nstate: {:#?}", next.state);
+        }
+        explore(&next, seq, depth - 1, nodes);
+        seq.pop();
+    }
+}
+
+#[test]
+fn every_sequence_of_six_events_keeps_the_invariants() {
+    let mut nodes = 0;
+    // Shallow first, so a failure prints its shortest sequence.
+    for depth in 1..=6 {
+        explore(&Sim::new(false), &mut Vec::new(), depth, &mut nodes);
+    }
+    assert!(nodes > 1_000_000, "explored {nodes}");
+}
+
+#[test]
+fn every_sequence_of_five_events_keeps_the_invariants_in_a_new_binary() {
+    let mut nodes = 0;
+    for depth in 1..=5 {
+        explore(&Sim::new(true), &mut Vec::new(), depth, &mut nodes);
+    }
+    assert!(nodes > 200_000, "explored {nodes}");
+}
+
+#[test]
+fn long_random_sequences_keep_the_invariants() {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for run in 0..3000 {
+        let mut sim = Sim::new(run % 3 == 0);
+        let mut seq = Vec::new();
+        for _ in 0..40 {
+            let ev = ALL[(next() % ALL.len() as u64) as usize];
+            seq.push(ev);
+            if let Err(why) = sim.step_checked(ev, true) {
+                panic!("after {seq:?}: {why}\nstate: {:#?}", sim.state);
+            }
+            if sim.env.exited.is_some() {
+                break;
+            }
+        }
+    }
+}
