@@ -145,3 +145,23 @@ fn comments_only_send_readers_to_files_in_the_repository() {
         }
     }
 }
+
+#[test]
+fn the_masters_state_machine_does_no_io() {
+    for (path, text) in all_sources() {
+        if !(path.ends_with("/src/master/state.rs") || path.contains("/src/master/state/")) {
+            continue;
+        }
+        for io in [
+            "nix",
+            "libc",
+            "std::fs",
+            "std::process",
+            "std::io",
+            "std::os",
+            "crate::sys",
+        ] {
+            assert!(!text.contains(io), "{path}: the state machine names {io}");
+        }
+    }
+}

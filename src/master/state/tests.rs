@@ -4,6 +4,9 @@
 use super::on_child::respawn_delay;
 use super::*;
 
+mod harness;
+mod invariants;
+mod shutdown;
 mod sim;
 mod transitions;
 

@@ -2,30 +2,13 @@
 //! against a simulated world, with the master's invariants checked after
 //! each event. A failing sequence prints as its list of events.
 //!
-//! The invariants:
-//! 1. While serving (not quitting, terminating or stopped by WINCH), at
-//!    least one generation of workers is serving or being started (a
-//!    respawn may be pending).
-//! 2. Never two upgrades: a new binary starts only when there is no child
-//!    and no live old master.
-//! 3. The pid file names this master, except while a new binary runs:
-//!    then `.oldbin` names this master and the pid file names the child or
-//!    nothing (not written yet); `.oldbin` exists only then.
-//! 4. A reload never QUITs the serving generation's workers before all of
-//!    the new generation's are ready (WINCH, QUIT and TERM may).
-//! 5. Every QUIT/TERM ends in exit once the workers that were told to go
-//!    have gone and time passes.
-//! 6. Every pending deadline has a timer (`next_deadline`), and a tick
-//!    leaves no deadline in the past.
-//! 7. A USR2 or HUP queued during a reload runs when it ends (or is
-//!    dropped with a log line when WINCH or a shutdown ends it).
-//! 8. Generation numbers are never reused, forks are only for the current
-//!    or the starting generation, and commits only for the latter.
+//! The invariants are listed in `invariants.rs`.
 
 use super::super::*;
+use super::invariants::check;
 use crate::master::signal::Signal;
 
-const MASTER: Pid = 1000;
+pub(super) const MASTER: Pid = 1000;
 const OLD_MASTER: Pid = 999;
 
 fn settings(n: usize) -> Settings {
@@ -38,16 +21,16 @@ fn settings(n: usize) -> Settings {
 
 /// The world outside the state machine.
 #[derive(Debug, Clone)]
-struct Env {
-    next_pid: Pid,
-    pid_file: Option<Pid>,
-    oldbin: Option<Pid>,
-    config_ok: bool,
-    fork_ok: bool,
-    exited: Option<u8>,
-    child_wrote_pid: bool,
-    last_prepared: u64,
-    actions: Vec<Action>,
+pub(super) struct Env {
+    pub(super) next_pid: Pid,
+    pub(super) pid_file: Option<Pid>,
+    pub(super) oldbin: Option<Pid>,
+    pub(super) config_ok: bool,
+    pub(super) fork_ok: bool,
+    pub(super) exited: Option<u8>,
+    pub(super) child_wrote_pid: bool,
+    pub(super) last_prepared: u64,
+    pub(super) actions: Vec<Action>,
 }
 
 impl Env {
@@ -109,7 +92,7 @@ impl Env {
 
 /// What the world can do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ev {
+pub(super) enum Ev {
     Hup,
     Usr2,
     Winch,
@@ -161,10 +144,10 @@ const ALL: [Ev; 18] = [
 ];
 
 #[derive(Debug, Clone)]
-struct Sim {
-    state: State,
-    env: Env,
-    now: Instant,
+pub(super) struct Sim {
+    pub(super) state: State,
+    pub(super) env: Env,
+    pub(super) now: Instant,
 }
 
 impl Sim {
@@ -324,7 +307,7 @@ impl Sim {
 
     /// Lets time pass and every worker told to stop go; true if the
     /// master exits.
-    fn ends_in_exit(&self) -> bool {
+    pub(super) fn ends_in_exit(&self) -> bool {
         let mut sim = self.clone();
         for _ in 0..40 {
             if sim.env.exited.is_some() {
@@ -335,148 +318,6 @@ impl Sim {
         }
         sim.env.exited.is_some()
     }
-}
-
-fn serving_workers(s: &State, generation: u64) -> usize {
-    let w = s.workers.iter().filter(|w| w.generation == generation);
-    w.filter(|w| w.state == WorkerState::Running).count()
-}
-
-fn check(before: &State, sim: &Sim, ev: Ev) -> Result<(), String> {
-    let s = &sim.state;
-    let env = &sim.env;
-    let acts = &env.actions;
-    if env.exited.is_some() {
-        return if s.phase == Phase::Exited {
-            Ok(())
-        } else {
-            Err("exited outside Phase::Exited".into())
-        };
-    }
-    // 1. Someone serves.
-    if s.serving() && s.live_current() == 0 && s.respawn_at.is_empty() {
-        return Err(format!("serving with no worker: {:?}", s.phase));
-    }
-    // 2. One upgrade at a time.
-    if acts.contains(&Action::ExecNewBinary)
-        && (before.child().is_some() || before.old_master.is_some())
-    {
-        return Err("a second upgrade started".into());
-    }
-    // 3. Pid files.
-    match s.child() {
-        Some(c) => {
-            if env.oldbin != Some(MASTER) {
-                return Err(format!(".oldbin is {:?} during an upgrade", env.oldbin));
-            }
-            if env.pid_file.is_some() && env.pid_file != Some(c.pid) {
-                return Err(format!("pid file names {:?}, not the child", env.pid_file));
-            }
-        }
-        None if env.pid_file != Some(MASTER) || env.oldbin.is_some() => {
-            return Err(format!(
-                "pid file {:?}, .oldbin {:?} with no upgrade",
-                env.pid_file, env.oldbin
-            ));
-        }
-        None => {}
-    }
-    // 4. No old worker stopped before the new generation serves in full.
-    for a in acts {
-        let Action::Signal {
-            pid,
-            sig: Sig::Quit | Sig::Term | Sig::Kill,
-        } = a
-        else {
-            continue;
-        };
-        let Some(w) = before.workers.iter().find(|w| w.pid == *pid) else {
-            continue;
-        };
-        let was_serving = w.generation == before.generation && w.state != WorkerState::Exiting;
-        let replaced = s.generation > w.generation
-            && serving_workers(s, s.generation) >= s.settings.worker_processes;
-        if was_serving && s.serving() && !replaced {
-            return Err(format!("worker {pid} stopped while its generation serves"));
-        }
-    }
-    check_timers(s, sim.now, ev)?;
-    check_queues(before, s, acts)?;
-    // 8. Forks and commits name the right generation.
-    for a in acts {
-        match a {
-            Action::Fork { generation } => {
-                let g = *generation;
-                let starting = matches!(&before.phase, Phase::Reloading(r) if r.generation == g)
-                    || acts.contains(&Action::Prepare { generation: g });
-                if g != s.generation && g != before.generation && !starting {
-                    return Err(format!("fork for generation {generation}"));
-                }
-            }
-            Action::Commit { generation } if *generation <= before.generation => {
-                return Err(format!("commit of old generation {generation}"));
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// 6. Deadlines have timers, and a tick leaves none in the past.
-fn check_timers(s: &State, now: Instant, ev: Ev) -> Result<(), String> {
-    let pending = !s.respawn_at.is_empty()
-        || matches!(&s.phase, Phase::Reloading(r) if r.started.is_some())
-        || matches!(
-            s.phase,
-            Phase::Quitting {
-                drain_at: Some(_),
-                ..
-            }
-        )
-        || matches!(s.phase, Phase::Terminating { step, .. } if step < TERM_STEPS.len())
-        || matches!(
-            s.child().map(|c| c.stage),
-            Some(ChildStage::Starting { .. } | ChildStage::Stopping { .. })
-        );
-    match s.next_deadline() {
-        None if pending => Err(format!("no timer for a pending deadline: {:?}", s.phase)),
-        Some(d) if ev == Ev::Later && d <= now => Err("a tick left a deadline due".into()),
-        _ => Ok(()),
-    }
-}
-
-/// 7. Queued signals run when the reload ends, or are dropped with a line.
-fn check_queues(before: &State, s: &State, acts: &[Action]) -> Result<(), String> {
-    let Phase::Reloading(r) = &before.phase else {
-        return Ok(());
-    };
-    if matches!(&s.phase, Phase::Reloading(n) if n.generation == r.generation) {
-        return Ok(());
-    }
-    let down = matches!(
-        s.phase,
-        Phase::Quitting { .. } | Phase::Terminating { .. } | Phase::Exited
-    );
-    let logged = |what: &str| {
-        acts.iter()
-            .any(|a| matches!(a, Action::Log(_, m) if m.contains(what)))
-    };
-    if r.upgrade && !down {
-        let carried = matches!(&s.phase, Phase::Reloading(n) if n.upgrade);
-        if !carried && !acts.contains(&Action::ExecNewBinary) && !logged("changing binary") {
-            return Err("a USR2 queued during a reload was lost".into());
-        }
-    }
-    if r.again && !down && !matches!(s.phase, Phase::Stopped | Phase::Upgrading { .. }) {
-        let prepared = acts.iter().any(|a| matches!(a, Action::Prepare { .. }));
-        if !prepared {
-            return Err("a HUP queued during a reload was lost".into());
-        }
-    }
-    if r.again && matches!(s.phase, Phase::Stopped | Phase::Upgrading { .. }) && !logged("HUP") {
-        return Err("a queued HUP was dropped without a line".into());
-    }
-    Ok(())
 }
 
 fn explore(sim: &Sim, seq: &mut Vec<Ev>, depth: usize, nodes: &mut usize) {
