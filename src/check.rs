@@ -30,8 +30,8 @@ pub fn run(location: &Location, dump: bool) -> ExitCode {
     if let Err(msg) = crate::log::files::LogFiles::open(&config) {
         return fail(&msg);
     }
-    if let Err(msg) = crate::master::pidfile::check_writable(&config.pid) {
-        return fail(&msg);
+    if let Err(e) = crate::master::pidfile::check_writable(&config.pid) {
+        return fail(&e.to_string());
     }
     eprintln!("moltd: the configuration file {source} syntax is ok");
     eprintln!("moltd: configuration file {source} test is successful");

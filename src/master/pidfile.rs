@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
@@ -141,16 +141,64 @@ pub fn remove_stale_temps(path: &Path) {
     }
 }
 
+/// Why a pid file could not be used.
+#[derive(Debug)]
+pub enum PidFileError {
+    /// It cannot be written (checked before it is needed, or written).
+    NotWritable {
+        /// The pid file.
+        path: PathBuf,
+        /// Why.
+        err: std::io::Error,
+    },
+    /// It cannot be opened for reading.
+    Unreadable {
+        /// The pid file.
+        path: PathBuf,
+        /// Why.
+        err: std::io::Error,
+    },
+    /// It does not hold a pid.
+    Invalid {
+        /// The pid file.
+        path: PathBuf,
+        /// What it holds (first line).
+        text: String,
+    },
+}
+
+impl std::fmt::Display for PidFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PidFileError::NotWritable { path, err } => write!(
+                f,
+                "could not write the pid file \"{}\" ({})",
+                path.display(),
+                crate::log::errno_text(err)
+            ),
+            // nginx's wording, which operators grep for.
+            PidFileError::Unreadable { path, err } => write!(
+                f,
+                "open() \"{}\" failed ({})",
+                path.display(),
+                crate::log::errno_text(err)
+            ),
+            PidFileError::Invalid { path, text } => {
+                write!(f, "invalid PID number \"{text}\" in \"{}\"", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for PidFileError {}
+
 /// Checks, without touching the pid file itself, that it can be written:
 /// its directory exists (or is created) and accepts a new file. `-t` and
 /// reload run it so a bad `pid` fails there, not at start.
-pub fn check_writable(path: &Path) -> Result<(), String> {
-    let fail = |e: std::io::Error| {
-        format!(
-            "could not write the pid file \"{}\" ({})",
-            path.display(),
-            crate::log::errno_text(&e)
-        )
+pub fn check_writable(path: &Path) -> Result<(), PidFileError> {
+    let fail = |err: std::io::Error| PidFileError::NotWritable {
+        path: path.to_path_buf(),
+        err,
     };
     if path.is_dir() {
         return Err(fail(std::io::Error::from_raw_os_error(libc::EISDIR)));
@@ -169,22 +217,19 @@ pub fn check_writable(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads the pid in `path`, with nginx's error wording.
-pub fn read(path: &Path) -> Result<Pid, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "open() \"{}\" failed ({})",
-            path.display(),
-            crate::log::errno_text(&e)
-        )
+/// Reads the pid in `path`.
+pub fn read(path: &Path) -> Result<Pid, PidFileError> {
+    let text = std::fs::read_to_string(path).map_err(|err| PidFileError::Unreadable {
+        path: path.to_path_buf(),
+        err,
     })?;
     let t = text.trim_end_matches(['\n', '\r']);
     match t.parse::<i32>() {
         Ok(n) if n > 0 => Ok(Pid::from_raw(n)),
-        _ => Err(format!(
-            "invalid PID number \"{t}\" in \"{}\"",
-            path.display()
-        )),
+        _ => Err(PidFileError::Invalid {
+            path: path.to_path_buf(),
+            text: t.to_string(),
+        }),
     }
 }
 

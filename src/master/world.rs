@@ -175,7 +175,7 @@ impl World {
         let config = Arc::new(config);
         let logs = LogFiles::open(&config).map_err(|msg| vec![msg])?;
         if config.pid != self.current.config.pid {
-            pidfile::check_writable(&config.pid).map_err(|msg| vec![msg])?;
+            pidfile::check_writable(&config.pid).map_err(|e| vec![e.to_string()])?;
         }
         let listeners = listen::open(
             &config.listen_addrs(),
