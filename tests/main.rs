@@ -48,6 +48,9 @@ mod readiness;
 mod reload;
 /// QUIT, TERM, INT, USR1, WINCH, CHLD (respawn), kill -9 of the master.
 mod signals;
+/// systemd: `sd_notify` messages through start, HUP, upgrade, rollback
+/// and stop; socket activation.
+mod systemd;
 /// USR2 binary upgrade: commit, rollback, failed binaries, refusals.
 mod upgrade;
 /// Keep-alive clients through USR2 -> WINCH -> QUIT: every request a 200.

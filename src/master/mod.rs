@@ -11,6 +11,7 @@
 
 pub mod control;
 pub mod daemon;
+mod notify;
 pub mod pidfile;
 mod reap;
 pub mod signal;

@@ -89,6 +89,7 @@ pub fn run(start: Start) -> ExitCode {
         child_pipe: None,
         ready_report,
         stderr_is_log,
+        notifier: super::notify::Notifier::from_env(),
         exit_code: None,
     };
     notice!(

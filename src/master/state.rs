@@ -31,7 +31,7 @@ mod events;
 #[cfg(test)]
 mod tests;
 
-pub use events::{Action, Event, Exit, Report, Sig};
+pub use events::{Action, Event, Exit, Notice, Report, Sig};
 
 /// A process id, as a plain number: this file names no system types.
 pub type Pid = i32;
@@ -214,6 +214,8 @@ pub struct State {
     pub old_master: Option<Pid>,
     /// The old master waits for our readiness report.
     pub report_pending: bool,
+    /// The service manager was told that the first generation serves.
+    pub announced: bool,
     /// This master is process 1 of its namespace.
     pub pid_is_1: bool,
     /// No worker can serve this configuration: exit non-zero.
@@ -244,6 +246,7 @@ impl State {
             settings,
             old_master,
             report_pending: old_master.is_some(),
+            announced: false,
             pid_is_1,
             failed: false,
             fast_deaths: 0,
@@ -310,12 +313,17 @@ impl State {
     /// generation serves in full, and exit once a shutdown has no worker
     /// left.
     fn settle(&mut self, _now: Instant, out: &mut Vec<Action>) {
-        if self.report_pending
-            && self.running_current() >= self.settings.worker_processes
-            && self.serving()
-        {
+        let in_full = self.serving() && self.running_current() >= self.settings.worker_processes;
+        if in_full && self.report_pending {
             self.report_pending = false;
             out.push(Action::ReportReady);
+        }
+        if in_full && !self.announced {
+            self.announced = true;
+            out.push(Action::Notify(Notice::Ready {
+                takeover: self.old_master.is_some(),
+                status: self.status(),
+            }));
         }
         let oldbin = match &self.phase {
             Phase::Quitting { child, .. } | Phase::Terminating { child, .. } => child.is_some(),
@@ -328,6 +336,14 @@ impl State {
                 oldbin,
             });
         }
+    }
+
+    /// The `STATUS=` line for a master that serves.
+    fn status(&self) -> String {
+        format!(
+            "{} worker processes serving configuration generation {}",
+            self.settings.worker_processes, self.generation
+        )
     }
 
     /// True while this master's current generation should serve: not

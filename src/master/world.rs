@@ -69,6 +69,8 @@ pub struct World {
     pub ready_report: Option<File>,
     /// stderr points at the error log (daemon mode) and must follow it.
     pub stderr_is_log: bool,
+    /// The service manager, if one listens.
+    pub notifier: super::notify::Notifier,
     /// Set by [`Action::Exit`].
     pub exit_code: Option<ExitCode>,
 }
@@ -122,6 +124,7 @@ impl World {
                     upgrade::report_ready(f);
                 }
             }
+            Action::Notify(notice) => self.notifier.send(&notice, self.pid),
             Action::ForgetOldMaster { old } => self.forget_old_master(Pid::from_raw(old)),
             Action::Exit { code, oldbin } => {
                 let path = if oldbin {

@@ -74,6 +74,7 @@ pub struct Server {
     launcher: Option<Child>,
     pgid: Option<Pid>,
     masters: Vec<Pid>,
+    env: Vec<(String, String)>,
 }
 
 impl Server {
@@ -93,6 +94,7 @@ impl Server {
             launcher: None,
             pgid: None,
             masters: Vec::new(),
+            env: Vec::new(),
         }
     }
 
@@ -118,11 +120,18 @@ impl Server {
         dst
     }
 
+    /// Sets a variable in the environment of everything started from now.
+    pub fn env(&mut self, key: &str, value: &str) -> &mut Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
     /// A command for the binary with `-p PREFIX` and `args`.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.bin);
         c.arg("-p").arg(&self.prefix).args(args);
         c.current_dir(&self.prefix);
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
         c
     }
 
@@ -164,6 +173,7 @@ impl Server {
             .current_dir(&self.prefix)
             .env("BIN", &self.bin)
             .env("PREFIX", &self.prefix)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -138,6 +138,8 @@ pub enum Action {
     CloseListeners,
     /// Tell the old master (this one was started by USR2) that it serves.
     ReportReady,
+    /// Tell the service manager (systemd's `NOTIFY_SOCKET`, when set).
+    Notify(Notice),
     /// Remove `.oldbin` if it still names `old`, which is gone.
     ForgetOldMaster {
         /// The old master's pid.
@@ -150,4 +152,28 @@ pub enum Action {
         /// Remove `.oldbin` instead of the pid file.
         oldbin: bool,
     },
+}
+
+/// What the service manager is told (`sd_notify` messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// `READY=1`: serving (first start, or a reload over). `takeover`: a
+    /// new binary that now serves, so also `MAINPID=` this process, and a
+    /// commit (QUIT to the old master) does not stop the unit.
+    Ready {
+        /// Also claim the main-process role.
+        takeover: bool,
+        /// The `STATUS=` line.
+        status: String,
+    },
+    /// `RELOADING=1` with `MONOTONIC_USEC=` (`Type=notify-reload`).
+    Reloading,
+    /// `STOPPING=1`: the service goes away.
+    Stopping,
+    /// `MAINPID=`: hand the main-process role back to the old master
+    /// (`Some`, a new binary quitting in a rollback) or take it back
+    /// (`None`, the old master after its new binary exited).
+    MainPid(Option<Pid>),
+    /// `STATUS=` alone.
+    Status(String),
 }

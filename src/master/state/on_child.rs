@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::{
     Action, Child, ChildStage, EXIT_FATAL, Exit, FAST_DEATH, FORK_RETRY, Level, MAX_RESPAWN_DELAY,
-    Phase, Pid, Report, Sig, State, Worker, WorkerState, log,
+    Notice, Phase, Pid, Report, Sig, State, Worker, WorkerState, log,
 };
 
 /// How long to wait before respawning a worker after `fast_deaths`
@@ -160,6 +160,9 @@ impl State {
                     Level::Notice,
                     format!("start new binary process {pid}"),
                 );
+                out.push(Action::Notify(Notice::Status(format!(
+                    "upgrading: new binary process {pid} starting"
+                ))));
                 self.phase = Phase::Upgrading {
                     child: Child {
                         pid,
@@ -249,6 +252,10 @@ impl State {
             );
         }
         out.push(Action::RestorePidFile);
+        if !shutting_down && child.stage == ChildStage::Ready {
+            // It had claimed the main-process role: take it back.
+            out.push(Action::Notify(Notice::MainPid(None)));
+        }
         // `take_child` left the phase Running: the old master serves again,
         // with workers restarted if WINCH had stopped them.
         if self.phase == Phase::Running && self.live_current() < self.settings.worker_processes {

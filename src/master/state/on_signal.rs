@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use super::{
-    Action, Level, Phase, Pid, RELOAD_READY_TIMEOUT, Reload, Sig, Started, State, WorkerState, log,
+    Action, Level, Notice, Phase, Pid, RELOAD_READY_TIMEOUT, Reload, Sig, Started, State,
+    WorkerState, log,
 };
 use crate::master::signal::Signal;
 
@@ -84,6 +85,7 @@ impl State {
             }
             _ => self.take_child(),
         };
+        self.tell_manager_we_go(child.is_some(), out);
         self.phase = Phase::Terminating {
             since: now,
             step: 0,
@@ -108,6 +110,7 @@ impl State {
         log(out, Level::Notice, "gracefully shutting down");
         let serving = self.serving() && self.live_current() > 0;
         let child = self.take_child();
+        self.tell_manager_we_go(child.is_some(), out);
         self.respawn_at.clear();
         let delay = self.settings.shutdown_delay;
         if !delay.is_zero() && serving {
@@ -131,6 +134,19 @@ impl State {
             child,
         };
         self.start_drain(out);
+    }
+
+    /// A master that goes away: the service stops with it, unless another
+    /// master carries on: the new binary we commit to (it already claimed
+    /// the main-process role), or the old master we roll back to (it gets
+    /// the role back before we exit, so the manager never sees its main
+    /// process die).
+    fn tell_manager_we_go(&self, committing: bool, out: &mut Vec<Action>) {
+        if let Some(old) = self.old_master {
+            out.push(Action::Notify(Notice::MainPid(Some(old))));
+        } else if !committing {
+            out.push(Action::Notify(Notice::Stopping));
+        }
     }
 
     /// QUIT to the workers: they drain and exit.
@@ -157,6 +173,10 @@ impl State {
                 out.push(Action::Discard {
                     generation: r.generation,
                 });
+                out.push(Action::Notify(Notice::Ready {
+                    takeover: false,
+                    status: "worker processes stopped (WINCH)".into(),
+                }));
                 r.upgrade
             }
             Phase::Upgrading { stopped, .. } => {
@@ -221,6 +241,7 @@ impl State {
     /// [`super::Event::Prepared`]); `upgrade` carries a queued USR2 over.
     fn begin_reload(&mut self, upgrade: bool, out: &mut Vec<Action>) {
         log(out, Level::Notice, "reconfiguring");
+        out.push(Action::Notify(Notice::Reloading));
         self.last_generation += 1;
         let generation = self.last_generation;
         self.phase = Phase::Reloading(Reload {
@@ -251,6 +272,7 @@ impl State {
                 }
                 let upgrade = r.upgrade;
                 self.phase = Phase::Running;
+                self.reload_over(out);
                 if upgrade {
                     self.upgrade_after_reload(out);
                 }
@@ -268,10 +290,21 @@ impl State {
         }
     }
 
+    /// `READY=1` after `RELOADING=1`: whatever configuration serves now.
+    fn reload_over(&self, out: &mut Vec<Action>) {
+        out.push(Action::Notify(Notice::Ready {
+            takeover: false,
+            status: self.status(),
+        }));
+    }
+
     /// A reload is over (committed or abandoned): the HUP or USR2 it
     /// queued runs now.
     pub(super) fn end_reload(&mut self, r: Reload, out: &mut Vec<Action>) {
         self.phase = Phase::Running;
+        if !r.again {
+            self.reload_over(out);
+        }
         if r.again {
             log(
                 out,

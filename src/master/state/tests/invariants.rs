@@ -18,6 +18,9 @@
 //!    dropped with a log line when WINCH or a shutdown ends it).
 //! 8. Generation numbers are never reused, forks are only for the current
 //!    or the starting generation, and commits only for the latter.
+//! 9. The service manager hears `STOPPING=1` only when no other master
+//!    carries on, and every `RELOADING=1` is answered by `READY=1` once no
+//!    reload is in progress.
 
 use super::super::*;
 use super::sim::{Ev, MASTER, Sim};
@@ -86,6 +89,7 @@ pub(super) fn check(before: &State, sim: &Sim, ev: Ev) -> Result<(), String> {
         }
     }
     check_timers(s, sim.now, ev)?;
+    check_manager(before, s, env)?;
     check_queues(before, s, acts)?;
     // 8. Forks and commits name the right generation.
     for a in acts {
@@ -160,6 +164,22 @@ fn check_queues(before: &State, s: &State, acts: &[Action]) -> Result<(), String
     }
     if r.again && matches!(s.phase, Phase::Stopped | Phase::Upgrading { .. }) && !logged("HUP") {
         return Err("a queued HUP was dropped without a line".into());
+    }
+    Ok(())
+}
+
+/// 9. What the service manager hears.
+fn check_manager(before: &State, s: &State, env: &super::sim::Env) -> Result<(), String> {
+    let stopping = env.actions.contains(&Action::Notify(Notice::Stopping));
+    if stopping && (before.child().is_some() || before.old_master.is_some()) {
+        return Err("STOPPING=1 while another master carries on".into());
+    }
+    let idle = matches!(
+        s.phase,
+        Phase::Running | Phase::Stopped | Phase::Upgrading { .. }
+    );
+    if idle && env.reloading_told {
+        return Err(format!("RELOADING=1 never answered: {:?}", s.phase));
     }
     Ok(())
 }

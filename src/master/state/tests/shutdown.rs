@@ -138,3 +138,41 @@ fn usr1_reopens_before_telling_every_worker() {
         2
     );
 }
+
+#[test]
+fn the_service_manager_hears_stopping_only_when_nothing_carries_on() {
+    let stopping = |h: &Harness| h.done.contains(&Action::Notify(Notice::Stopping));
+    let mut h = Harness::new(1, None);
+    h.signal(Signal::Quit);
+    assert!(stopping(&h), "a plain QUIT stops the service");
+
+    // Committing an upgrade: the new master already claimed MAINPID.
+    let mut h = Harness::new(1, None);
+    h.signal(Signal::Upgrade);
+    h.feed(Event::NewBinaryReport(Report::Ready));
+    h.take();
+    h.signal(Signal::Quit);
+    assert!(!stopping(&h));
+
+    // A new master quitting for a rollback hands MAINPID back first.
+    let mut h = Harness::new(1, Some(50));
+    h.take();
+    h.signal(Signal::Terminate);
+    assert!(!stopping(&h));
+    assert_eq!(h.done[1], Action::Notify(Notice::MainPid(Some(50))));
+}
+
+#[test]
+fn reloads_are_bracketed_by_reloading_and_ready() {
+    let is_ready = |a: &Action| matches!(a, Action::Notify(Notice::Ready { .. }));
+    let mut h = Harness::new(1, None);
+    h.signal(Signal::Reload);
+    assert!(h.done.contains(&Action::Notify(Notice::Reloading)));
+    assert_eq!(h.count(is_ready), 0, "not ready before the new workers are");
+    h.ready_all();
+    assert_eq!(h.count(is_ready), 1);
+    h.take();
+    h.config_ok = false;
+    h.signal(Signal::Reload);
+    assert_eq!(h.count(is_ready), 1, "a refused reload ends too");
+}

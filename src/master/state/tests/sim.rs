@@ -30,6 +30,8 @@ pub(super) struct Env {
     pub(super) exited: Option<u8>,
     pub(super) child_wrote_pid: bool,
     pub(super) last_prepared: u64,
+    /// `RELOADING=1` was sent and no `READY=1` since.
+    pub(super) reloading_told: bool,
     pub(super) actions: Vec<Action>,
 }
 
@@ -69,6 +71,14 @@ impl Env {
                     self.pid_file = self.oldbin.take();
                     Some(Event::Execed(Err("execve() failed".into())))
                 }
+            }
+            Action::Notify(Notice::Reloading) => {
+                self.reloading_told = true;
+                None
+            }
+            Action::Notify(Notice::Ready { .. }) => {
+                self.reloading_told = false;
+                None
             }
             Action::RestorePidFile => {
                 assert!(self.oldbin.is_some(), "no .oldbin to restore");
@@ -164,6 +174,7 @@ impl Sim {
                 exited: None,
                 child_wrote_pid: false,
                 last_prepared: 1,
+                reloading_told: false,
                 actions: Vec::new(),
             },
             now,
