@@ -24,9 +24,24 @@ pub struct Cli {
     /// Test the configuration, print it, and exit.
     #[arg(short = 'T')]
     pub test_dump: bool,
-    /// Send a signal to the master: stop, quit, reopen, reload.
-    #[arg(short = 's', value_name = "SIGNAL", value_parser = ["stop", "quit", "reopen", "reload"])]
+    /// Send a signal to the master: stop, quit, reopen, reload; or run a
+    /// whole binary upgrade: upgrade.
+    #[arg(short = 's', value_name = "SIGNAL", value_parser = ["stop", "quit", "reopen", "reload", "upgrade"])]
     pub signal: Option<String>,
+    /// -s upgrade: how long the new binary may take to serve (e.g. 40s).
+    #[arg(long = "ready-timeout", value_name = "DURATION", requires = "signal")]
+    pub ready_timeout: Option<String>,
+    /// -s upgrade: how long the new binary serves alone, watched, before
+    /// the old master is told to go (e.g. 10s; default 0).
+    #[arg(long = "canary", value_name = "DURATION", requires = "signal")]
+    pub canary: Option<String>,
+    /// -s upgrade: a path whose answer must be the same from the new binary
+    /// (repeatable; default /).
+    #[arg(long = "probe", value_name = "PATH", requires = "signal")]
+    pub probe: Vec<String>,
+    /// -s upgrade: print the result as one JSON object on stdout.
+    #[arg(long = "json", requires = "signal")]
+    pub json: bool,
     /// Show the version and exit.
     #[arg(short = 'v')]
     pub version: bool,

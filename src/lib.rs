@@ -18,6 +18,7 @@ pub mod log;
 pub mod master;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod upgrade_cmd;
 pub mod worker;
 
 use std::ffi::OsString;
@@ -64,8 +65,37 @@ pub fn run(cli: cli::Cli, argv: Vec<OsString>) -> ExitCode {
     if cli.test || cli.test_dump {
         return check::run(&location, cli.test_dump);
     }
+    if cli.signal.as_deref() == Some("upgrade") {
+        return match upgrade_options(&cli) {
+            Ok(opts) => upgrade_cmd::run(&location, opts),
+            Err(msg) => {
+                eprintln!("moltd: invalid option: {msg}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(s) = &cli.signal {
         return master::control::send(&location, s);
     }
     master::run(master::Start { location, argv })
+}
+
+/// The `-s upgrade` options from the command line.
+fn upgrade_options(cli: &cli::Cli) -> Result<upgrade_cmd::Options, String> {
+    let duration = |v: &Option<String>, flag: &str| {
+        v.as_deref()
+            .map(|t| config::duration::parse(t).map_err(|e| format!("--{flag}: {e}")))
+            .transpose()
+    };
+    for p in &cli.probe {
+        if !p.starts_with('/') || p.contains(['\r', '\n', ' ']) {
+            return Err(format!("--probe: \"{p}\" is not a path"));
+        }
+    }
+    Ok(upgrade_cmd::Options {
+        ready_timeout: duration(&cli.ready_timeout, "ready-timeout")?,
+        canary: duration(&cli.canary, "canary")?.unwrap_or_default(),
+        probes: cli.probe.clone(),
+        json: cli.json,
+    })
 }

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
                 .trim_start_matches("error: ");
             eprintln!("moltd: invalid option: {first}");
             eprintln!(
-                "usage: moltd [-p PREFIX] [-c FILE] [-t | -T] [-s stop|quit|reopen|reload] [-v | -V]"
+                "usage: moltd [-p PREFIX] [-c FILE] [-t | -T] [-s stop|quit|reopen|reload|upgrade] [-v | -V]"
             );
             ExitCode::FAILURE
         }

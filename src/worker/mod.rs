@@ -65,7 +65,9 @@ pub struct Setup<'a> {
 /// The master's control signals stay blocked throughout: the worker reads
 /// them from its own signalfd once its runtime runs (`signals.rs`).
 pub fn run(setup: Setup<'_>) -> i32 {
-    sys::title::set("moltd: worker process");
+    // `(starting)` until it serves: `ps` and `-s upgrade` tell a worker
+    // that is ready from one that is not by its title alone.
+    sys::title::set("moltd: worker process (starting)");
     // Our own listener copies, then drop every fd that belongs to the master.
     let mut listeners = Vec::new();
     for (l, addr) in &setup.listeners {
@@ -227,6 +229,7 @@ async fn serve(
     let mut ready = std::fs::File::from(ready);
     let _ = ready.write_all(b"1");
     drop(ready);
+    sys::title::set("moltd: worker process");
 
     loop {
         match inbox.next().await {

@@ -1,0 +1,140 @@
+//! What `-s upgrade` watches: masters and their workers in `/proc`, the
+//! pid files, the clock, and the operator's Ctrl-C. Nothing here changes
+//! anything.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::unistd::Pid;
+
+use crate::master::pidfile;
+
+/// How often the watchers look again.
+pub const POLL: Duration = Duration::from_millis(50);
+
+/// A worker of a master, as `ps` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Worker {
+    /// Its pid.
+    pub pid: Pid,
+    /// It reported ready (its title is exactly `moltd: worker process`;
+    /// a starting one adds `(starting)`, a draining one `is shutting down`).
+    pub serving: bool,
+}
+
+/// The workers of master `pid`.
+pub fn workers_of(pid: Pid) -> Vec<Worker> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in dir.flatten() {
+        let Some(child) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let child = Pid::from_raw(child);
+        if parent_of(child) != Some(pid) {
+            continue;
+        }
+        let title = title_of(child);
+        if title.starts_with("moltd: worker process") {
+            out.push(Worker {
+                pid: child,
+                serving: title == "moltd: worker process",
+            });
+        }
+    }
+    out
+}
+
+fn parent_of(pid: Pid) -> Option<Pid> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let ppid: i32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+    Some(Pid::from_raw(ppid))
+}
+
+fn title_of(pid: Pid) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
+    String::from_utf8_lossy(&raw[..end]).trim_end().to_string()
+}
+
+/// True while `pid` is a live moltd master.
+pub fn is_master(pid: Pid) -> bool {
+    pidfile::is_master(pid)
+}
+
+/// The pid a pid file names, if it can be read.
+pub fn named_by(path: &Path) -> Option<Pid> {
+    pidfile::read(path).ok()
+}
+
+/// The operator's Ctrl-C (INT), TERM and HUP, held until asked about: an
+/// interrupted upgrade must still leave one consistent state.
+pub struct Interrupts {
+    fd: Option<SignalFd>,
+}
+
+impl Interrupts {
+    /// Blocks INT, TERM and HUP and reads them from a signalfd instead.
+    pub fn catch() -> Self {
+        let mut set = SigSet::empty();
+        for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+            set.add(s);
+        }
+        let fd = set.thread_block().ok().and_then(|()| {
+            SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).ok()
+        });
+        Interrupts { fd }
+    }
+
+    /// Never interrupted: for the steps that must run to their end (a
+    /// commit under way, a rollback).
+    pub fn none() -> Self {
+        Interrupts { fd: None }
+    }
+
+    /// The signal that arrived since the last look, if any.
+    pub fn take(&self) -> Option<Signal> {
+        let info = self.fd.as_ref()?.read_signal().ok()??;
+        Signal::try_from(info.ssi_signo as i32).ok()
+    }
+}
+
+/// Why a wait ended without what it waited for.
+#[derive(Debug)]
+pub enum Stop {
+    /// The deadline passed.
+    Timeout,
+    /// The operator interrupted.
+    Interrupted(Signal),
+    /// What it waited for cannot happen any more; the reason.
+    Failed(String),
+}
+
+/// Polls `look` until it returns `Ok(Some(v))` or `Err`, `limit` passes,
+/// or the operator interrupts.
+pub fn wait_until<T>(
+    intr: &Interrupts,
+    limit: Duration,
+    mut look: impl FnMut() -> Result<Option<T>, String>,
+) -> Result<T, Stop> {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(sig) = intr.take() {
+            return Err(Stop::Interrupted(sig));
+        }
+        match look() {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => {}
+            Err(why) => return Err(Stop::Failed(why)),
+        }
+        if Instant::now() >= end {
+            return Err(Stop::Timeout);
+        }
+        std::thread::sleep(POLL);
+    }
+}
