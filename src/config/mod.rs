@@ -6,6 +6,7 @@
 //! A reload builds a fresh `Config`; a running one is never mutated.
 
 pub mod duration;
+mod effective;
 mod error;
 mod global;
 pub mod limits;
@@ -20,6 +21,7 @@ mod tables;
 mod tests;
 mod values;
 
+pub use effective::EffectiveError;
 pub use error::ConfigError;
 pub(crate) use error::Validator;
 pub use limits::{FileCacheConfig, Limits};
@@ -143,73 +145,10 @@ impl Config {
         PathBuf::from(s)
     }
 
-    /// The effective configuration as TOML, defaults filled in (for `-T`).
-    pub fn effective_toml(&self) -> String {
-        let mut out = String::new();
-        let q = |p: &Path| format!("{:?}", p.display().to_string());
-        out.push_str(&format!("daemon = {}\n", self.daemon));
-        out.push_str(&format!("worker_processes = {}\n", self.worker_processes));
-        out.push_str(&format!("pid = {}\n", q(&self.pid)));
-        match &self.error_log {
-            Some(p) => out.push_str(&format!("error_log = {}\n", q(p))),
-            None => out.push_str("error_log = \"stderr\"\n"),
-        }
-        out.push_str(&format!(
-            "upgrade_ready_timeout = \"{}ms\"\n",
-            self.upgrade_ready_timeout.as_millis()
-        ));
-        if let Some(t) = self.worker_shutdown_timeout {
-            out.push_str(&format!(
-                "worker_shutdown_timeout = \"{}ms\"\n",
-                t.as_millis()
-            ));
-        }
-        out.push_str(&format!(
-            "shutdown_delay = \"{}ms\"\n",
-            self.shutdown_delay.as_millis()
-        ));
-        if let Some((u, g)) = &self.user {
-            out.push_str(&format!("user = {u:?}\n"));
-            if let Some(g) = g {
-                out.push_str(&format!("group = {g:?}\n"));
-            }
-        }
-        out.push_str(&format!("server_tokens = {}\n", self.server_tokens));
-        out.push_str(&format!("access_log_buffer = {}\n", self.access_log_buffer));
-        let c = &self.file_cache;
-        out.push_str(&format!("open_file_cache = {}\n", c.entries));
-        out.push_str(&format!(
-            "open_file_cache_valid = \"{}ms\"\n",
-            c.valid.as_millis()
-        ));
-        out.push_str(&format!("open_file_cache_max_size = {}\n", c.max_size));
-        out.push_str(&format!("open_file_cache_max_file = {}\n", c.max_file));
-        let l = &self.limits;
-        out.push_str(&format!("worker_connections = {}\n", l.worker_connections));
-        out.push_str(&format!(
-            "keepalive_timeout = \"{}ms\"\n",
-            l.keepalive_timeout.as_millis()
-        ));
-        out.push_str(&format!(
-            "client_header_timeout = \"{}ms\"\n",
-            l.client_header_timeout.as_millis()
-        ));
-        out.push_str(&format!(
-            "send_timeout = \"{}ms\"\n",
-            l.send_timeout.as_millis()
-        ));
-        out.push_str(&format!(
-            "client_max_body_size = {}\n",
-            l.client_max_body_size
-        ));
-        out.push_str(&format!(
-            "large_client_header_buffers = \"{} {}\"\n",
-            l.large_header_count, l.large_header_size
-        ));
-        for s in &self.servers {
-            out.push_str(&s.effective_toml());
-        }
-        out
+    /// The effective configuration as TOML, defaults filled in (for `-T`):
+    /// a configuration file of its own that describes this same one.
+    pub fn effective_toml(&self) -> Result<String, EffectiveError> {
+        effective::to_toml(self)
     }
 }
 
