@@ -217,6 +217,15 @@ fn every_key_is_printed() {
     assert!(open_file_cache.is_some() && open_file_cache_valid.is_some());
     assert!(open_file_cache_max_size.is_some() && open_file_cache_max_file.is_some());
     assert!(access_log_buffer.is_some());
+    assert_eq!(server.len(), 2);
+}
+
+/// The same for the keys of servers and locations.
+#[test]
+fn every_server_and_location_key_is_printed() {
+    let a = parse(FULL, Source::File("a.toml".into()), &prefix()).expect("original");
+    let dump = a.effective_toml().expect("effective toml");
+    let raw: RawConfig = toml::from_str(&dump).expect("raw");
     let RawServer {
         listen,
         server_name,
@@ -238,7 +247,7 @@ fn every_key_is_printed() {
         disable_symlinks: _,
         max_ranges: _,
         health: _,
-    } = server[0].get_ref();
+    } = raw.server[0].get_ref();
     assert!(listen.is_some() && server_name.is_some() && default_server.is_some());
     assert!(access_log.is_some());
     let locations = location.as_ref().expect("locations");
