@@ -145,42 +145,81 @@ pub fn parse_handover(value: &str) -> (Vec<RawFd>, Vec<String>) {
     (fds, complaints)
 }
 
+/// Why an inherited fd is not adopted as a listener.
+#[derive(Debug)]
+pub enum InheritError {
+    /// 0, 1 or 2: a standard stream.
+    Stdio(RawFd),
+    /// Not an open fd in this process.
+    NotOpen(RawFd, nix::Error),
+    /// Its local address could not be read.
+    Address(RawFd, std::io::Error),
+    /// Not an IPv4 or IPv6 socket.
+    Family(RawFd),
+    /// Not a listening stream socket.
+    NotListening(RawFd),
+    /// Its flags could not be set.
+    Flags(RawFd, nix::Error),
+}
+
+impl fmt::Display for InheritError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InheritError::Stdio(raw) => {
+                write!(
+                    f,
+                    "the inherited socket #{raw} is a standard stream, ignored"
+                )
+            }
+            InheritError::NotOpen(raw, e) => write!(
+                f,
+                "getsockname() of the inherited socket #{raw} failed ({}: {})",
+                *e as i32,
+                e.desc()
+            ),
+            InheritError::Address(raw, e) => write!(
+                f,
+                "getsockname() of the inherited socket #{raw} failed ({})",
+                crate::log::errno_text(e)
+            ),
+            InheritError::Family(raw) => write!(
+                f,
+                "the inherited socket #{raw} has an unsupported protocol family"
+            ),
+            InheritError::NotListening(raw) => write!(
+                f,
+                "the inherited socket #{raw} is not a listening stream socket, ignored"
+            ),
+            InheritError::Flags(raw, e) => write!(f, "fcntl(#{raw}) failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for InheritError {}
+
 /// Checks one inherited fd and turns it into a listener: it must be an open
 /// IPv4/IPv6 listening stream socket. It is forced non-blocking and
 /// close-on-exec.
-fn check_inherited(raw: RawFd) -> Result<Listener, String> {
+fn check_inherited(raw: RawFd) -> Result<Listener, InheritError> {
     let fd = fd::Inherited::probe(raw).map_err(|e| match e {
-        fd::AdoptError::Stdio => {
-            format!("the inherited socket #{raw} is a standard stream, ignored")
-        }
-        fd::AdoptError::NotOpen(e) => format!(
-            "getsockname() of the inherited socket #{raw} failed ({}: {})",
-            e as i32,
-            e.desc()
-        ),
+        fd::AdoptError::Stdio => InheritError::Stdio(raw),
+        fd::AdoptError::NotOpen(e) => InheritError::NotOpen(raw, e),
     })?;
     let borrowed = fd.borrow();
     // A refused fd stays open (it may be one of ours) but must not cross a
     // later exec.
     let _ = fd::set_cloexec(borrowed, true);
     let sock = SockRef::from(&borrowed);
-    let local = sock.local_addr().map_err(|e| {
-        format!(
-            "getsockname() of the inherited socket #{raw} failed ({})",
-            crate::log::errno_text(&e)
-        )
-    })?;
-    let addr = local
-        .as_socket()
-        .ok_or_else(|| format!("the inherited socket #{raw} has an unsupported protocol family"))?;
+    let local = sock
+        .local_addr()
+        .map_err(|e| InheritError::Address(raw, e))?;
+    let addr = local.as_socket().ok_or(InheritError::Family(raw))?;
     if sock.r#type().ok() != Some(Type::STREAM) || !sock.is_listener().unwrap_or(false) {
-        return Err(format!(
-            "the inherited socket #{raw} is not a listening stream socket, ignored"
-        ));
+        return Err(InheritError::NotListening(raw));
     }
     let owned: OwnedFd = fd.adopt();
-    fd::set_nonblocking(owned.as_fd()).map_err(|e| format!("fcntl(#{raw}) failed: {e}"))?;
-    fd::set_cloexec(owned.as_fd(), true).map_err(|e| format!("fcntl(#{raw}) failed: {e}"))?;
+    fd::set_nonblocking(owned.as_fd()).map_err(|e| InheritError::Flags(raw, e))?;
+    fd::set_cloexec(owned.as_fd(), true).map_err(|e| InheritError::Flags(raw, e))?;
     Ok(Listener {
         addr,
         socket: TcpListener::from(owned),
@@ -207,7 +246,7 @@ pub fn adopt(handover: &crate::master::upgrade::Handover) -> Vec<Listener> {
     for raw in handover.sockets() {
         match check_inherited(raw) {
             Ok(l) => out.push(l),
-            Err(msg) => crit!("{msg}"),
+            Err(e) => crit!("{e}"),
         }
     }
     out
@@ -248,5 +287,25 @@ mod tests {
             socket: l,
         })]);
         assert!(v.ends_with(';'));
+    }
+
+    #[test]
+    fn refusals_name_the_fd() {
+        let e = check_inherited(1).expect_err("stdout");
+        assert_eq!(
+            e.to_string(),
+            "the inherited socket #1 is a standard stream, ignored"
+        );
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+        let raw = udp.as_raw_fd();
+        let e = check_inherited(raw).expect_err("not a listener");
+        assert!(
+            matches!(e, InheritError::NotListening(n) if n == raw),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("the inherited socket #{raw} is not a listening stream socket, ignored")
+        );
     }
 }

@@ -9,6 +9,8 @@ mod access_log;
 mod architecture;
 /// `-t`, `-T`, `-s`, `-v`, `-V` and bad flags.
 mod cli;
+/// `-T`'s effective configuration, read back by `-t -c`.
+mod dump;
 /// Process faults: back-to-back signals, wrapper and hung binaries, fd
 /// exhaustion.
 mod faults;

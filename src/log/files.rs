@@ -7,7 +7,9 @@
 //! rotated log is created by root and handed to the workers' user before
 //! the workers, told next, reopen it as themselves.
 
+use std::fmt;
 use std::fs::File;
+use std::io;
 use std::path::PathBuf;
 
 use nix::unistd::{Gid, Uid};
@@ -15,6 +17,43 @@ use nix::unistd::{Gid, Uid};
 use super::access::AccessLogs;
 use super::open::{give_to, open_log, workers_owner};
 use crate::config::Config;
+
+/// Why the logs of a generation could not be opened.
+#[derive(Debug)]
+pub enum LogFilesError {
+    /// The error log.
+    ErrorLog {
+        /// Its path.
+        path: PathBuf,
+        /// Why it could not be opened.
+        err: io::Error,
+    },
+    /// An access log, with the message the access logs give.
+    AccessLog(String),
+}
+
+impl fmt::Display for LogFilesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogFilesError::ErrorLog { path, err } => write!(
+                f,
+                "could not open the error log \"{}\" ({})",
+                path.display(),
+                super::errno_text(err)
+            ),
+            LogFilesError::AccessLog(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl std::error::Error for LogFilesError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LogFilesError::ErrorLog { err, .. } => Some(err),
+            LogFilesError::AccessLog(_) => None,
+        }
+    }
+}
 
 /// A generation's error log (unless it is stderr) and access logs.
 pub struct LogFiles {
@@ -33,16 +72,13 @@ impl std::fmt::Debug for LogFiles {
 
 impl LogFiles {
     /// Opens every log `config` names; the error names the file and why.
-    pub fn open(config: &Config) -> Result<Self, String> {
+    pub fn try_open(config: &Config) -> Result<Self, LogFilesError> {
         let owner = workers_owner(config);
         let error = match &config.error_log {
             Some(path) => {
-                let opened = open_log(path).map_err(|e| {
-                    format!(
-                        "could not open the error log \"{}\" ({})",
-                        path.display(),
-                        super::errno_text(&e)
-                    )
+                let opened = open_log(path).map_err(|err| LogFilesError::ErrorLog {
+                    path: path.clone(),
+                    err,
                 })?;
                 give_to(&opened, path, owner);
                 Some((path.clone(), opened.file))
@@ -51,9 +87,16 @@ impl LogFiles {
         };
         Ok(LogFiles {
             error,
-            access: AccessLogs::open(config, owner)?,
+            access: AccessLogs::open(config, owner).map_err(LogFilesError::AccessLog)?,
             owner,
         })
+    }
+
+    /// [`LogFiles::try_open`] with the error as its message, for callers
+    /// that take a `String` (the master's start, until it opens the logs
+    /// through `crate::preflight`).
+    pub fn open(config: &Config) -> Result<Self, String> {
+        Self::try_open(config).map_err(|e| e.to_string())
     }
 
     /// Makes this generation's error log the process's (a copy of the

@@ -24,7 +24,7 @@
 //! - the open never blocks; what is opened is then used blocking, as a
 //!   log is.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -39,6 +39,70 @@ use crate::config::Config;
 
 /// Most symlinks followed to reach one file, the kernel's own limit.
 const MAX_LINKS: usize = 40;
+
+/// Why a log was refused although the system would have opened it. It
+/// travels inside an `io::Error` (kind `PermissionDenied`), so callers
+/// print it like any failed open; `Refused::of` finds it again.
+#[derive(Debug)]
+pub enum Refused {
+    /// A symlink someone else could have placed or renamed there.
+    UntrustedLink {
+        /// The link's name.
+        name: PathBuf,
+        /// Its owner.
+        uid: u32,
+        /// Only root or we can write its directory (so it is the link's
+        /// owner that is not trusted).
+        dir_safe: bool,
+    },
+    /// A regular file with this many links: a second name of a file.
+    HardLinks(libc::nlink_t),
+    /// A FIFO or socket owned by this uid, neither root nor us.
+    ForeignSpecial(u32),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::UntrustedLink {
+                name,
+                uid,
+                dir_safe,
+            } => write!(
+                f,
+                "\"{}\" is a symlink owned by uid {uid} in a directory {}; not followed",
+                name.display(),
+                if *dir_safe {
+                    "only root can write"
+                } else {
+                    "others can write"
+                }
+            ),
+            Refused::HardLinks(n) => {
+                write!(f, "it has {n} hard links; a log file must have exactly one")
+            }
+            Refused::ForeignSpecial(uid) => write!(
+                f,
+                "it is a FIFO or socket owned by uid {uid}; a log that is not a file must belong to root or to moltd's user"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Refused {}
+
+impl From<Refused> for io::Error {
+    fn from(r: Refused) -> Self {
+        io::Error::new(io::ErrorKind::PermissionDenied, r)
+    }
+}
+
+impl Refused {
+    /// The refusal inside `e`, if the open failed because of one.
+    pub fn of(e: &io::Error) -> Option<&Refused> {
+        e.get_ref()?.downcast_ref()
+    }
+}
 
 /// A directory reached safely, and the name of the entry wanted in it.
 #[derive(Debug)]
@@ -81,19 +145,12 @@ fn check_trusted(dir: &OwnedFd, link: &FileStat, name: &Path) -> io::Result<()> 
     if ours(link.st_uid) && dir_safe {
         return Ok(());
     }
-    Err(io::Error::new(
-        io::ErrorKind::PermissionDenied,
-        format!(
-            "\"{}\" is a symlink owned by uid {} in a directory {}; not followed",
-            name.display(),
-            link.st_uid,
-            if dir_safe {
-                "only root can write"
-            } else {
-                "others can write"
-            }
-        ),
-    ))
+    Err(Refused::UntrustedLink {
+        name: name.to_path_buf(),
+        uid: link.st_uid,
+        dir_safe,
+    }
+    .into())
 }
 
 fn start_dir(absolute: bool) -> io::Result<OwnedFd> {
@@ -212,95 +269,101 @@ pub fn kernel_made(path: &Path) -> bool {
             .any(|p| path == Path::new(p))
 }
 
+/// How every log is opened: appending, never following a symlink itself
+/// (the walk decides which to follow), never blocking on a FIFO.
+fn log_flags() -> OFlag {
+    OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC
+}
+
 fn open_once(path: &Path, links: &mut usize) -> io::Result<Step> {
-    let base = OFlag::O_WRONLY
-        | OFlag::O_APPEND
-        | OFlag::O_NOFOLLOW
-        | OFlag::O_NONBLOCK
-        | OFlag::O_CLOEXEC;
     if kernel_made(path) {
-        // Our own stdout or stderr is taken as it is (a socket, as under
-        // journald, cannot be opened through /proc); anything else the
-        // kernel resolves.
-        let fd: OwnedFd = if path == Path::new("/dev/stdout") {
-            std::io::stdout().as_fd().try_clone_to_owned()?
-        } else if path == Path::new("/dev/stderr") {
-            std::io::stderr().as_fd().try_clone_to_owned()?
-        } else {
-            nix::fcntl::open(path, base - OFlag::O_NOFOLLOW, Mode::empty())?
-        };
-        return Ok(Step::Opened(Opened {
-            file: blocking(fd)?,
-            created: false,
-            via_kernel: true,
-        }));
+        return open_kernel_made(path).map(Step::Opened);
     }
     let Parent { dir, name } = parent_counting(path, links)?;
-    let mode = Mode::from_bits_truncate(0o644);
-    let (fd, created) = match openat(
-        &dir,
-        name.as_os_str(),
-        base | OFlag::O_CREAT | OFlag::O_EXCL,
-        mode,
-    ) {
-        Ok(fd) => (fd, true),
-        Err(Errno::EEXIST) => match openat(&dir, name.as_os_str(), base, Mode::empty()) {
-            Ok(fd) => (fd, false),
-            Err(Errno::ELOOP) => {
-                let link = openat(
-                    &dir,
-                    name.as_os_str(),
-                    OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )?;
-                let st = fstat(link.as_fd())?;
-                if kind(&st) != libc::S_IFLNK {
-                    return Err(Errno::ELOOP.into());
-                }
-                *links += 1;
-                if *links > MAX_LINKS {
-                    return Err(Errno::ELOOP.into());
-                }
-                check_trusted(&dir, &st, Path::new(&name))?;
-                let target = PathBuf::from(nix::fcntl::readlinkat(&link, "")?);
-                let next = match path.parent() {
-                    Some(p) if target.is_relative() => p.join(target),
-                    _ => target,
-                };
-                return Ok(Step::Follow(next));
-            }
-            Err(e) => return Err(e.into()),
-        },
-        Err(e) => return Err(e.into()),
+    let Some((fd, created)) = create_or_open(&dir, &name)? else {
+        return follow_link(&dir, &name, path, links).map(Step::Follow);
     };
-    let st = fstat(fd.as_fd())?;
-    match kind(&st) {
-        libc::S_IFREG if st.st_nlink > 1 => {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!(
-                    "it has {} hard links; a log file must have exactly one",
-                    st.st_nlink
-                ),
-            ));
-        }
-        libc::S_IFREG | libc::S_IFCHR => {}
-        _ if ours(st.st_uid) => {}
-        _ => {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!(
-                    "it is a FIFO or socket owned by uid {}; a log that is not a file must belong to root or to moltd's user",
-                    st.st_uid
-                ),
-            ));
-        }
-    }
+    check_kind(&fstat(fd.as_fd())?)?;
     Ok(Step::Opened(Opened {
         file: blocking(fd)?,
         created,
         via_kernel: false,
     }))
+}
+
+/// Our own stdout or stderr is taken as it is (a socket, as under
+/// journald, cannot be opened through /proc); anything else the kernel
+/// resolves.
+fn open_kernel_made(path: &Path) -> io::Result<Opened> {
+    let fd: OwnedFd = if path == Path::new("/dev/stdout") {
+        std::io::stdout().as_fd().try_clone_to_owned()?
+    } else if path == Path::new("/dev/stderr") {
+        std::io::stderr().as_fd().try_clone_to_owned()?
+    } else {
+        nix::fcntl::open(path, log_flags() - OFlag::O_NOFOLLOW, Mode::empty())?
+    };
+    Ok(Opened {
+        file: blocking(fd)?,
+        created: false,
+        via_kernel: true,
+    })
+}
+
+/// Creates the log (mode 0644), or opens it if it exists: the descriptor
+/// and whether this open created it; `None` if the name is a symlink.
+fn create_or_open(dir: &OwnedFd, name: &OsStr) -> io::Result<Option<(OwnedFd, bool)>> {
+    let mode = Mode::from_bits_truncate(0o644);
+    match openat(
+        dir,
+        name,
+        log_flags() | OFlag::O_CREAT | OFlag::O_EXCL,
+        mode,
+    ) {
+        Ok(fd) => return Ok(Some((fd, true))),
+        Err(Errno::EEXIST) => {}
+        Err(e) => return Err(e.into()),
+    }
+    match openat(dir, name, log_flags(), Mode::empty()) {
+        Ok(fd) => Ok(Some((fd, false))),
+        Err(Errno::ELOOP) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Where the symlink `name` in `dir` leads, if it is trusted: the next
+/// path to open, relative to `path`'s directory when the target is.
+fn follow_link(dir: &OwnedFd, name: &OsStr, path: &Path, links: &mut usize) -> io::Result<PathBuf> {
+    let link = openat(
+        dir,
+        name,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let st = fstat(link.as_fd())?;
+    if kind(&st) != libc::S_IFLNK {
+        return Err(Errno::ELOOP.into());
+    }
+    *links += 1;
+    if *links > MAX_LINKS {
+        return Err(Errno::ELOOP.into());
+    }
+    check_trusted(dir, &st, Path::new(name))?;
+    let target = PathBuf::from(nix::fcntl::readlinkat(&link, "")?);
+    Ok(match path.parent() {
+        Some(p) if target.is_relative() => p.join(target),
+        _ => target,
+    })
+}
+
+/// A log is a regular file with one name, a device, or a FIFO or socket
+/// that root or moltd's user made.
+fn check_kind(st: &FileStat) -> io::Result<()> {
+    match kind(st) {
+        libc::S_IFREG if st.st_nlink > 1 => Err(Refused::HardLinks(st.st_nlink).into()),
+        libc::S_IFREG | libc::S_IFCHR => Ok(()),
+        _ if ours(st.st_uid) => Ok(()),
+        _ => Err(Refused::ForeignSpecial(st.st_uid).into()),
+    }
 }
 
 /// `fd` with O_NONBLOCK cleared.
@@ -354,40 +417,4 @@ pub fn give_to(opened: &Opened, path: &Path, owner: Option<(Uid, Gid)>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn hard_links_are_refused_and_our_own_symlinks_followed() {
-        let dir = std::env::temp_dir().join(format!("moltd-logopen-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        let real = dir.join("real.log");
-        let o = open_log(&real).expect("create");
-        assert!(o.created);
-        let mut f = o.file;
-        f.write_all(b"one\n").expect("write");
-        assert!(!open_log(&real).expect("again").created);
-        // A link made by this process's user, in a directory only it can
-        // write, is followed.
-        std::os::unix::fs::symlink("real.log", dir.join("via-link.log")).expect("link");
-        let mut g = open_append(&dir.join("via-link.log")).expect("own link followed");
-        g.write_all(b"two\n").expect("write");
-        assert_eq!(std::fs::read_to_string(&real).expect("read"), "one\ntwo\n");
-        // Missing directories are created on the way.
-        assert!(open_log(&dir.join("a/b/c.log")).expect("nested").created);
-        // A second name of the file is refused.
-        std::fs::hard_link(&real, dir.join("hard.log")).expect("hard link");
-        let e = open_append(&dir.join("hard.log")).expect_err("refused");
-        assert!(e.to_string().contains("hard links"), "{e}");
-        // In a directory others can write, even our own link is not
-        // trusted (someone else could have renamed it there).
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
-        let e = open_append(&dir.join("via-link.log")).expect_err("refused");
-        assert!(e.to_string().contains("others can write"), "{e}");
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-}
+mod tests;
