@@ -267,7 +267,7 @@ fn main() {
 /// Feeds `input` to the chunked-body decoder `step` bytes at a time;
 /// returns its verdict, the bytes it left unconsumed, and the bytes fed.
 async fn chunked(input: &[u8], step: usize) -> (Result<(), String>, usize, usize) {
-    use moltd::worker::request_body::{Fill, Framing, Source};
+    use moltd::worker::http1::request_body::{Fill, Framing, Source};
     struct Pieces {
         rest: Vec<u8>,
         step: usize,
