@@ -212,6 +212,8 @@ pub fn kernel_made(path: &Path) -> bool {
             .any(|p| path == Path::new(p))
 }
 
+/// One step of [`open_log`]: the file opened, or the trusted symlink in
+/// its place to follow next.
 fn open_once(path: &Path, links: &mut usize) -> io::Result<Step> {
     let base = OFlag::O_WRONLY
         | OFlag::O_APPEND
@@ -219,21 +221,7 @@ fn open_once(path: &Path, links: &mut usize) -> io::Result<Step> {
         | OFlag::O_NONBLOCK
         | OFlag::O_CLOEXEC;
     if kernel_made(path) {
-        // Our own stdout or stderr is taken as it is (a socket, as under
-        // journald, cannot be opened through /proc); anything else the
-        // kernel resolves.
-        let fd: OwnedFd = if path == Path::new("/dev/stdout") {
-            std::io::stdout().as_fd().try_clone_to_owned()?
-        } else if path == Path::new("/dev/stderr") {
-            std::io::stderr().as_fd().try_clone_to_owned()?
-        } else {
-            nix::fcntl::open(path, base - OFlag::O_NOFOLLOW, Mode::empty())?
-        };
-        return Ok(Step::Opened(Opened {
-            file: blocking(fd)?,
-            created: false,
-            via_kernel: true,
-        }));
+        return open_kernel_made(path, base).map(Step::Opened);
     }
     let Parent { dir, name } = parent_counting(path, links)?;
     let mode = Mode::from_bits_truncate(0o644);
@@ -246,61 +234,89 @@ fn open_once(path: &Path, links: &mut usize) -> io::Result<Step> {
         Ok(fd) => (fd, true),
         Err(Errno::EEXIST) => match openat(&dir, name.as_os_str(), base, Mode::empty()) {
             Ok(fd) => (fd, false),
-            Err(Errno::ELOOP) => {
-                let link = openat(
-                    &dir,
-                    name.as_os_str(),
-                    OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )?;
-                let st = fstat(link.as_fd())?;
-                if kind(&st) != libc::S_IFLNK {
-                    return Err(Errno::ELOOP.into());
-                }
-                *links += 1;
-                if *links > MAX_LINKS {
-                    return Err(Errno::ELOOP.into());
-                }
-                check_trusted(&dir, &st, Path::new(&name))?;
-                let target = PathBuf::from(nix::fcntl::readlinkat(&link, "")?);
-                let next = match path.parent() {
-                    Some(p) if target.is_relative() => p.join(target),
-                    _ => target,
-                };
-                return Ok(Step::Follow(next));
-            }
+            Err(Errno::ELOOP) => return follow_link(&dir, &name, path, links).map(Step::Follow),
             Err(e) => return Err(e.into()),
         },
         Err(e) => return Err(e.into()),
     };
-    let st = fstat(fd.as_fd())?;
-    match kind(&st) {
-        libc::S_IFREG if st.st_nlink > 1 => {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!(
-                    "it has {} hard links; a log file must have exactly one",
-                    st.st_nlink
-                ),
-            ));
-        }
-        libc::S_IFREG | libc::S_IFCHR => {}
-        _ if ours(st.st_uid) => {}
-        _ => {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!(
-                    "it is a FIFO or socket owned by uid {}; a log that is not a file must belong to root or to moltd's user",
-                    st.st_uid
-                ),
-            ));
-        }
-    }
+    check_kind(&fstat(fd.as_fd())?)?;
     Ok(Step::Opened(Opened {
         file: blocking(fd)?,
         created,
         via_kernel: false,
     }))
+}
+
+/// Our own stdout or stderr is taken as it is (a socket, as under
+/// journald, cannot be opened through /proc); anything else the kernel
+/// resolves.
+fn open_kernel_made(path: &Path, base: OFlag) -> io::Result<Opened> {
+    let fd: OwnedFd = if path == Path::new("/dev/stdout") {
+        std::io::stdout().as_fd().try_clone_to_owned()?
+    } else if path == Path::new("/dev/stderr") {
+        std::io::stderr().as_fd().try_clone_to_owned()?
+    } else {
+        nix::fcntl::open(path, base - OFlag::O_NOFOLLOW, Mode::empty())?
+    };
+    Ok(Opened {
+        file: blocking(fd)?,
+        created: false,
+        via_kernel: true,
+    })
+}
+
+/// The path a symlink named `name` in `dir` (the last component of
+/// `path`) leads to, if it is one and is trusted; ELOOP otherwise, or
+/// past [`MAX_LINKS`].
+fn follow_link(
+    dir: &OwnedFd,
+    name: &OsString,
+    path: &Path,
+    links: &mut usize,
+) -> io::Result<PathBuf> {
+    let link = openat(
+        dir,
+        name.as_os_str(),
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let st = fstat(link.as_fd())?;
+    if kind(&st) != libc::S_IFLNK {
+        return Err(Errno::ELOOP.into());
+    }
+    *links += 1;
+    if *links > MAX_LINKS {
+        return Err(Errno::ELOOP.into());
+    }
+    check_trusted(dir, &st, Path::new(name))?;
+    let target = PathBuf::from(nix::fcntl::readlinkat(&link, "")?);
+    Ok(match path.parent() {
+        Some(p) if target.is_relative() => p.join(target),
+        _ => target,
+    })
+}
+
+/// Refuses what a log must not be: a regular file with a second name, or
+/// a FIFO or socket someone else owns.
+fn check_kind(st: &FileStat) -> io::Result<()> {
+    match kind(st) {
+        libc::S_IFREG if st.st_nlink > 1 => Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "it has {} hard links; a log file must have exactly one",
+                st.st_nlink
+            ),
+        )),
+        libc::S_IFREG | libc::S_IFCHR => Ok(()),
+        _ if ours(st.st_uid) => Ok(()),
+        _ => Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "it is a FIFO or socket owned by uid {}; a log that is not a file must belong to root or to moltd's user",
+                st.st_uid
+            ),
+        )),
+    }
 }
 
 /// `fd` with O_NONBLOCK cleared.
