@@ -291,21 +291,16 @@ const KNOWN_CYCLE_EDGES: &[(&str, &str)] = &[
 fn no_import_cycle_between_sibling_modules() {
     use std::collections::{BTreeMap, BTreeSet};
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    sources(&src, &mut files);
+    let files = all_sources();
     let modules: BTreeSet<Vec<String>> = files
         .iter()
         .map(|(p, _)| module_of(&src, Path::new(p)))
         .collect();
     // parent module -> (child -> children it imports)
     let mut graphs: BTreeMap<Vec<String>, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
-    for (path, _) in &files {
+    for (path, code) in &files {
         let me = module_of(&src, Path::new(path));
-        let (_, code) = all_sources()
-            .into_iter()
-            .find(|(p, _)| p == path)
-            .expect("stripped source");
-        for named in imports_of(&me, &code) {
+        for named in imports_of(&me, code) {
             // The longest prefix that is a module file.
             let Some(target) = (0..=named.len())
                 .rev()

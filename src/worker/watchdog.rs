@@ -241,4 +241,46 @@ mod tests {
             (Alarm::Stalled, 21)
         );
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_squeeze_closes_a_connection_idle_past_squeeze_idle() {
+        let (s, _c) = socket().await;
+        let a = Activity::new();
+        a.read_some();
+        a.request_started();
+        a.response_started();
+        a.wrote(100);
+        a.response_done();
+        let drain = Drain::new();
+        let _guard = drain.guard();
+        let squeeze = async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            drain.squeeze();
+            std::future::pending::<()>().await
+        };
+        let l = limits(75, 60, 60);
+        let (alarm, secs) = tokio::select! {
+            r = alarm_after(&drain, &a, &s, &l) => r,
+            _ = squeeze => unreachable!(),
+        };
+        assert_eq!(
+            (alarm, secs),
+            (Alarm::Idle, 2),
+            "not after keepalive_timeout"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_body_gets_client_header_timeout_from_its_head() {
+        let (s, _c) = socket().await;
+        let a = Activity::new();
+        a.read_some();
+        a.request_started();
+        a.awaiting_body();
+        // keepalive_timeout (5 s) does not cut a request in progress.
+        assert_eq!(
+            alarm_after(&Drain::new(), &a, &s, &limits(5, 10, 60)).await,
+            (Alarm::HeaderOverdue, 10)
+        );
+    }
 }
