@@ -1,8 +1,8 @@
 //! HTTP/1 on the wire, all of it: every request of a connection is parsed
-//! here (`parse.rs`, with `httparse`), its framing checked (`framing.rs`),
+//! here (`request_head.rs`, with `httparse`), its framing checked (`framing.rs`),
 //! its body read and thrown away (`request_body.rs`; GET and HEAD may
 //! carry one, other methods get 405), and the answer written by our own
-//! writer (`head.rs` for the status line and headers, `send.rs` for the
+//! writer (`response_head.rs` for the status line and headers, `send.rs` for the
 //! body, file bodies with sendfile). Whether the connection stays open is
 //! `keep_alive.rs`'s rule.
 //!
@@ -19,12 +19,12 @@
 //! at once, before its body.
 
 pub mod framing;
-pub mod head;
 pub mod keep_alive;
-pub mod parse;
 pub mod read;
 pub mod request_body;
+pub mod request_head;
 pub mod respond;
+pub mod response_head;
 pub mod send;
 
 use std::sync::Arc;
@@ -38,8 +38,8 @@ use super::client::Client;
 use super::io::{Activity, has_pending_input};
 use crate::http::Body;
 use keep_alive::After;
-use parse::{Head, Parsed};
 use request_body::{BodyError, Framing, Socket, Source};
+use request_head::{Head, Parsed};
 
 /// How the connection ended.
 #[derive(Debug)]
@@ -124,17 +124,18 @@ pub async fn serve_connection(
 /// case) is parsed at once; one still arriving is parsed again only once
 /// its end may be there.
 fn next_head(buf: &mut BytesMut, scanned: &mut usize) -> Parsed {
-    let parsed = if buf.is_empty() || (*scanned > 0 && !parse::head_may_be_complete(buf, scanned)) {
-        Parsed::Partial
-    } else {
-        match parse::parse(buf) {
-            Parsed::Partial => {
-                *scanned = (*scanned).max(buf.len());
-                Parsed::Partial
+    let parsed =
+        if buf.is_empty() || (*scanned > 0 && !request_head::head_may_be_complete(buf, scanned)) {
+            Parsed::Partial
+        } else {
+            match request_head::parse(buf) {
+                Parsed::Partial => {
+                    *scanned = (*scanned).max(buf.len());
+                    Parsed::Partial
+                }
+                done => done,
             }
-            done => done,
-        }
-    };
+        };
     if !matches!(parsed, Parsed::Partial) {
         *scanned = 0;
     }
@@ -207,7 +208,7 @@ async fn write_answer(
     activity: &Activity,
 ) -> Option<End> {
     head.clear();
-    let after = head::render_head(&a.resp, a.version, a.keep_alive, head);
+    let after = response_head::render_head(&a.resp, a.version, a.keep_alive, head);
     let sent = send::send(stream, activity, head, a.resp.body_mut()).await;
     // Dropping the body writes the access-log line.
     drop(a.resp);
