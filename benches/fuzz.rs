@@ -167,7 +167,7 @@ fn main() {
     let moltd_alpha = ["3", "4", "99", ";", ":", "abc", "-1", "", "2147483648", " "];
     run("handover", secs, &mut rng, |r| {
         let v = r.string(&moltd_alpha, 10);
-        let (fds, _) = moltd::listen::parse_handover(&v);
+        let (fds, _) = moltd::master::upgrade::parse_handover(&v);
         let mut sorted = fds.clone();
         sorted.sort();
         sorted.dedup();
@@ -267,7 +267,7 @@ fn main() {
 /// Feeds `input` to the chunked-body decoder `step` bytes at a time;
 /// returns its verdict, the bytes it left unconsumed, and the bytes fed.
 async fn chunked(input: &[u8], step: usize) -> (Result<(), String>, usize, usize) {
-    use moltd::worker::request_body::{Fill, Framing, Source};
+    use moltd::worker::http1::request_body::{Fill, Framing, Source};
     struct Pieces {
         rest: Vec<u8>,
         step: usize,

@@ -7,17 +7,13 @@
 
 use std::fmt;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::rc::Rc;
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
+use crate::crit;
 use crate::sys::fd;
-use crate::{crit, emerg, notice};
-
-/// The environment variable that carries listener fds into a new binary,
-/// `"3;4;"`, like nginx's `NGINX`.
-pub const HANDOVER_VAR: &str = "MOLTD";
 
 /// The listen(2) backlog, nginx's default: enough for a burst of connects
 /// while workers are busy or being replaced.
@@ -101,50 +97,6 @@ pub fn open(
     Ok(out)
 }
 
-/// The `MOLTD` value for `listeners`: each fd followed by `;`.
-pub fn handover_value(listeners: &[Shared]) -> String {
-    listeners
-        .iter()
-        .map(|l| format!("{};", l.socket.as_raw_fd()))
-        .collect()
-}
-
-/// A complaint found while parsing a handover variable.
-#[derive(Debug, PartialEq, Eq)]
-pub struct BadToken(pub String);
-
-/// Parses a handover value by nginx's rules: `;` or `:` ends a number; a bad
-/// token stops the parse; an unterminated tail is ignored. Returns the fds
-/// and the complaints (as log messages).
-pub fn parse_handover(value: &str) -> (Vec<RawFd>, Vec<String>) {
-    let mut fds = Vec::new();
-    let mut complaints = Vec::new();
-    let mut rest = value;
-    while let Some(end) = rest.find([';', ':']) {
-        let token = &rest[..end];
-        match token.parse::<RawFd>() {
-            Ok(n) if !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) => {
-                if !fds.contains(&n) {
-                    fds.push(n);
-                }
-                rest = &rest[end + 1..];
-            }
-            _ => {
-                complaints.push(format!(
-                    "invalid socket number \"{rest}\" in {HANDOVER_VAR} environment variable, ignoring the rest of the variable"
-                ));
-                break;
-            }
-        }
-    }
-    if !rest.is_empty() {
-        complaints.push(format!(
-            "invalid socket number \"{rest}\" in {HANDOVER_VAR} environment variable, ignoring"
-        ));
-    }
-    (fds, complaints)
-}
-
 /// Why an inherited fd is not adopted as a listener.
 #[derive(Debug)]
 pub enum InheritError {
@@ -226,24 +178,11 @@ fn check_inherited(raw: RawFd) -> Result<Listener, InheritError> {
     })
 }
 
-/// Adopts the listeners handed over by a previous master (`MOLTD`) or by
-/// systemd (`LISTEN_FDS`), logging what it uses and ignoring anything that
-/// is not a listening socket.
-pub fn adopt(handover: &crate::master::upgrade::Handover) -> Vec<Listener> {
-    if let Some(value) = &handover.moltd {
-        notice!("using inherited sockets from \"{value}\"");
-        for c in &handover.complaints {
-            emerg!("{c}");
-        }
-    }
-    if !handover.systemd.is_empty() {
-        notice!(
-            "using {} socket(s) from systemd (LISTEN_FDS)",
-            handover.systemd.len()
-        );
-    }
+/// Adopts inherited fds as listeners, refusing (with a crit line) any
+/// that is not a listening TCP socket of ours to take.
+pub fn adopt_fds(fds: &[RawFd]) -> Vec<Listener> {
     let mut out = Vec::new();
-    for raw in handover.sockets() {
+    for &raw in fds {
         match check_inherited(raw) {
             Ok(l) => out.push(l),
             Err(e) => crit!("{e}"),
@@ -255,26 +194,7 @@ pub fn adopt(handover: &crate::master::upgrade::Handover) -> Vec<Listener> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn handover_parsing_follows_nginx_rules() {
-        assert_eq!(parse_handover("3;4;"), (vec![3, 4], vec![]));
-        assert_eq!(parse_handover("3:"), (vec![3], vec![]));
-        assert_eq!(parse_handover("3;3;"), (vec![3], vec![]));
-        assert_eq!(parse_handover(""), (vec![], vec![]));
-        let (fds, c) = parse_handover("3");
-        assert!(fds.is_empty());
-        assert_eq!(c.len(), 1);
-        assert!(c[0].contains("\"3\""), "{c:?}");
-        let (fds, c) = parse_handover("abc;3;");
-        assert!(fds.is_empty());
-        assert_eq!(c.len(), 2);
-        let (fds, c) = parse_handover("3;abc");
-        assert_eq!(fds, vec![3]);
-        assert_eq!(c.len(), 1);
-        let (fds, _) = parse_handover(";5;");
-        assert!(fds.is_empty());
-    }
+    use std::os::fd::AsRawFd;
 
     #[test]
     fn bind_and_check_inherited() {
@@ -282,7 +202,7 @@ mod tests {
         let sock = SockRef::from(&l);
         assert!(sock.is_listener().expect("SO_ACCEPTCONN"));
         assert!(sock.nonblocking().expect("flags"));
-        let v = handover_value(&[Rc::new(Listener {
+        let v = crate::master::upgrade::handover_value(&[Rc::new(Listener {
             addr: l.local_addr().expect("addr"),
             socket: l,
         })]);

@@ -11,7 +11,7 @@ use std::path::Path;
 use crate::config::{self, Config, ConfigError, Location};
 use crate::listen::BindError;
 use crate::log::files::{LogFiles, LogFilesError};
-use crate::master::pidfile::{self, PidFileError};
+use crate::pidfile::{self, PidFileError};
 
 /// Who runs the preflight, which decides the few checks that differ.
 #[derive(Debug, Clone, Copy)]
@@ -83,7 +83,7 @@ pub fn preflight(location: &Location, purpose: Purpose<'_>) -> Result<Checked, P
     if let Purpose::Test = purpose {
         try_listen(&config)?;
     }
-    let logs = LogFiles::try_open(&config).map_err(PreflightError::Logs)?;
+    let logs = LogFiles::open(&config).map_err(PreflightError::Logs)?;
     let pid_moved = match purpose {
         Purpose::Reload { pid } => config.pid != pid,
         Purpose::Test | Purpose::Start => true,

@@ -165,3 +165,187 @@ fn the_masters_state_machine_does_no_io() {
         }
     }
 }
+
+/// A module's path from the crate root: `worker/conn.rs` is
+/// `["worker", "conn"]`, `worker/mod.rs` is `["worker"]`, `lib.rs` is `[]`.
+fn module_of(src: &Path, file: &Path) -> Vec<String> {
+    let rel = file.strip_prefix(src).unwrap_or(file);
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if let Some(last) = parts.pop() {
+        let stem = last.trim_end_matches(".rs");
+        if !matches!(stem, "mod" | "lib" | "main") {
+            parts.push(stem.to_string());
+        }
+    }
+    parts
+}
+
+/// Every path named from `at` on: `a::b`, `a::{b, c::{d, self}}`, with
+/// renames and globs reduced to their prefix.
+fn path_tree(code: &[u8], mut at: usize, prefix: &[String], out: &mut Vec<Vec<String>>) -> usize {
+    let mut path = prefix.to_vec();
+    loop {
+        while code.get(at).is_some_and(|c| c.is_ascii_whitespace()) {
+            at += 1;
+        }
+        match code.get(at) {
+            Some(b'{') => {
+                at += 1;
+                loop {
+                    while code
+                        .get(at)
+                        .is_some_and(|c| c.is_ascii_whitespace() || *c == b',')
+                    {
+                        at += 1;
+                    }
+                    match code.get(at) {
+                        Some(b'}') | None => return at + 1,
+                        _ => at = path_tree(code, at, &path, out),
+                    }
+                }
+            }
+            Some(c) if c.is_ascii_alphanumeric() || *c == b'_' => {
+                let start = at;
+                while code
+                    .get(at)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                {
+                    at += 1;
+                }
+                let word = String::from_utf8_lossy(&code[start..at]).into_owned();
+                if word != "self" {
+                    path.push(word);
+                }
+                if code.get(at..at + 2) == Some(b"::".as_slice()) {
+                    at += 2;
+                    continue;
+                }
+                out.push(path);
+                return at;
+            }
+            _ => {
+                out.push(path);
+                return at;
+            }
+        }
+    }
+}
+
+/// The modules `file` (module `me`) names through `crate::` and `super::`
+/// paths, in `use` items and in code (`$crate::` in macros excluded).
+fn imports_of(me: &[String], code: &str) -> Vec<Vec<String>> {
+    // Unit tests at the end of a file may reach anywhere in their parent.
+    let code = code
+        .split("#[cfg(test)]\nmod tests {")
+        .next()
+        .unwrap_or(code);
+    let bytes = code.as_bytes();
+    let mut found = Vec::new();
+    for start in ["crate::", "super::"] {
+        for (i, _) in code.match_indices(start) {
+            let before = i.checked_sub(1).and_then(|j| bytes.get(j)).copied();
+            if before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$') {
+                continue;
+            }
+            if start == "super::" && code[..i].ends_with("super::") {
+                continue; // counted from the first `super::`
+            }
+            let mut base: Vec<String> = if start == "crate::" {
+                Vec::new()
+            } else {
+                me.to_vec()
+            };
+            let mut at = i + start.len();
+            if start == "super::" {
+                // `module_of` already names a mod.rs after its directory, so
+                // one `super` is one step up either way.
+                base.pop();
+                while code[at..].starts_with("super::") {
+                    base.pop();
+                    at += "super::".len();
+                }
+            }
+            path_tree(bytes, at, &base, &mut found);
+        }
+    }
+    found
+}
+
+#[test]
+fn no_import_cycle_between_sibling_modules() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let files = all_sources();
+    let modules: BTreeSet<Vec<String>> = files
+        .iter()
+        .map(|(p, _)| module_of(&src, Path::new(p)))
+        .collect();
+    // parent module -> (child -> children it imports)
+    let mut graphs: BTreeMap<Vec<String>, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    for (path, code) in &files {
+        let me = module_of(&src, Path::new(path));
+        for named in imports_of(&me, code) {
+            // The longest prefix that is a module file.
+            let Some(target) = (0..=named.len())
+                .rev()
+                .map(|n| named[..n].to_vec())
+                .find(|m| modules.contains(m))
+            else {
+                continue;
+            };
+            let common = me.iter().zip(&target).take_while(|(a, b)| a == b).count();
+            // One is inside the other: a parent naming its child, or a
+            // child its parent's items; no sibling edge.
+            if common == me.len() || common == target.len() {
+                continue;
+            }
+            graphs
+                .entry(me[..common].to_vec())
+                .or_default()
+                .entry(me[common].clone())
+                .or_default()
+                .insert(target[common].clone());
+        }
+    }
+    for (parent, graph) in &graphs {
+        // Depth-first search; a node met again on the stack closes a cycle.
+        fn visit(
+            node: &str,
+            graph: &BTreeMap<String, BTreeSet<String>>,
+            stack: &mut Vec<String>,
+            done: &mut BTreeSet<String>,
+        ) -> Option<Vec<String>> {
+            if let Some(at) = stack.iter().position(|n| n == node) {
+                let mut cycle = stack[at..].to_vec();
+                cycle.push(node.to_string());
+                return Some(cycle);
+            }
+            if !done.insert(node.to_string()) {
+                return None;
+            }
+            stack.push(node.to_string());
+            for next in graph.get(node).into_iter().flatten() {
+                if let Some(c) = visit(next, graph, stack, done) {
+                    return Some(c);
+                }
+            }
+            stack.pop();
+            None
+        }
+        let mut done = BTreeSet::new();
+        for node in graph.keys() {
+            let mut stack = Vec::new();
+            if let Some(cycle) = visit(node, graph, &mut stack, &mut done) {
+                let within = if parent.is_empty() {
+                    "crate".to_string()
+                } else {
+                    parent.join("::")
+                };
+                panic!("import cycle in {within}: {}", cycle.join(" -> "));
+            }
+        }
+    }
+}

@@ -200,19 +200,7 @@ pub(crate) fn walk(root: &Path, root_fd: OwnedFd, rel: &Path, flags: OFlag) -> i
             continue;
         }
         if name.as_os_str() == ".." {
-            let Some(parent) = above.pop() else {
-                return Err(escaped());
-            };
-            let up = openat(top, "..", step | OFlag::O_DIRECTORY, Mode::empty())?;
-            if id(&up)? != parent {
-                // Moved while we walked: refuse rather than guess.
-                return Err(escaped());
-            }
-            cur = if above.is_empty() && parent == root_id {
-                None
-            } else {
-                Some((up, parent))
-            };
+            cur = step_up(top, &mut above, root_id)?;
             continue;
         }
         let last = todo.is_empty();
@@ -264,6 +252,30 @@ pub(crate) fn walk(root: &Path, root_fd: OwnedFd, rel: &Path, flags: OFlag) -> i
     // link.
     let top = cur.as_ref().map_or(&root_fd, |(fd, _)| fd);
     Ok(openat(top, ".", flags, Mode::empty())?)
+}
+
+/// `..` from `top`: its parent, checked to be the directory the walk came
+/// from (`above`'s last), as an open directory and its identity; `None`
+/// when that is the root.
+fn step_up(
+    top: &OwnedFd,
+    above: &mut Vec<(u64, u64)>,
+    root_id: (u64, u64),
+) -> io::Result<Option<(OwnedFd, (u64, u64))>> {
+    let Some(parent) = above.pop() else {
+        return Err(escaped());
+    };
+    let step = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let up = openat(top, "..", step | OFlag::O_DIRECTORY, Mode::empty())?;
+    if id(&up)? != parent {
+        // Moved while we walked: refuse rather than guess.
+        return Err(escaped());
+    }
+    Ok(if above.is_empty() && parent == root_id {
+        None
+    } else {
+        Some((up, parent))
+    })
 }
 
 /// Device and inode of an open file.

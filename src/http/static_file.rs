@@ -1,25 +1,25 @@
-//! A regular file: pick the precompressed variant, open it, answer the
-//! preconditions (304/412), then ranges (206/416) or the whole file (200),
-//! with Content-Type, Content-Length, Last-Modified, a strong ETag in
-//! nginx's `"mtime-size"` hex form and Accept-Ranges.
+//! A regular file, in three steps: the variant (a precompressed sibling
+//! or the file itself, opened or read from the cache), its validators
+//! (ETag and Last-Modified, and the preconditions they answer: 304/412),
+//! then the body plan (`file_body.rs`: ranges 206/416, the whole file
+//! 200, nothing for HEAD), with Content-Type, Content-Length,
+//! Last-Modified, a strong ETag in nginx's `"mtime-size"` hex form and
+//! Accept-Ranges.
 
-use std::fs::File;
 use std::io::ErrorKind;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use hyper::header::{
-    ACCEPT_ENCODING, ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE,
-    ETAG, HeaderMap, HeaderValue, IF_RANGE, LAST_MODIFIED, RANGE, VARY,
+    ACCEPT_ENCODING, ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_TYPE, ETAG, HeaderMap, HeaderValue,
+    IF_RANGE, LAST_MODIFIED, RANGE, VARY,
 };
 use hyper::{Method, Response, StatusCode};
 
-use bytes::Bytes;
-
 use super::cache::{FileCache, Meta, Rendered};
 use super::conditional::{self, Validators};
-use super::range::{self, Plan};
+use super::file_body::{self, Data};
+use super::range;
+use super::refusal::Refusal;
 use super::resolve::Target;
 use super::{Body, mime, precompressed};
 use crate::config::Settings;
@@ -58,54 +58,86 @@ fn header(headers: &HeaderMap, name: hyper::header::HeaderName) -> Option<&str> 
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// A multipart boundary unique enough within this process.
-fn boundary() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos() as u64);
-    format!("{:020}", NEXT.fetch_add(1, Ordering::Relaxed) ^ seed)
+/// The representation chosen for a request, opened.
+struct Variant {
+    /// Its bytes.
+    data: Data,
+    /// The metadata they were read or opened under.
+    meta: Meta,
+    /// `Content-Encoding`, for a precompressed sibling.
+    encoding: Option<&'static str>,
+    /// A sibling exists: the response varies by Accept-Encoding.
+    vary: bool,
+    /// Header values of this version.
+    rendered: Rendered,
 }
 
-/// An error status, with headers the error page must carry (416's
-/// `Content-Range`).
-#[derive(Debug)]
-pub struct Refusal {
-    /// The status.
-    pub status: StatusCode,
-    /// Headers to add to the error page.
-    pub headers: HeaderMap,
-}
-
-impl From<StatusCode> for Refusal {
-    fn from(status: StatusCode) -> Self {
-        Refusal {
-            status,
-            headers: HeaderMap::new(),
+/// Picks the precompressed sibling or the file itself and opens it: small
+/// files come from memory, read under exactly this metadata; others are
+/// opened and streamed, with headers from the open file.
+fn variant(
+    path: &Target<'_>,
+    meta: &Meta,
+    settings: &Settings,
+    headers: &HeaderMap,
+    cache: &FileCache,
+) -> Result<Variant, Refusal> {
+    let choice = precompressed::choose(path, settings, header(headers, ACCEPT_ENCODING), cache);
+    let (send_path, encoding, meta) = match &choice.variant {
+        Some(v) => (&v.path, Some(v.encoding), v.meta),
+        None => (path, None, *meta),
+    };
+    let (data, meta) = match cache.body(send_path, &meta) {
+        Some(bytes) => (Data::Mem(bytes), meta),
+        None => {
+            let (file, m) = cache.open(send_path, &meta).map_err(|e| status_for(&e))?;
+            (Data::File(file), m)
         }
+    };
+    if !meta.is_file {
+        return Err(StatusCode::NOT_FOUND.into());
     }
+    let rendered = cache.rendered(send_path.path(), &meta, || Rendered {
+        etag: HeaderValue::from_str(&etag(&meta)).unwrap_or(HeaderValue::from_static("\"\"")),
+        last_modified: HeaderValue::from_str(&super::date::http_date(meta.mtime))
+            .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
+        content_type: HeaderValue::from_str(&mime::content_type(path.path(), settings))
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    });
+    Ok(Variant {
+        data,
+        meta,
+        encoding,
+        vary: choice.vary,
+        rendered,
+    })
 }
 
-/// Where the bytes of the representation come from.
-enum Data {
-    /// The whole file, held by the open-file cache.
-    Mem(Bytes),
-    /// An open file, streamed.
-    File(Arc<File>),
-}
-
-impl Data {
-    fn push(&self, body: &mut Body, offset: u64, len: u64) {
-        match self {
-            Data::Mem(b) => body.push_bytes(b.slice(offset as usize..(offset + len) as usize)),
-            Data::File(f) => body.push_file(Arc::clone(f), offset, len),
-        }
+/// The validators of `v` on `resp`, and the status the request's
+/// preconditions demand of them (304, or 412 as an error), if any.
+fn validators(
+    v: &Variant,
+    method: &Method,
+    headers: &HeaderMap,
+    resp: &mut Response<Body>,
+) -> Result<Option<StatusCode>, Refusal> {
+    let h = resp.headers_mut();
+    h.insert(LAST_MODIFIED, v.rendered.last_modified.clone());
+    h.insert(ETAG, v.rendered.etag.clone());
+    if v.vary {
+        h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     }
-
-    fn body(&self, offset: u64, len: u64) -> Body {
-        let mut body = Body::empty();
-        self.push(&mut body, offset, len);
-        body
+    if let Some(enc) = v.encoding {
+        h.insert(CONTENT_ENCODING, HeaderValue::from_static(enc));
+    }
+    let validators = Validators {
+        etag: v.rendered.etag.to_str().unwrap_or(""),
+        last_modified: Some(v.meta.mtime),
+    };
+    match conditional::evaluate(method, headers, &validators) {
+        Some(StatusCode::NOT_MODIFIED) => Ok(Some(StatusCode::NOT_MODIFIED)),
+        Some(status) => Err(status.into()),
+        None => Ok(None),
     }
 }
 
@@ -118,71 +150,21 @@ pub fn respond(
     headers: &HeaderMap,
     cache: &FileCache,
 ) -> Result<Response<Body>, Refusal> {
-    let choice = precompressed::choose(path, settings, header(headers, ACCEPT_ENCODING), cache);
-    let (send_path, encoding, meta) = match &choice.variant {
-        Some(v) => (&v.path, Some(v.encoding), v.meta),
-        None => (path, None, *meta),
-    };
-    // Small files come from memory, read under exactly this metadata;
-    // others are opened and streamed, with headers from the open file.
-    let (data, meta) = match cache.body(send_path, &meta) {
-        Some(bytes) => (Data::Mem(bytes), meta),
-        None => {
-            let (file, m) = cache.open(send_path, &meta).map_err(|e| status_for(&e))?;
-            (Data::File(file), m)
-        }
-    };
-    if !meta.is_file {
-        return Err(StatusCode::NOT_FOUND.into());
-    }
-    let len = meta.len;
-    let rendered = cache.rendered(send_path.path(), &meta, || Rendered {
-        etag: HeaderValue::from_str(&etag(&meta)).unwrap_or(HeaderValue::from_static("\"\"")),
-        last_modified: HeaderValue::from_str(&super::date::http_date(meta.mtime))
-            .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
-        content_type: HeaderValue::from_str(&mime::content_type(path.path(), settings))
-            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-    });
-    let tag = rendered.etag.to_str().unwrap_or("");
-    let last_modified = rendered.last_modified.to_str().ok();
-
+    let v = variant(path, meta, settings, headers, cache)?;
     let mut resp = Response::new(Body::empty());
-    {
-        let h = resp.headers_mut();
-        h.insert(LAST_MODIFIED, rendered.last_modified.clone());
-        h.insert(ETAG, rendered.etag.clone());
-        if choice.vary {
-            h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-        }
-        if let Some(enc) = encoding {
-            h.insert(CONTENT_ENCODING, HeaderValue::from_static(enc));
-        }
+    if let Some(status) = validators(&v, method, headers, &mut resp)? {
+        *resp.status_mut() = status;
+        return Ok(resp);
     }
-    let validators = Validators {
-        etag: tag,
-        last_modified: Some(meta.mtime),
-    };
-    match conditional::evaluate(method, headers, &validators) {
-        Some(StatusCode::NOT_MODIFIED) => {
-            *resp.status_mut() = StatusCode::NOT_MODIFIED;
-            return Ok(resp);
-        }
-        Some(status) => return Err(status.into()),
-        None => {}
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, v.rendered.content_type.clone());
+    if settings.max_ranges > 0 {
+        h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
-    {
-        let h = resp.headers_mut();
-        h.insert(CONTENT_TYPE, rendered.content_type.clone());
-        if settings.max_ranges > 0 {
-            h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-        }
-    }
-    let ctype = rendered
-        .content_type
-        .to_str()
-        .unwrap_or("application/octet-stream");
-
+    // Ranges apply to GET only, and only while If-Range still matches.
     let range_header = if method == Method::GET {
+        let tag = v.rendered.etag.to_str().unwrap_or("");
+        let last_modified = v.rendered.last_modified.to_str().ok();
         header(headers, RANGE).filter(|_| {
             header(headers, IF_RANGE)
                 .is_none_or(|ir| range::if_range_matches(ir, tag, last_modified))
@@ -190,52 +172,14 @@ pub fn respond(
     } else {
         None
     };
-    let plan = range_header.map_or(Plan::Full, |r| range::plan(r, len, settings.max_ranges));
-    match plan {
-        Plan::Full => {
-            resp.headers_mut()
-                .insert(CONTENT_LENGTH, HeaderValue::from(len));
-            *resp.body_mut() = data.body(0, len);
-        }
-        Plan::Unsatisfiable => {
-            let mut extra = HeaderMap::new();
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
-                extra.insert(CONTENT_RANGE, v);
-            }
-            return Err(Refusal {
-                status: StatusCode::RANGE_NOT_SATISFIABLE,
-                headers: extra,
-            });
-        }
-        Plan::Partial(ranges) if ranges.len() == 1 => {
-            let r = ranges[0];
-            *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
-            let h = resp.headers_mut();
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{len}", r.start, r.end)) {
-                h.insert(CONTENT_RANGE, v);
-            }
-            h.insert(CONTENT_LENGTH, HeaderValue::from(r.len()));
-            *resp.body_mut() = data.body(r.start, r.len());
-        }
-        Plan::Partial(ranges) => {
-            let b = boundary();
-            let mut body = Body::empty();
-            for r in &ranges {
-                body.push_bytes(format!(
-                    "\r\n--{b}\r\nContent-Type: {ctype}\r\nContent-Range: bytes {}-{}/{len}\r\n\r\n",
-                    r.start, r.end
-                ));
-                data.push(&mut body, r.start, r.len());
-            }
-            body.push_bytes(format!("\r\n--{b}--\r\n"));
-            *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
-            let h = resp.headers_mut();
-            if let Ok(v) = HeaderValue::from_str(&format!("multipart/byteranges; boundary={b}")) {
-                h.insert(CONTENT_TYPE, v);
-            }
-            h.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-            *resp.body_mut() = body;
-        }
-    }
+    let plan = range_header.map_or(range::Plan::Full, |r| {
+        range::plan(r, v.meta.len, settings.max_ranges)
+    });
+    let ctype = v
+        .rendered
+        .content_type
+        .to_str()
+        .unwrap_or("application/octet-stream");
+    file_body::apply(plan, &v.data, v.meta.len, ctype, &mut resp)?;
     Ok(resp)
 }

@@ -6,6 +6,7 @@
 //! A write failure (full disk, deleted directory) never stops serving: it
 //! is reported once in the error log until writes succeed again.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::Write;
 use std::net::IpAddr;
@@ -13,6 +14,9 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::SystemTime;
+
+use hyper::header::{HeaderValue, REFERER, USER_AGENT};
+use hyper::{Method, Request, Uri, Version};
 
 use crate::config::Config;
 
@@ -226,6 +230,92 @@ pub struct Entry<'a> {
     pub referer: Option<&'a [u8]>,
     /// User-Agent header, raw.
     pub user_agent: Option<&'a [u8]>,
+}
+
+/// A response's access-log line, captured when the response is made and
+/// written once its body is done: the byte count is only known then, and
+/// the request itself is gone by that time.
+pub struct Pending {
+    remote: IpAddr,
+    status: u16,
+    /// `None` for input that never became a request.
+    request: Option<RequestLine>,
+    referer: Option<HeaderValue>,
+    user_agent: Option<HeaderValue>,
+}
+
+/// Shared, not copied: the line is formatted once, when written.
+struct RequestLine {
+    method: Method,
+    uri: Uri,
+    version: Version,
+}
+
+impl Pending {
+    /// The line for the answer to `req` from `remote`.
+    pub fn for_request<B>(req: &Request<B>, remote: IpAddr, status: u16) -> Self {
+        let h = req.headers();
+        Pending {
+            remote,
+            status,
+            request: Some(RequestLine {
+                method: req.method().clone(),
+                uri: req.uri().clone(),
+                version: req.version(),
+            }),
+            referer: h.get(REFERER).cloned(),
+            user_agent: h.get(USER_AGENT).cloned(),
+        }
+    }
+
+    /// The line for input that never became a request (logged as `"-"`,
+    /// as nginx logs its 400s).
+    pub fn without_request(remote: IpAddr, status: u16) -> Self {
+        Pending {
+            remote,
+            status,
+            request: None,
+            referer: None,
+            user_agent: None,
+        }
+    }
+
+    /// Writes the line to `log`, with `sent` body bytes, timed now.
+    pub fn write(&self, log: &AccessLog, sent: u64) {
+        let target = self.request.as_ref().map(|r| target(&r.uri));
+        log.write_entry(&Entry {
+            remote: self.remote,
+            time: SystemTime::now(),
+            request: match (&self.request, &target) {
+                (Some(r), Some(t)) => Some((r.method.as_str(), t, version_str(r.version))),
+                _ => None,
+            },
+            status: self.status,
+            bytes: sent,
+            referer: self.referer.as_ref().map(HeaderValue::as_bytes),
+            user_agent: self.user_agent.as_ref().map(HeaderValue::as_bytes),
+        });
+    }
+}
+
+/// The request target as the client sent it: origin form without an
+/// allocation, anything else (absolute form, `*`) rendered.
+fn target(uri: &Uri) -> Cow<'_, str> {
+    match (uri.scheme(), uri.authority(), uri.path_and_query()) {
+        (None, None, Some(pq)) => Cow::Borrowed(pq.as_str()),
+        _ => Cow::Owned(uri.to_string()),
+    }
+}
+
+/// The version as a request line spells it.
+fn version_str(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
 }
 
 /// nginx's escaping for logged values: `"`, `\`, control and non-ASCII

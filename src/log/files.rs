@@ -72,7 +72,7 @@ impl std::fmt::Debug for LogFiles {
 
 impl LogFiles {
     /// Opens every log `config` names; the error names the file and why.
-    pub fn try_open(config: &Config) -> Result<Self, LogFilesError> {
+    pub fn open(config: &Config) -> Result<Self, LogFilesError> {
         let owner = workers_owner(config);
         let error = match &config.error_log {
             Some(path) => {
@@ -90,13 +90,6 @@ impl LogFiles {
             access: AccessLogs::open(config, owner).map_err(LogFilesError::AccessLog)?,
             owner,
         })
-    }
-
-    /// [`LogFiles::try_open`] with the error as its message, for callers
-    /// that take a `String` (the master's start, until it opens the logs
-    /// through `crate::preflight`).
-    pub fn open(config: &Config) -> Result<Self, String> {
-        Self::try_open(config).map_err(|e| e.to_string())
     }
 
     /// Makes this generation's error log the process's (a copy of the

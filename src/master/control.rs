@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use nix::sys::signal::kill;
 
-use super::pidfile;
 use super::signal::Signal;
 use crate::config::{self, Location};
+use crate::pidfile;
 
 /// Sends the signal for `command` to the master; exit 0 if it was sent.
 pub fn send(location: &Location, command: &str) -> ExitCode {

@@ -12,7 +12,6 @@
 pub mod control;
 pub mod daemon;
 mod notify;
-pub mod pidfile;
 mod reap;
 pub mod signal;
 mod start;
@@ -33,6 +32,7 @@ use nix::unistd::Pid;
 
 use crate::alert;
 use crate::config;
+use crate::pidfile;
 use signal::{Inbox, Signal};
 use state::{Event, State};
 use world::World;

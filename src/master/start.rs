@@ -15,10 +15,12 @@ use super::signal::Inbox;
 use super::state::State;
 use super::upgrade::Handover;
 use super::world::{Generation, World};
-use super::{Master, Start, daemon, pidfile, upgrade};
-use crate::config::{self, Config};
+use super::{Master, Start, daemon, upgrade};
+use crate::config::Config;
 use crate::listen::{self, Shared};
 use crate::log::files::LogFiles;
+use crate::pidfile;
+use crate::preflight::{Checked, Purpose, preflight};
 use crate::sys;
 use crate::{crit, emerg, notice};
 
@@ -133,8 +135,10 @@ struct Booted {
 /// listeners (adopting inherited ones by address).
 fn boot(start: &Start, handover: &Handover, complaint: Option<String>) -> Result<Booted, String> {
     let inbox = Inbox::open().map_err(|e| format!("could not set up signal handling: {e}"))?;
-    let config = Arc::new(config::load(&start.location).map_err(|e| e.to_string())?);
-    let logs = LogFiles::open(&config)?;
+    // The checks `-t` and a reload run, in the same order.
+    let Checked { config, logs } =
+        preflight(&start.location, Purpose::Start).map_err(|e| e.to_string())?;
+    let config = Arc::new(config);
     logs.install_error()
         .map_err(|e| format!("could not use the error log ({e})"))?;
     if let Some((before, after)) = crate::worker::fd_budget::raise_nofile_limit()
@@ -151,11 +155,11 @@ fn boot(start: &Start, handover: &Handover, complaint: Option<String>) -> Result
         crit!("{msg}");
     }
     // After the error log is open, so `using inherited sockets` lands there.
-    let mut inherited = listen::adopt(handover);
+    let mut inherited = handover.adopt();
     if handover.moltd.is_some() && !handover.is_upgrade() {
         crate::warn!(
             "{} was set, but not by a moltd master that is this process's parent: started as a fresh master",
-            listen::HANDOVER_VAR
+            upgrade::HANDOVER_VAR
         );
     }
     if let Some(pid) = pidfile::running_master(&config.pid) {
@@ -190,7 +194,7 @@ fn go_live(
     if config.daemon && handover.has_sockets() && !upgraded {
         crate::warn!(
             "{} names sockets: staying in the foreground despite daemon = true",
-            listen::HANDOVER_VAR
+            upgrade::HANDOVER_VAR
         );
     }
     let report = if config.daemon && !handover.has_sockets() && !upgraded {

@@ -13,10 +13,12 @@ use nix::sys::signal::Signal as Raw;
 use nix::unistd::Pid;
 
 use super::state::{Action, Event, Report, Settings, Sig};
-use super::{pidfile, upgrade, workers};
+use super::{upgrade, workers};
 use crate::config::{self, Config};
 use crate::listen::{self, Listener, Shared};
 use crate::log::files::LogFiles;
+use crate::pidfile;
+use crate::preflight::{Checked, Purpose, preflight};
 use crate::{alert, notice};
 
 /// What one configuration generation has opened.
@@ -174,12 +176,13 @@ impl World {
     /// Reads the configuration again and opens what the new generation
     /// needs; nothing of the current one changes.
     fn prepare(&mut self, number: u64) -> Result<Settings, Vec<String>> {
-        let config = config::load(&self.location).map_err(|e| vec![e.to_string()])?;
+        // The checks `-t` and a start run, in the same order.
+        let purpose = Purpose::Reload {
+            pid: &self.current.config.pid,
+        };
+        let Checked { config, logs } =
+            preflight(&self.location, purpose).map_err(|e| vec![e.to_string()])?;
         let config = Arc::new(config);
-        let logs = LogFiles::open(&config).map_err(|msg| vec![msg])?;
-        if config.pid != self.current.config.pid {
-            pidfile::check_writable(&config.pid).map_err(|e| vec![e.to_string()])?;
-        }
         let listeners = listen::open(
             &config.listen_addrs(),
             &self.current.listeners,

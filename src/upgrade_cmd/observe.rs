@@ -9,7 +9,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::Pid;
 
-use crate::master::pidfile;
+use crate::pidfile;
 
 /// How often the watchers look again.
 pub const POLL: Duration = Duration::from_millis(50);

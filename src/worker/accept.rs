@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::Ctx;
+use super::client::Client;
 use super::conn;
 use super::drain::Drain;
 use crate::error;
@@ -65,7 +66,7 @@ pub async fn run(
                 Ok((stream, peer)) => {
                     backoff = Duration::from_millis(5);
                     let _ = stream.set_nodelay(true);
-                    let c = conn::Conn {
+                    let c = Client {
                         listen: addr,
                         peer,
                         ctx: Arc::clone(&ctx),

@@ -1,5 +1,5 @@
 //! A connection's activity clock: every read or write stamps it, and the
-//! watchdog (`conn.rs`) reads it for the keep-alive, header and send
+//! watchdog (`watchdog.rs`) reads it for the keep-alive, header and send
 //! timeouts and the drain.
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -12,14 +12,14 @@
 //! HUP and WINCH are logged and ignored.
 
 pub mod accept;
+pub mod client;
 pub mod conn;
 pub mod drain;
 pub mod fd_budget;
+pub mod http1;
 pub mod io;
-pub mod plain;
-pub mod request_body;
 pub mod signals;
-pub mod wire;
+pub mod watchdog;
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -29,7 +29,7 @@ use std::sync::Arc;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use crate::config::Config;
+use crate::config::{Config, Limits};
 use crate::http::Site;
 use crate::log::access::AccessLogs;
 use crate::log::files::LogFiles;
@@ -119,7 +119,8 @@ pub fn run(setup: Setup<'_>) -> i32 {
         }
     };
     let ctx = Arc::new(Ctx {
-        site: Site::new(setup.config),
+        site: Site::new(Arc::clone(&setup.config)),
+        config: setup.config,
         logs,
     });
     let code = rt.block_on(serve(Arc::clone(&ctx), listeners, setup.ready));
@@ -155,10 +156,21 @@ fn check_roots(config: &Config) -> Result<(), String> {
 
 /// What every connection of this worker shares.
 pub struct Ctx {
-    /// The configuration, prepared for serving.
+    /// The worker's own view of its generation's configuration: limits,
+    /// timeouts and the connection cap are the worker's business, not the
+    /// request pipeline's.
+    pub config: Arc<Config>,
+    /// The configuration, prepared for serving requests.
     pub site: Site,
     /// The access logs.
     pub logs: AccessLogs,
+}
+
+impl Ctx {
+    /// The connection limits and timeouts.
+    pub fn limits(&self) -> &Limits {
+        &self.config.limits
+    }
 }
 
 /// How often buffered access-log lines are written at the latest.
@@ -175,7 +187,6 @@ async fn serve(
     listeners: Vec<(TcpListener, std::net::SocketAddr)>,
     ready: OwnedFd,
 ) -> i32 {
-    let config = Arc::clone(&ctx.site.config);
     let inbox = match signals::Inbox::open() {
         Ok(i) => i,
         Err(e) => {
@@ -184,48 +195,10 @@ async fn serve(
         }
     };
     let drain = drain::Drain::new();
-    let (nofile, in_use) = fd_budget::current();
-    let configured = config.limits.worker_connections;
-    let cap = fd_budget::connection_cap(configured, nofile, in_use, ctx.site.cache.fd_cap() as u64);
-    if cap < configured {
-        crate::warn!(
-            "{configured} worker_connections exceed open file resource limit: {nofile}; this worker holds at most {cap} connections at once"
-        );
+    if let Err(code) = start_accepting(&ctx, listeners, &drain) {
+        return code;
     }
-    let slots = Arc::new(tokio::sync::Semaphore::new(cap));
-    for (l, addr) in listeners {
-        match tokio::net::TcpListener::from_std(l) {
-            Ok(l) => {
-                tokio::spawn(accept::run(
-                    l,
-                    addr,
-                    Arc::clone(&ctx),
-                    Arc::clone(&slots),
-                    drain.clone(),
-                ));
-            }
-            Err(e) => {
-                emerg!("could not register a listening socket: {e}");
-                return EXIT_START_FAILED;
-            }
-        }
-    }
-    let flusher = Arc::clone(&ctx);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(ACCESS_LOG_FLUSH);
-        loop {
-            tick.tick().await;
-            flusher.logs.flush_all();
-        }
-    });
-    let sweeper = Arc::clone(&ctx);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(CACHE_SWEEP);
-        loop {
-            tick.tick().await;
-            sweeper.site.cache.sweep();
-        }
-    });
+    start_timers(&ctx);
     let mut ready = std::fs::File::from(ready);
     let _ = ready.write_all(b"1");
     drop(ready);
@@ -240,10 +213,73 @@ async fn serve(
             signals::Request::Ignore => {}
         }
     }
+    drain_then_exit(&ctx, &inbox, &drain).await
+}
+
+/// Spawns an accept loop per listener, under one `worker_connections`
+/// budget sized to what the fd limit allows; `Err` holds the exit code.
+fn start_accepting(
+    ctx: &Arc<Ctx>,
+    listeners: Vec<(TcpListener, std::net::SocketAddr)>,
+    drain: &drain::Drain,
+) -> Result<(), i32> {
+    let (nofile, in_use) = fd_budget::current();
+    let configured = ctx.limits().worker_connections;
+    let cap = fd_budget::connection_cap(configured, nofile, in_use, ctx.site.cache.fd_cap() as u64);
+    if cap < configured {
+        crate::warn!(
+            "{configured} worker_connections exceed open file resource limit: {nofile}; this worker holds at most {cap} connections at once"
+        );
+    }
+    let slots = Arc::new(tokio::sync::Semaphore::new(cap));
+    for (l, addr) in listeners {
+        match tokio::net::TcpListener::from_std(l) {
+            Ok(l) => {
+                tokio::spawn(accept::run(
+                    l,
+                    addr,
+                    Arc::clone(ctx),
+                    Arc::clone(&slots),
+                    drain.clone(),
+                ));
+            }
+            Err(e) => {
+                emerg!("could not register a listening socket: {e}");
+                return Err(EXIT_START_FAILED);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The worker's periodic chores: flushing access logs, sweeping the
+/// open-file cache.
+fn start_timers(ctx: &Arc<Ctx>) {
+    let flusher = Arc::clone(ctx);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(ACCESS_LOG_FLUSH);
+        loop {
+            tick.tick().await;
+            flusher.logs.flush_all();
+        }
+    });
+    let sweeper = Arc::clone(ctx);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CACHE_SWEEP);
+        loop {
+            tick.tick().await;
+            sweeper.site.cache.sweep();
+        }
+    });
+}
+
+/// Drains: waits for open connections (up to `worker_shutdown_timeout`)
+/// while still obeying TERM and USR1; returns the exit code.
+async fn drain_then_exit(ctx: &Ctx, inbox: &signals::Inbox, drain: &drain::Drain) -> i32 {
     notice!("gracefully shutting down");
     sys::title::set("moltd: worker process is shutting down");
     drain.start();
-    let limit = config.worker_shutdown_timeout;
+    let limit = ctx.config.worker_shutdown_timeout;
     let finished = async {
         match limit {
             Some(t) => tokio::time::timeout(t, drain.finished()).await.is_ok(),
@@ -264,7 +300,7 @@ async fn serve(
             }
             req = inbox.next() => match req {
                 signals::Request::Exit => return 0,
-                signals::Request::Reopen => reopen(&ctx),
+                signals::Request::Reopen => reopen(ctx),
                 signals::Request::Drain | signals::Request::Leave | signals::Request::Ignore => {}
             },
         }

@@ -9,6 +9,7 @@ mod invariants;
 mod shutdown;
 mod sim;
 mod transitions;
+mod world;
 
 #[test]
 fn respawn_backs_off_and_caps() {

@@ -23,16 +23,20 @@
 //!    reload is in progress.
 
 use super::super::*;
-use super::sim::{Ev, MASTER, Sim};
+use super::world::{Env, MASTER};
 
 fn serving_workers(s: &State, generation: u64) -> usize {
     let w = s.workers.iter().filter(|w| w.generation == generation);
     w.filter(|w| w.state == WorkerState::Running).count()
 }
 
-pub(super) fn check(before: &State, sim: &Sim, ev: Ev) -> Result<(), String> {
-    let s = &sim.state;
-    let env = &sim.env;
+pub(super) fn check(
+    before: &State,
+    s: &State,
+    env: &Env,
+    now: Instant,
+    ticked: bool,
+) -> Result<(), String> {
     let acts = &env.actions;
     if env.exited.is_some() {
         return if s.phase == Phase::Exited {
@@ -88,7 +92,7 @@ pub(super) fn check(before: &State, sim: &Sim, ev: Ev) -> Result<(), String> {
             return Err(format!("worker {pid} stopped while its generation serves"));
         }
     }
-    check_timers(s, sim.now, ev)?;
+    check_timers(s, now, ticked)?;
     check_manager(before, s, env)?;
     check_queues(before, s, acts)?;
     // 8. Forks and commits name the right generation.
@@ -112,7 +116,7 @@ pub(super) fn check(before: &State, sim: &Sim, ev: Ev) -> Result<(), String> {
 }
 
 /// 6. Deadlines have timers, and a tick leaves none in the past.
-fn check_timers(s: &State, now: Instant, ev: Ev) -> Result<(), String> {
+fn check_timers(s: &State, now: Instant, ticked: bool) -> Result<(), String> {
     let pending = !s.respawn_at.is_empty()
         || matches!(&s.phase, Phase::Reloading(r) if r.started.is_some())
         || matches!(
@@ -129,7 +133,7 @@ fn check_timers(s: &State, now: Instant, ev: Ev) -> Result<(), String> {
         );
     match s.next_deadline() {
         None if pending => Err(format!("no timer for a pending deadline: {:?}", s.phase)),
-        Some(d) if ev == Ev::Later && d <= now => Err("a tick left a deadline due".into()),
+        Some(d) if ticked && d <= now => Err("a tick left a deadline due".into()),
         _ => Ok(()),
     }
 }
@@ -169,7 +173,7 @@ fn check_queues(before: &State, s: &State, acts: &[Action]) -> Result<(), String
 }
 
 /// 9. What the service manager hears.
-fn check_manager(before: &State, s: &State, env: &super::sim::Env) -> Result<(), String> {
+fn check_manager(before: &State, s: &State, env: &Env) -> Result<(), String> {
     let stopping = env.actions.contains(&Action::Notify(Notice::Stopping));
     if stopping && (before.child().is_some() || before.old_master.is_some()) {
         return Err("STOPPING=1 while another master carries on".into());

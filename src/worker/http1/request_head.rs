@@ -1,185 +1,52 @@
-//! HTTP/1 on the wire: every request of a connection is parsed here (with
-//! `httparse`) and answered through `wire.rs`, which sends file bodies
-//! with sendfile. Request bodies (GET and HEAD may carry one; other
-//! methods get 405) are read and thrown away by `request_body.rs`, so the
-//! next request is read from the right place. Input that is not a request
-//! (a head that does not parse, an HTTP/2 preface, a request line or head
-//! over the limits) gets an error page in the same style as every other
-//! response, and the connection is closed; so does a request whose
-//! framing is wrong (Content-Length with Transfer-Encoding, two lengths,
-//! a coding other than chunked), answered at once, before its body.
+//! The request head: parsed with `httparse` straight from the connection's
+//! buffer, its header values kept as slices of the frozen head (no copy),
+//! and its framing and keep-alive decided before any body byte is read.
 
-use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::AsFd;
-use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use hyper::header::{CONNECTION, HeaderMap, HeaderName, HeaderValue};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, StatusCode, Uri, Version};
-use socket2::SockRef;
-use tokio::io::Interest;
-use tokio::net::TcpStream;
 
-use super::conn::{Conn, framing_problem};
-use super::io::{Activity, has_pending_input};
-use super::request_body::{BodyError, Framing, Socket, Source};
-use super::wire::{self, After};
+use super::framing::FrameHeaders;
+use super::keep_alive::keep_alive;
+use super::request_body::Framing;
 
 /// Most request header lines; more is a 431 (hyper's usual limit).
 const MAX_HEADERS: usize = 100;
 
-/// How the connection ended.
-#[derive(Debug)]
-pub enum End {
-    /// Finished cleanly (a response said close and the write side is
-    /// shut): linger, then close.
-    Done,
-    /// The client left, or asked to close and has nothing more in flight:
-    /// close now (no reset can destroy the last response).
-    Close,
-    /// A read or write failed: close at once.
-    Broken,
-}
-
 /// A parsed request head.
-struct Head {
-    req: Request<()>,
-    keep_alive: bool,
-    framing: Framing,
+pub struct Head {
+    /// The request, without its body.
+    pub req: Request<()>,
+    /// The client wants the connection kept open.
+    pub keep_alive: bool,
+    /// How its body is framed.
+    pub framing: Framing,
     /// `Expect: 100-continue`: say so before reading the body.
-    expect_continue: bool,
+    pub expect_continue: bool,
     /// Refused before any body is read: the framing cannot be trusted, or
     /// the expectation cannot be met.
-    refuse: Option<StatusCode>,
+    pub refuse: Option<StatusCode>,
 }
 
+/// What the start of the buffer holds.
 // Returned once per request and matched at once: boxing the request would
 // cost an allocation for nothing.
 #[allow(clippy::large_enum_variant)]
-enum Parsed {
+pub enum Parsed {
+    /// A whole head, taken out of the buffer.
     Request(Head),
+    /// Not all of it has arrived.
     Partial,
     /// Not a request: answered with this status, then the connection
     /// closes.
     Bad(StatusCode),
 }
 
-/// Serves the connection's requests until it ends.
-pub async fn serve(c: &Arc<Conn>, stream: &TcpStream, activity: &Arc<Activity>) -> End {
-    let max_head = c.limits().max_head().max(8192);
-    let mut buf = BytesMut::with_capacity(4096);
-    let mut head = Vec::with_capacity(512);
-    // How far `buf` has been searched for the end of a head: a head sent a
-    // byte at a time is scanned once, not parsed again on every byte.
-    let mut scanned = 0;
-    loop {
-        // A head that arrived whole (the usual case) is parsed at once; one
-        // still arriving is parsed again only once its end may be there.
-        let parsed = if buf.is_empty() || (scanned > 0 && !head_may_be_complete(&buf, &mut scanned))
-        {
-            Parsed::Partial
-        } else {
-            match parse(&mut buf) {
-                Parsed::Partial => {
-                    scanned = scanned.max(buf.len());
-                    Parsed::Partial
-                }
-                done => done,
-            }
-        };
-        if !matches!(parsed, Parsed::Partial) {
-            scanned = 0;
-        }
-        let (mut resp, keep_alive, version, refused) = match parsed {
-            Parsed::Request(p) => {
-                activity.request_started();
-                let refusal = p.refuse.or_else(|| framing_problem(&p.req, c.limits()));
-                let outcome = match refusal {
-                    Some(status) => Err(status),
-                    // Boxed: most requests have no body, and the body
-                    // reader's state would otherwise sit in every
-                    // connection's task, idle or not.
-                    None if p.framing == Framing::None => Ok(()),
-                    None => match Box::pin(body(&p, &mut buf, stream, activity, c)).await {
-                        Ok(()) => Ok(()),
-                        Err(BodyError::Status(status)) => Err(status),
-                        Err(BodyError::Io) => return End::Broken,
-                    },
-                };
-                match outcome {
-                    Ok(()) => {
-                        // Body bytes are not the next head.
-                        activity.request_started();
-                        let resp = c.answer(&p.req, activity);
-                        (resp, p.keep_alive, p.req.version(), false)
-                    }
-                    // Answered at once and closed: what follows in the
-                    // stream cannot be trusted to start a request.
-                    Err(status) => {
-                        let resp = c.refuse(&p.req, status, activity);
-                        (resp, false, p.req.version(), true)
-                    }
-                }
-            }
-            Parsed::Bad(status) => (c.reject(status, activity), false, Version::HTTP_11, true),
-            Parsed::Partial if buf.len() >= max_head => {
-                // A request line that never ends is 414 however long it
-                // is; a head that does not end, 431.
-                let status = if buf.contains(&b'\n') {
-                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
-                } else {
-                    StatusCode::URI_TOO_LONG
-                };
-                (c.reject(status, activity), false, Version::HTTP_11, true)
-            }
-            Parsed::Partial => {
-                if buf.capacity() - buf.len() < 1024 {
-                    buf.reserve(4096);
-                }
-                match read(stream, &mut buf, activity).await {
-                    Ok(0) if buf.is_empty() => return End::Close,
-                    // A head cut short by the client leaving.
-                    Ok(0) => return End::Close,
-                    Ok(_) => {}
-                    Err(_) => return End::Broken,
-                }
-                continue;
-            }
-        };
-        head.clear();
-        let after = wire::render_head(&resp, version, keep_alive, &mut head);
-        let sent = wire::send(stream, activity, &head, resp.body_mut()).await;
-        // Dropping the body writes the access-log line.
-        drop(resp);
-        if sent.is_err() {
-            return End::Broken;
-        }
-        if after == After::Close {
-            // A client that asked to close sends nothing more: closing at
-            // once (as nginx does) spares a shutdown, a wake-up and a read.
-            // Anything unread (a refused request's body), and we linger so
-            // the close cannot turn into a reset.
-            if !refused && !keep_alive && buf.is_empty() && !has_pending_input(stream) {
-                return End::Close;
-            }
-            let _ = SockRef::from(stream).shutdown(std::net::Shutdown::Write);
-            return End::Done;
-        }
-        if !buf.is_empty() {
-            // Part of the next head is already here: its
-            // client_header_timeout runs from now.
-            activity.read_some();
-        }
-        // Pipelined requests arriving as fast as they are answered must
-        // not keep the worker's one thread from its other connections.
-        tokio::task::coop::consume_budget().await;
-    }
-}
-
 /// True once `buf` holds an empty line (CRLF CRLF, or LF LF as httparse
 /// also accepts), searching only what arrived since the last call.
-fn head_may_be_complete(buf: &[u8], scanned: &mut usize) -> bool {
+pub fn head_may_be_complete(buf: &[u8], scanned: &mut usize) -> bool {
     let from = scanned.saturating_sub(3);
     *scanned = buf.len();
     let tail = buf.get(from..).unwrap_or(&[]);
@@ -193,90 +60,6 @@ fn head_may_be_complete(buf: &[u8], scanned: &mut usize) -> bool {
         }
     }
     false
-}
-
-/// Reads and drops the body of `p`, after `100 Continue` if it asked.
-async fn body(
-    p: &Head,
-    buf: &mut BytesMut,
-    stream: &TcpStream,
-    activity: &Arc<Activity>,
-    c: &Conn,
-) -> Result<(), BodyError> {
-    if p.framing == Framing::None {
-        return Ok(());
-    }
-    let limits = c.limits();
-    if let Framing::Length(n) = p.framing
-        && limits.body_too_large(n)
-    {
-        return Err(BodyError::Status(StatusCode::PAYLOAD_TOO_LARGE));
-    }
-    // The body has client_header_timeout from the end of its head, as the
-    // head had from its first byte: a stalled or trickling body is cut.
-    activity.awaiting_body();
-    if p.expect_continue && buf.is_empty() && p.req.version() == Version::HTTP_11 {
-        let mut none = crate::http::Body::empty();
-        if wire::send(
-            stream,
-            activity,
-            b"HTTP/1.1 100 Continue\r\n\r\n",
-            &mut none,
-        )
-        .await
-        .is_err()
-        {
-            return Err(BodyError::Io);
-        }
-    }
-    let mut src = Source {
-        buf,
-        fill: Socket { stream, activity },
-    };
-    let max = match limits.client_max_body_size {
-        0 => u64::MAX,
-        n => n,
-    };
-    src.discard(p.framing, max, limits.max_head()).await
-}
-
-/// Reads what the client sent into `buf`. A read that does not fill the
-/// space it was given has drained the socket (TCP hands over everything
-/// queued, up to the space): readiness is cleared then, as nginx does,
-/// instead of learning it from one more `recv` failing with EAGAIN on
-/// every request. A byte arriving later raises a new edge, so nothing is
-/// missed.
-pub(super) async fn read(
-    stream: &TcpStream,
-    buf: &mut BytesMut,
-    activity: &Activity,
-) -> io::Result<usize> {
-    loop {
-        stream.readable().await?;
-        let mut got = 0;
-        let res = stream.try_io(Interest::READABLE, || {
-            let space = buf.capacity() - buf.len();
-            got = crate::sys::io::recv_buf(stream.as_fd(), buf)?;
-            if got > 0 && got < space {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            Ok(got)
-        });
-        match res {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && got == 0 => continue,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-        if got > 0 {
-            activity.read_some();
-        }
-        // (Readiness alone never makes a task give up the thread: the loops
-        // that read without bound, a body's and lingering, spend tokio's
-        // budget themselves; a head is bounded by its size limit.)
-        return Ok(got);
-    }
 }
 
 /// Rewrites `HTTP/1.2`..`HTTP/1.9` at the end of the request line to
@@ -325,7 +108,7 @@ fn major_version_above_1(buf: &[u8]) -> bool {
 
 /// Parses the request head at the start of `buf` and takes it out of
 /// `buf` once it is complete.
-fn parse(buf: &mut BytesMut) -> Parsed {
+pub fn parse(buf: &mut BytesMut) -> Parsed {
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
     let base = buf.as_ptr() as usize;
@@ -406,66 +189,6 @@ fn parse(buf: &mut BytesMut) -> Parsed {
     })
 }
 
-/// What the head says about a body and expectations.
-#[derive(Default)]
-struct FrameHeaders {
-    lengths: Vec<Option<u64>>,
-    codings: Vec<Vec<u8>>,
-    expect_continue: bool,
-    expect_other: bool,
-}
-
-impl FrameHeaders {
-    fn note(&mut self, name: &HeaderName, value: &[u8]) {
-        use hyper::header::{CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
-        if name == CONTENT_LENGTH {
-            let digits = !value.is_empty() && value.iter().all(u8::is_ascii_digit);
-            let n = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
-            self.lengths.push(n.filter(|_| digits));
-        } else if name == TRANSFER_ENCODING {
-            for t in value.split(|&b| b == b',') {
-                self.codings.push(t.trim_ascii().to_ascii_lowercase());
-            }
-        } else if name == EXPECT {
-            if value.trim_ascii().eq_ignore_ascii_case(b"100-continue") {
-                self.expect_continue = true;
-            } else {
-                self.expect_other = true;
-            }
-        }
-    }
-
-    /// The framing, and a refusal if the head cannot be trusted: both
-    /// Content-Length and Transfer-Encoding (400, as nginx: a GET or HEAD
-    /// to a static server has no reason to send both, and refusing leaves
-    /// nothing for a proxy in front to disagree about), two lengths even if
-    /// equal, a bad length, chunked on HTTP/1.0 (400), a coding other than
-    /// `chunked` alone (501), an expectation other than 100-continue (417).
-    fn decide(&self, version: Version) -> (Framing, Option<StatusCode>) {
-        let bad = Some(StatusCode::BAD_REQUEST);
-        if !self.codings.is_empty() {
-            if !self.lengths.is_empty() || version == Version::HTTP_10 {
-                return (Framing::None, bad);
-            }
-            if self.codings.len() != 1 || self.codings[0] != b"chunked" {
-                // RFC 9112 §6.1 (and nginx): a coding we cannot decode.
-                return (Framing::None, Some(StatusCode::NOT_IMPLEMENTED));
-            }
-            return (Framing::Chunked, self.expectation());
-        }
-        match self.lengths.as_slice() {
-            [] => (Framing::None, self.expectation()),
-            [Some(0)] => (Framing::None, self.expectation()),
-            [Some(n)] => (Framing::Length(*n), self.expectation()),
-            _ => (Framing::None, bad),
-        }
-    }
-
-    fn expectation(&self) -> Option<StatusCode> {
-        self.expect_other.then_some(StatusCode::EXPECTATION_FAILED)
-    }
-}
-
 /// The header map of a frozen head, its values sharing the head's bytes.
 fn rebuild(head: &Bytes, fields: Vec<(HeaderName, usize, usize)>) -> Option<HeaderMap> {
     let mut headers = HeaderMap::with_capacity(fields.len());
@@ -474,18 +197,6 @@ fn rebuild(head: &Bytes, fields: Vec<(HeaderName, usize, usize)>) -> Option<Head
         headers.append(name, value);
     }
     Some(headers)
-}
-
-/// Whether the client wants the connection kept open: HTTP/1.1 unless it
-/// says `close`, HTTP/1.0 only if it says `keep-alive` (and not `close`).
-fn keep_alive(version: Version, headers: &HeaderMap) -> bool {
-    let mut close = false;
-    let mut keep = false;
-    for v in headers.get_all(CONNECTION) {
-        close |= wire::has_token(v, "close");
-        keep |= wire::has_token(v, "keep-alive");
-    }
-    !close && (version == Version::HTTP_11 || keep)
 }
 
 #[cfg(test)]

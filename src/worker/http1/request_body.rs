@@ -2,7 +2,7 @@
 //! them, but must consume exactly the bytes the framing declares, so the
 //! next request on the connection is read from the right place.
 //!
-//! Framing is decided before any of this runs (`plain.rs`): a body is
+//! Framing is decided before any of this runs (`framing.rs`): a body is
 //! `Content-Length` bytes, or `chunked` (RFC 9112 §7.1). The chunked
 //! decoder is strict where leniency could desynchronise a proxy in front
 //! of us: a chunk size is 1 to 16 hex digits, nothing else before an
@@ -19,7 +19,7 @@ use bytes::{Buf, BytesMut};
 use hyper::StatusCode;
 use tokio::net::TcpStream;
 
-use super::io::Activity;
+use super::super::io::Activity;
 
 /// How a request's body is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +61,7 @@ pub struct Socket<'a> {
 
 impl Fill for Socket<'_> {
     async fn fill(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
-        super::plain::read(self.stream, buf, self.activity).await
+        super::read::read(self.stream, buf, self.activity).await
     }
 }
 

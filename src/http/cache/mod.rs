@@ -1,0 +1,265 @@
+//! The open-file cache (nginx's `open_file_cache` idea, done so that it
+//! can never send stale bytes): file metadata, and the whole body of small
+//! files, kept in memory per worker.
+//!
+//! - Every entry is keyed by path and remembers the identity of what it
+//!   describes: device, inode, size, and modification and change times to
+//!   the nanosecond. A body is only ever served together with the metadata
+//!   it was read under, so headers and bytes always match.
+//! - With `open_file_cache_valid = "0"` (the default) each request still
+//!   stats the path (one syscall instead of nginx's open/fstat/read/close),
+//!   so a change on disk is seen by the very next request. A longer
+//!   validity skips even that stat, like nginx's `open_file_cache_valid`.
+//! - Memory is bounded by `open_file_cache` entries and
+//!   `open_file_cache_max_size` bytes; when either fills, entries not used
+//!   in the last `open_file_cache_valid` (or all) are dropped.
+//! - Timestamps can be coarse (whole seconds on ext2/3 with small inodes,
+//!   FAT, many network and FUSE file systems): a file rewritten in place
+//!   with the same size within one tick keeps its identity. So a body, or
+//!   an open descriptor, is kept only once the file has settled: its mtime
+//!   and ctime at least [`SETTLE`] in the past when it was read. A file
+//!   still changing is read fresh on every request until it settles (the
+//!   "racy timestamp" rule of version-control systems).
+//! - Every lookup goes through [`Target`], so `disable_symlinks` is
+//!   applied to the descriptor actually read, and an entry checked under a
+//!   weaker policy is never trusted for a stricter one.
+//!
+//! Here: the entries and their lookup (`stat`, rendered headers); the
+//! settle rule in `meta.rs`; bodies and descriptors in `bodies.rs`;
+//! bounds, sweeping and fd shedding in `sweep.rs`; listings in
+//! `listing.rs`.
+
+mod bodies;
+mod listing;
+mod meta;
+mod sweep;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hyper::header::HeaderValue;
+
+use super::resolve::Target;
+use listing::Listing;
+pub use meta::{Meta, SETTLE};
+pub use sweep::is_out_of_fds;
+
+struct Entry {
+    meta: Meta,
+    /// How `meta` was found: `Target::policy` (symlinks followed, or kept
+    /// under which root). A stat trusted within `open_file_cache_valid`
+    /// must have been made under the same policy and root: one root's
+    /// "inside" is another's "outside".
+    policy: u64,
+    checked: Instant,
+    used: Instant,
+    body: Option<Bytes>,
+    rendered: Option<Rendered>,
+    /// The open file, for a file too large to keep in memory: sent with
+    /// sendfile, it need not be opened, stat'ed and closed per request.
+    file: Option<Arc<File>>,
+}
+
+/// Header values that depend only on a file version, rendered once.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// `ETag`.
+    pub etag: HeaderValue,
+    /// `Last-Modified`.
+    pub last_modified: HeaderValue,
+    /// `Content-Type`.
+    pub content_type: HeaderValue,
+}
+
+/// Limits of the cache.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most entries (0 disables the cache).
+    pub entries: usize,
+    /// Most body bytes held.
+    pub bytes: u64,
+    /// Largest file whose body is held.
+    pub max_file: u64,
+    /// How long a stat result is trusted.
+    pub valid: Duration,
+}
+
+/// The map key for `path`.
+fn key(path: &Path) -> &[u8] {
+    path.as_os_str().as_encoded_bytes()
+}
+
+/// One worker's cache.
+pub struct FileCache {
+    limits: Limits,
+    /// Most open files kept: an eighth of the fd limit, so cached files
+    /// never starve connections of descriptors.
+    fd_cap: usize,
+    /// [`SETTLE`]; zero in unit tests, which cannot age a ctime.
+    settle: Duration,
+    inner: Mutex<Inner>,
+}
+
+/// FNV-1a: keys are paths of files that exist (only a successful stat
+/// inserts), so a client cannot choose colliding keys, and SipHash's
+/// flood resistance would only cost time on every request.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    /// By the path's bytes: hashing a `Path` walks its components.
+    map: HashMap<Box<[u8]>, Entry, std::hash::BuildHasherDefault<Fnv>>,
+    bytes: u64,
+    /// Rendered listings by directory, URI and format.
+    listings: HashMap<Vec<u8>, Listing, std::hash::BuildHasherDefault<Fnv>>,
+    listing_bytes: u64,
+    /// Entries holding an open file.
+    fds: usize,
+}
+
+impl std::fmt::Debug for FileCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileCache")
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+impl FileCache {
+    /// An empty cache.
+    pub fn new(limits: Limits) -> Self {
+        let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map_or(1024, |(soft, _)| soft);
+        FileCache {
+            fd_cap: usize::try_from(nofile / 8)
+                .unwrap_or(usize::MAX)
+                .min(limits.entries),
+            limits,
+            settle: SETTLE,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    /// Most descriptors the cache keeps open.
+    pub fn fd_cap(&self) -> usize {
+        self.fd_cap
+    }
+
+    fn enabled(&self) -> bool {
+        self.limits.entries > 0
+    }
+
+    /// The metadata of `t`: from the cache while it is valid, else from a
+    /// stat (which also refreshes or invalidates the entry).
+    pub fn stat(&self, t: &Target<'_>) -> std::io::Result<Meta> {
+        if !self.enabled() {
+            return t.stat().map(|m| Meta::from_std(&m));
+        }
+        let path = t.path();
+        let now = Instant::now();
+        if !self.limits.valid.is_zero() {
+            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(e) = inner.map.get_mut(key(path))
+                && now.duration_since(e.checked) < self.limits.valid
+                && e.policy == t.policy()
+            {
+                e.used = now;
+                return Ok(e.meta);
+            }
+        }
+        let meta = match t.stat() {
+            Ok(m) => Meta::from_std(&m),
+            Err(e) => {
+                // Gone (or unreadable): let go of what we hold for it, so
+                // a deleted file's disk space is freed.
+                let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(old) = inner.map.remove(key(path)) {
+                    inner.bytes -= old.body.map_or(0, |b| b.len() as u64);
+                    inner.fds -= usize::from(old.file.is_some());
+                }
+                return Err(e);
+            }
+        };
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        match inner.map.get_mut(key(path)) {
+            Some(e) if e.meta == meta => {
+                e.checked = now;
+                e.used = now;
+                e.policy = t.policy();
+            }
+            Some(e) => {
+                let freed = e.body.take().map_or(0, |b| b.len() as u64);
+                let closed = e.file.take().is_some();
+                e.rendered = None;
+                e.meta = meta;
+                e.policy = t.policy();
+                e.checked = now;
+                e.used = now;
+                inner.bytes -= freed;
+                inner.fds -= usize::from(closed);
+            }
+            None => {
+                self.make_room(&mut inner, 0, now);
+                inner.map.insert(
+                    key(path).into(),
+                    Entry {
+                        meta,
+                        policy: t.policy(),
+                        checked: now,
+                        used: now,
+                        body: None,
+                        rendered: None,
+                        file: None,
+                    },
+                );
+            }
+        }
+        Ok(meta)
+    }
+
+    /// The header values of `path` at version `meta`: cached with the
+    /// entry, else made by `make` (and kept if the entry still matches).
+    pub fn rendered(&self, path: &Path, meta: &Meta, make: impl FnOnce() -> Rendered) -> Rendered {
+        if !self.enabled() {
+            return make();
+        }
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        match inner.map.get_mut(key(path)) {
+            Some(e) if e.meta == *meta => match &e.rendered {
+                Some(r) => r.clone(),
+                None => {
+                    let r = make();
+                    e.rendered = Some(r.clone());
+                    r
+                }
+            },
+            _ => make(),
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! The cache's consistency rules, on real files in a temp directory.
+
+use super::*;
+use std::time::SystemTime;
+
+fn cache(valid: Duration) -> FileCache {
+    let mut c = FileCache::new(Limits {
+        entries: 4,
+        bytes: 1024,
+        max_file: 512,
+        valid,
+    });
+    c.settle = Duration::ZERO;
+    c
+}
+
+fn t(p: &Path) -> Target<'static> {
+    Target::new(Path::new("/"), p.strip_prefix("/").unwrap_or(p), false)
+}
+
+#[test]
+fn a_file_that_has_not_settled_is_read_fresh_and_not_kept() {
+    let dir = std::env::temp_dir().join(format!("moltd-cache-s-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let p = dir.join("fresh.txt");
+    std::fs::write(&p, "fresh").expect("write");
+    let mut c = cache(Duration::ZERO);
+    c.settle = SETTLE;
+    let m = c.stat(&t(&p)).expect("stat");
+    assert_eq!(c.body(&t(&p), &m).as_deref(), Some(&b"fresh"[..]));
+    let (_f, _) = c.open(&t(&p), &m).expect("open");
+    {
+        let inner = c.inner.lock().expect("lock");
+        assert_eq!(inner.bytes, 0, "no body kept for a file written just now");
+        assert_eq!(inner.fds, 0, "no descriptor kept either");
+    }
+    // Once both timestamps are old enough, it is kept.
+    let now = SystemTime::now();
+    assert!(!m.settled(now, SETTLE));
+    assert!(m.settled(now + SETTLE, SETTLE));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_changed_file_is_never_served_stale() {
+    let dir = std::env::temp_dir().join(format!("moltd-cache-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let p = dir.join("f.txt");
+    std::fs::write(&p, "one").expect("write");
+    let c = cache(Duration::ZERO);
+    let m = c.stat(&t(&p)).expect("stat");
+    assert_eq!(c.body(&t(&p), &m).as_deref(), Some(&b"one"[..]));
+    // Same size, new content, written in place.
+    std::fs::write(&p, "two").expect("rewrite");
+    let m2 = c.stat(&t(&p)).expect("stat");
+    assert_eq!(c.body(&t(&p), &m2).as_deref(), Some(&b"two"[..]));
+    // Replaced by rename: new inode.
+    std::fs::write(dir.join("g.tmp"), "three").expect("write");
+    std::fs::rename(dir.join("g.tmp"), &p).expect("rename");
+    let m3 = c.stat(&t(&p)).expect("stat");
+    assert_eq!(c.body(&t(&p), &m3).as_deref(), Some(&b"three"[..]));
+    // A stale meta never gets a body.
+    assert_eq!(c.body(&t(&p), &m2), None);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bounded() {
+    let dir = std::env::temp_dir().join(format!("moltd-cache-b-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let c = cache(Duration::ZERO);
+    for i in 0..20 {
+        let p = dir.join(format!("{i}"));
+        std::fs::write(&p, vec![b'x'; 400]).expect("write");
+        let m = c.stat(&t(&p)).expect("stat");
+        assert!(c.body(&t(&p), &m).is_some());
+        let inner = c.inner.lock().expect("lock");
+        assert!(inner.map.len() <= 4 && inner.bytes <= 1024);
+    }
+    let big = dir.join("big");
+    std::fs::write(&big, vec![b'x'; 600]).expect("write");
+    let m = c.stat(&t(&big)).expect("stat");
+    assert_eq!(c.body(&t(&big), &m), None, "over max_file: streamed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_large_file_is_opened_once_per_version_and_never_stale() {
+    use std::io::Read as _;
+    let dir = std::env::temp_dir().join(format!("moltd-cache-o-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let p = dir.join("big");
+    let read = |f: &File| {
+        let mut s = String::new();
+        (&*f).read_to_string(&mut s).expect("read");
+        s
+    };
+    std::fs::write(&p, "a".repeat(600)).expect("write");
+    let c = cache(Duration::ZERO);
+    let m = c.stat(&t(&p)).expect("stat");
+    let (f1, m1) = c.open(&t(&p), &m).expect("open");
+    let (f2, _) = c.open(&t(&p), &m).expect("open again");
+    assert_eq!(m1, m);
+    assert!(Arc::ptr_eq(&f1, &f2), "the same open file, not a new open");
+    // Replaced by rename: the next stat sees the new inode, and the
+    // open file of the old one is let go.
+    std::fs::write(dir.join("big.tmp"), "b".repeat(700)).expect("write");
+    std::fs::rename(dir.join("big.tmp"), &p).expect("rename");
+    let m3 = c.stat(&t(&p)).expect("stat");
+    let (f3, m3o) = c.open(&t(&p), &m3).expect("open new");
+    assert!(!Arc::ptr_eq(&f1, &f3));
+    assert_eq!(m3o.len, 700);
+    assert_eq!(read(&f3), "b".repeat(700));
+    assert_eq!(c.inner.lock().expect("lock").fds, 1);
+    // A stale meta never gets the cached file.
+    let (f4, m4) = c.open(&t(&p), &m).expect("open with stale meta");
+    assert!(!Arc::ptr_eq(&f3, &f4));
+    assert_ne!(m4, m, "the caller sees the file's real metadata");
+    // Deleted while nobody asks for it: the timer's sweep lets go.
+    std::fs::write(dir.join("big2"), "c".repeat(600)).expect("write");
+    let m5 = c.stat(&t(&dir.join("big2"))).expect("stat");
+    let _ = c.open(&t(&dir.join("big2")), &m5).expect("open");
+    assert_eq!(c.inner.lock().expect("lock").fds, 2);
+    std::fs::remove_file(dir.join("big2")).expect("rm");
+    c.sweep();
+    assert_eq!(
+        c.inner.lock().expect("lock").fds,
+        1,
+        "only the deleted one closed"
+    );
+    // Deleted: the next stat fails and the open file is let go.
+    std::fs::remove_file(&p).expect("rm");
+    assert!(c.stat(&t(&p)).is_err());
+    assert_eq!(c.inner.lock().expect("lock").fds, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

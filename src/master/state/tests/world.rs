@@ -1,0 +1,97 @@
+//! The simulated world outside the state machine: pid files, forks,
+//! execs and the configuration on disk, as `sim.rs` drives them and
+//! `invariants.rs` judges them.
+
+use super::super::*;
+
+pub(super) const MASTER: Pid = 1000;
+pub(super) const OLD_MASTER: Pid = 999;
+
+pub(super) fn settings(n: usize) -> Settings {
+    Settings {
+        worker_processes: n,
+        shutdown_delay: Duration::from_secs(3),
+        upgrade_ready_timeout: Duration::from_secs(30),
+    }
+}
+
+/// The world outside the state machine.
+#[derive(Debug, Clone)]
+pub(super) struct Env {
+    pub(super) next_pid: Pid,
+    pub(super) pid_file: Option<Pid>,
+    pub(super) oldbin: Option<Pid>,
+    pub(super) config_ok: bool,
+    pub(super) fork_ok: bool,
+    pub(super) exited: Option<u8>,
+    pub(super) child_wrote_pid: bool,
+    pub(super) last_prepared: u64,
+    /// `RELOADING=1` was sent and no `READY=1` since.
+    pub(super) reloading_told: bool,
+    pub(super) actions: Vec<Action>,
+}
+
+impl Env {
+    pub(super) fn perform(&mut self, a: Action) -> Option<Event> {
+        self.actions.push(a.clone());
+        match a {
+            Action::Fork { generation } => Some(Event::Forked {
+                generation,
+                result: if self.fork_ok {
+                    self.next_pid += 1;
+                    Ok(self.next_pid)
+                } else {
+                    Err("Resource temporarily unavailable".into())
+                },
+            }),
+            Action::Prepare { generation } => {
+                assert!(
+                    generation > self.last_prepared,
+                    "generation {generation} reused"
+                );
+                self.last_prepared = generation;
+                Some(Event::Prepared(if self.config_ok {
+                    Ok(settings(2))
+                } else {
+                    Err(vec!["bad config".into()])
+                }))
+            }
+            Action::ExecNewBinary => {
+                assert_eq!(self.pid_file, Some(MASTER), "exec with a pid file not ours");
+                self.oldbin = self.pid_file.take();
+                if self.fork_ok {
+                    self.next_pid += 1;
+                    self.child_wrote_pid = false;
+                    Some(Event::Execed(Ok(self.next_pid)))
+                } else {
+                    self.pid_file = self.oldbin.take();
+                    Some(Event::Execed(Err("execve() failed".into())))
+                }
+            }
+            Action::Notify(Notice::Reloading) => {
+                self.reloading_told = true;
+                None
+            }
+            Action::Notify(Notice::Ready { .. }) => {
+                self.reloading_told = false;
+                None
+            }
+            Action::RestorePidFile => {
+                assert!(self.oldbin.is_some(), "no .oldbin to restore");
+                self.pid_file = self.oldbin.take();
+                None
+            }
+            Action::Exit { code, oldbin } => {
+                if oldbin {
+                    assert_eq!(self.oldbin, Some(MASTER), "exit removes a .oldbin not ours");
+                    self.oldbin = None;
+                } else if self.pid_file == Some(MASTER) {
+                    self.pid_file = None;
+                }
+                self.exited = Some(code);
+                None
+            }
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! HTTP/1 on the wire, all of it: every request of a connection is parsed
+//! here (`request_head.rs`, with `httparse`), its framing checked (`framing.rs`),
+//! its body read and thrown away (`request_body.rs`; GET and HEAD may
+//! carry one, other methods get 405), and the answer written by our own
+//! writer (`response_head.rs` for the status line and headers, `send.rs` for the
+//! body, file bodies with sendfile). Whether the connection stays open is
+//! `keep_alive.rs`'s rule.
+//!
+//! hyper's HTTP/1 server is not used at all: its connection code writes
+//! every body byte itself and cannot hand a file range to the kernel, so
+//! there is no plain-vs-hyper choice to make; hyper's types (`Request`,
+//! `Response`, `HeaderMap`) still carry the request through the pipeline.
+//!
+//! Input that is not a request (a head that does not parse, an HTTP/2
+//! preface, a request line or head over the limits) gets an error page in
+//! the same style as every other response, and the connection is closed;
+//! so does a request whose framing is wrong (Content-Length with
+//! Transfer-Encoding, two lengths, a coding other than chunked), answered
+//! at once, before its body.
+
+pub mod framing;
+pub mod keep_alive;
+pub mod read;
+pub mod request_body;
+pub mod request_head;
+pub mod respond;
+pub mod response_head;
+pub mod send;
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use hyper::{Response, StatusCode, Version};
+use socket2::SockRef;
+use tokio::net::TcpStream;
+
+use super::client::Client;
+use super::io::{Activity, has_pending_input};
+use crate::http::Body;
+use keep_alive::After;
+use request_body::{BodyError, Framing, Socket, Source};
+use request_head::{Head, Parsed};
+
+/// How the connection ended.
+#[derive(Debug)]
+pub enum End {
+    /// Finished cleanly (a response said close and the write side is
+    /// shut): linger, then close.
+    Done,
+    /// The client left, or asked to close and has nothing more in flight:
+    /// close now (no reset can destroy the last response).
+    Close,
+    /// A read or write failed: close at once.
+    Broken,
+}
+
+/// A response about to go out, and what the connection does after it.
+struct Answer {
+    resp: Response<Body>,
+    keep_alive: bool,
+    version: Version,
+    /// Refused or rejected: what follows in the stream cannot be trusted
+    /// to start a request.
+    refused: bool,
+}
+
+/// Serves the connection's requests until it ends.
+pub async fn serve_connection(
+    c: &Arc<Client>,
+    stream: &TcpStream,
+    activity: &Arc<Activity>,
+) -> End {
+    let max_head = c.ctx.limits().max_head().max(8192);
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut head = Vec::with_capacity(512);
+    // How far `buf` has been searched for the end of a head: a head sent a
+    // byte at a time is scanned once, not parsed again on every byte.
+    let mut scanned = 0;
+    loop {
+        let answer = match next_head(&mut buf, &mut scanned) {
+            Parsed::Request(p) => match answer_request(c, p, &mut buf, stream, activity).await {
+                Ok(a) => a,
+                Err(end) => return end,
+            },
+            Parsed::Bad(status) => rejected(c, status, activity),
+            Parsed::Partial if buf.len() >= max_head => {
+                // A request line that never ends is 414 however long it
+                // is; a head that does not end, 431.
+                let status = if buf.contains(&b'\n') {
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+                } else {
+                    StatusCode::URI_TOO_LONG
+                };
+                rejected(c, status, activity)
+            }
+            Parsed::Partial => {
+                if buf.capacity() - buf.len() < 1024 {
+                    buf.reserve(4096);
+                }
+                match read::read(stream, &mut buf, activity).await {
+                    // The client left, perhaps with a head cut short.
+                    Ok(0) => return End::Close,
+                    Ok(_) => {}
+                    Err(_) => return End::Broken,
+                }
+                continue;
+            }
+        };
+        if let Some(end) = write_answer(answer, &mut head, &buf, stream, activity).await {
+            return end;
+        }
+        if !buf.is_empty() {
+            // Part of the next head is already here: its
+            // client_header_timeout runs from now.
+            activity.read_some();
+        }
+        // Pipelined requests arriving as fast as they are answered must
+        // not keep the worker's one thread from its other connections.
+        tokio::task::coop::consume_budget().await;
+    }
+}
+
+/// The next head in `buf`, if whole: a head that arrived whole (the usual
+/// case) is parsed at once; one still arriving is parsed again only once
+/// its end may be there.
+fn next_head(buf: &mut BytesMut, scanned: &mut usize) -> Parsed {
+    let parsed =
+        if buf.is_empty() || (*scanned > 0 && !request_head::head_may_be_complete(buf, scanned)) {
+            Parsed::Partial
+        } else {
+            match request_head::parse(buf) {
+                Parsed::Partial => {
+                    *scanned = (*scanned).max(buf.len());
+                    Parsed::Partial
+                }
+                done => done,
+            }
+        };
+    if !matches!(parsed, Parsed::Partial) {
+        *scanned = 0;
+    }
+    parsed
+}
+
+/// Input that never became a request: answered, then closed.
+fn rejected(c: &Client, status: StatusCode, activity: &Arc<Activity>) -> Answer {
+    Answer {
+        resp: respond::reject(c, status, activity),
+        keep_alive: false,
+        version: Version::HTTP_11,
+        refused: true,
+    }
+}
+
+/// Checks the framing of request `p`, reads its body if any, and answers
+/// it; `Err` when the connection broke on the way.
+async fn answer_request(
+    c: &Client,
+    p: Head,
+    buf: &mut BytesMut,
+    stream: &TcpStream,
+    activity: &Arc<Activity>,
+) -> Result<Answer, End> {
+    activity.request_started();
+    let refusal = p
+        .refuse
+        .or_else(|| framing::framing_problem(&p.req, c.ctx.limits()));
+    let outcome = match refusal {
+        Some(status) => Err(status),
+        // Boxed: most requests have no body, and the body reader's state
+        // would otherwise sit in every connection's task, idle or not.
+        None if p.framing == Framing::None => Ok(()),
+        None => match Box::pin(body(&p, buf, stream, activity, c)).await {
+            Ok(()) => Ok(()),
+            Err(BodyError::Status(status)) => Err(status),
+            Err(BodyError::Io) => return Err(End::Broken),
+        },
+    };
+    let version = p.req.version();
+    Ok(match outcome {
+        Ok(()) => {
+            // Body bytes are not the next head.
+            activity.request_started();
+            Answer {
+                resp: respond::answer(c, &p.req, activity),
+                keep_alive: p.keep_alive,
+                version,
+                refused: false,
+            }
+        }
+        // Answered at once and closed: what follows in the stream cannot
+        // be trusted to start a request.
+        Err(status) => Answer {
+            resp: respond::refuse(c, &p.req, status, activity),
+            keep_alive: false,
+            version,
+            refused: true,
+        },
+    })
+}
+
+/// Writes `a`; `Some` when the connection ends after it.
+async fn write_answer(
+    mut a: Answer,
+    head: &mut Vec<u8>,
+    buf: &BytesMut,
+    stream: &TcpStream,
+    activity: &Activity,
+) -> Option<End> {
+    head.clear();
+    let after = response_head::render_head(&a.resp, a.version, a.keep_alive, head);
+    let sent = send::send(stream, activity, head, a.resp.body_mut()).await;
+    // Dropping the body writes the access-log line.
+    drop(a.resp);
+    if sent.is_err() {
+        return Some(End::Broken);
+    }
+    if after == After::Close {
+        // A client that asked to close sends nothing more: closing at
+        // once (as nginx does) spares a shutdown, a wake-up and a read.
+        // Anything unread (a refused request's body), and we linger so
+        // the close cannot turn into a reset.
+        if !a.refused && !a.keep_alive && buf.is_empty() && !has_pending_input(stream) {
+            return Some(End::Close);
+        }
+        let _ = SockRef::from(stream).shutdown(std::net::Shutdown::Write);
+        return Some(End::Done);
+    }
+    None
+}
+
+/// Reads and drops the body of `p`, after `100 Continue` if it asked.
+async fn body(
+    p: &Head,
+    buf: &mut BytesMut,
+    stream: &TcpStream,
+    activity: &Arc<Activity>,
+    c: &Client,
+) -> Result<(), BodyError> {
+    if p.framing == Framing::None {
+        return Ok(());
+    }
+    let limits = c.ctx.limits();
+    if let Framing::Length(n) = p.framing
+        && limits.body_too_large(n)
+    {
+        return Err(BodyError::Status(StatusCode::PAYLOAD_TOO_LARGE));
+    }
+    // The body has client_header_timeout from the end of its head, as the
+    // head had from its first byte: a stalled or trickling body is cut.
+    activity.awaiting_body();
+    if p.expect_continue && buf.is_empty() && p.req.version() == Version::HTTP_11 {
+        let mut none = Body::empty();
+        if send::send(
+            stream,
+            activity,
+            b"HTTP/1.1 100 Continue\r\n\r\n",
+            &mut none,
+        )
+        .await
+        .is_err()
+        {
+            return Err(BodyError::Io);
+        }
+    }
+    let mut src = Source {
+        buf,
+        fill: Socket { stream, activity },
+    };
+    let max = match limits.client_max_body_size {
+        0 => u64::MAX,
+        n => n,
+    };
+    src.discard(p.framing, max, limits.max_head()).await
+}
