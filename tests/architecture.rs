@@ -349,3 +349,67 @@ fn no_import_cycle_between_sibling_modules() {
         }
     }
 }
+
+/// Longest a source file may be: past this a file holds more than one
+/// concern (docs/architecture.md §1).
+const MAX_FILE_LINES: usize = 450;
+
+/// Longest a function may be.
+const MAX_FN_LINES: usize = 80;
+
+#[test]
+fn files_and_functions_stay_small() {
+    let mut too_long = Vec::new();
+    for (path, text) in raw_sources() {
+        let lines: Vec<&str> = text.lines().collect();
+        if lines.len() > MAX_FILE_LINES {
+            too_long.push(format!("{path}: {} lines", lines.len()));
+        }
+        let mut i = 0;
+        while i < lines.len() {
+            let code = lines[i].split("//").next().unwrap_or("");
+            let t = code.trim_start();
+            let is_fn = t.starts_with("fn ")
+                || t.starts_with("pub fn ")
+                || t.starts_with("pub(crate) fn ")
+                || t.starts_with("pub(super) fn ")
+                || t.starts_with("async fn ")
+                || t.starts_with("pub async fn ")
+                || t.starts_with("const fn ")
+                || t.starts_with("pub const fn ");
+            if !is_fn {
+                i += 1;
+                continue;
+            }
+            // Count to the brace that closes the body (a declaration
+            // ending in `;` has none).
+            let (mut depth, mut opened, mut j) = (0i32, false, i);
+            while j < lines.len() {
+                let c = lines[j].split("//").next().unwrap_or("");
+                for ch in c.chars() {
+                    match ch {
+                        '{' => {
+                            depth += 1;
+                            opened = true;
+                        }
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                }
+                if (opened && depth <= 0) || (!opened && c.trim_end().ends_with(';')) {
+                    break;
+                }
+                j += 1;
+            }
+            if j + 1 - i > MAX_FN_LINES {
+                too_long.push(format!(
+                    "{path}:{}: a function of {} lines",
+                    i + 1,
+                    j + 1 - i
+                ));
+            }
+            i += 1;
+        }
+    }
+    assert!(too_long.is_empty(), "too long:\n{}", too_long.join("\n"));
+}

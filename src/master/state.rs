@@ -31,7 +31,7 @@ mod events;
 #[cfg(test)]
 mod tests;
 
-pub use events::{Action, Event, Exit, Notice, Report, Sig};
+pub use events::{Action, Event, Exit, Notice, Report, Settings, Sig};
 
 /// A process id, as a plain number: this file names no system types.
 pub type Pid = i32;
@@ -69,17 +69,6 @@ pub const EXIT_FATAL: i32 = crate::worker::EXIT_FATAL;
 
 /// nginx's line for a refused USR2 during an upgrade.
 pub const UPGRADE_IN_PROGRESS: &str = "the changing binary signal is ignored: you should shutdown or terminate before either old or new binary's process";
-
-/// What of a configuration the decisions depend on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Settings {
-    /// `worker_processes`.
-    pub worker_processes: usize,
-    /// `shutdown_delay`.
-    pub shutdown_delay: Duration,
-    /// `upgrade_ready_timeout`.
-    pub upgrade_ready_timeout: Duration,
-}
 
 /// Where a worker is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -440,30 +429,5 @@ impl State {
                 generation: self.generation,
             });
         }
-    }
-
-    /// The nearest time something is due, for the driver's sleep.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        let mut due: Vec<Instant> = self.respawn_at.clone();
-        match &self.phase {
-            Phase::Reloading(Reload {
-                started: Some(st), ..
-            }) => due.push(st.deadline),
-            Phase::Quitting {
-                drain_at: Some(at), ..
-            } => due.push(*at),
-            Phase::Terminating { since, step, .. } => {
-                if let Some(at) = TERM_STEPS.get(*step) {
-                    due.push(*since + *at);
-                }
-            }
-            _ => {}
-        }
-        match self.child().map(|c| c.stage) {
-            Some(ChildStage::Starting { deadline }) => due.push(deadline),
-            Some(ChildStage::Stopping { kill_at }) => due.push(kill_at),
-            _ => {}
-        }
-        due.into_iter().min()
     }
 }

@@ -7,6 +7,7 @@
 mod lock;
 mod observe;
 mod probe;
+mod report;
 mod steps;
 
 use std::process::ExitCode;
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use crate::config::Location;
 
-pub use steps::Outcome;
+pub use report::Outcome;
 
 /// Exit code: committed; the new binary serves alone.
 pub const EXIT_COMMITTED: u8 = 0;

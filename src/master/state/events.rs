@@ -2,7 +2,9 @@
 //! driver saw) and what comes out ([`Action`]: what the driver does). Plain
 //! data, so the tests can script a whole world with it.
 
-use super::{Level, Pid, Settings, Signal};
+use std::time::Duration;
+
+use super::{Level, Pid, Signal};
 
 /// How a child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,4 +178,15 @@ pub enum Notice {
     MainPid(Option<Pid>),
     /// `STATUS=` alone.
     Status(String),
+}
+
+/// What of a configuration the decisions depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// `worker_processes`.
+    pub worker_processes: usize,
+    /// `shutdown_delay`.
+    pub shutdown_delay: Duration,
+    /// `upgrade_ready_timeout`.
+    pub upgrade_ready_timeout: Duration,
 }

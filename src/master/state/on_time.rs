@@ -9,6 +9,31 @@ use super::{
 };
 
 impl State {
+    /// The nearest time something is due, for the driver's sleep.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let mut due: Vec<Instant> = self.respawn_at.clone();
+        match &self.phase {
+            Phase::Reloading(Reload {
+                started: Some(st), ..
+            }) => due.push(st.deadline),
+            Phase::Quitting {
+                drain_at: Some(at), ..
+            } => due.push(*at),
+            Phase::Terminating { since, step, .. } => {
+                if let Some(at) = TERM_STEPS.get(*step) {
+                    due.push(*since + *at);
+                }
+            }
+            _ => {}
+        }
+        match self.child().map(|c| c.stage) {
+            Some(ChildStage::Starting { deadline }) => due.push(deadline),
+            Some(ChildStage::Stopping { kill_at }) => due.push(kill_at),
+            _ => {}
+        }
+        due.into_iter().min()
+    }
+
     pub(super) fn on_tick(&mut self, now: Instant, out: &mut Vec<Action>) {
         if let Phase::Quitting {
             drain_at: Some(at), ..

@@ -55,24 +55,7 @@ pub(super) fn check(
     {
         return Err("a second upgrade started".into());
     }
-    // 3. Pid files.
-    match s.child() {
-        Some(c) => {
-            if env.oldbin != Some(MASTER) {
-                return Err(format!(".oldbin is {:?} during an upgrade", env.oldbin));
-            }
-            if env.pid_file.is_some() && env.pid_file != Some(c.pid) {
-                return Err(format!("pid file names {:?}, not the child", env.pid_file));
-            }
-        }
-        None if env.pid_file != Some(MASTER) || env.oldbin.is_some() => {
-            return Err(format!(
-                "pid file {:?}, .oldbin {:?} with no upgrade",
-                env.pid_file, env.oldbin
-            ));
-        }
-        None => {}
-    }
+    check_pid_files(s, env)?;
     // 4. No old worker stopped before the new generation serves in full.
     for a in acts {
         let Action::Signal {
@@ -184,6 +167,28 @@ fn check_manager(before: &State, s: &State, env: &Env) -> Result<(), String> {
     );
     if idle && env.reloading_told {
         return Err(format!("RELOADING=1 never answered: {:?}", s.phase));
+    }
+    Ok(())
+}
+
+/// 3. The pid file and `.oldbin` name the right masters.
+fn check_pid_files(s: &State, env: &Env) -> Result<(), String> {
+    match s.child() {
+        Some(c) => {
+            if env.oldbin != Some(MASTER) {
+                return Err(format!(".oldbin is {:?} during an upgrade", env.oldbin));
+            }
+            if env.pid_file.is_some() && env.pid_file != Some(c.pid) {
+                return Err(format!("pid file names {:?}, not the child", env.pid_file));
+            }
+        }
+        None if env.pid_file != Some(MASTER) || env.oldbin.is_some() => {
+            return Err(format!(
+                "pid file {:?}, .oldbin {:?} with no upgrade",
+                env.pid_file, env.oldbin
+            ));
+        }
+        None => {}
     }
     Ok(())
 }
