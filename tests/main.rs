@@ -55,5 +55,8 @@ mod signals;
 mod systemd;
 /// USR2 binary upgrade: commit, rollback, failed binaries, refusals.
 mod upgrade;
+/// `moltd -s upgrade`: commit, rollback at each step, a concurrent run,
+/// Ctrl-C, all under a keep-alive load.
+mod upgrade_cmd;
 /// Keep-alive clients through USR2 -> WINCH -> QUIT: every request a 200.
 mod upgrade_load;

@@ -43,6 +43,9 @@ struct Upgrade<'a> {
     new: Option<Pid>,
     winched: bool,
     baseline: Vec<(SocketAddr, String, Answer)>,
+    /// The new master's workers once it served: any that goes later is a
+    /// failure.
+    new_workers: Vec<Pid>,
 }
 
 /// Runs the whole upgrade.
@@ -60,10 +63,14 @@ pub fn run(location: &Location, opts: &Options) -> Report {
         Ok(c) => c,
         Err(e) => return fail(Outcome::NothingDone(e.to_string())),
     };
+    if let Err(o) = named_master(&config) {
+        return fail(o);
+    }
     let _lock = match super::lock::take(&config.pid) {
         Ok(l) => l,
         Err(why) => return fail(Outcome::Refused(why)),
     };
+    // Again, under the lock: another run may have just finished.
     let old = match running_master(&config) {
         Ok(p) => p,
         Err(o) => return fail(o),
@@ -80,6 +87,7 @@ pub fn run(location: &Location, opts: &Options) -> Report {
         new: None,
         winched: false,
         baseline: Vec::new(),
+        new_workers: Vec::new(),
     };
     let outcome = u.go();
     let failed_step = (outcome != Outcome::Committed).then_some(u.step);
@@ -103,6 +111,11 @@ fn running_master(config: &Config) -> Result<Pid, Outcome> {
             oldbin.display()
         )));
     }
+    named_master(config)
+}
+
+/// The live master the pid file names.
+fn named_master(config: &Config) -> Result<Pid, Outcome> {
     match observe::named_by(&config.pid) {
         Some(p) if observe::is_master(p) => Ok(p),
         Some(p) => Err(Outcome::NothingDone(format!(
@@ -155,6 +168,7 @@ impl Upgrade<'_> {
             &format!("waiting for new master process {new} to serve"),
         );
         self.wait_serving(new)?;
+        self.new_workers = observe::workers_of(new).iter().map(|w| w.pid).collect();
         self.done();
         self.begin(
             "winch",
@@ -283,9 +297,10 @@ impl Upgrade<'_> {
     }
 
     /// The new generation serves alone for the canary window: no worker
-    /// may die, the first probe must keep its status.
+    /// it had when it became ready may die, the first probe must keep its
+    /// status.
     fn canary(&self, new: Pid) -> Result<(), Abort> {
-        let first: Vec<Pid> = observe::workers_of(new).iter().map(|w| w.pid).collect();
+        let first = &self.new_workers;
         let end = Instant::now() + self.opts.canary;
         let mut next_probe = Instant::now();
         let limit = self.opts.canary + Duration::from_secs(1);

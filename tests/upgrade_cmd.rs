@@ -1,0 +1,293 @@
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::{self, JoinHandle};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::support::{
+    self, Server, conf, free_port, http, install_binary, install_script, procs, wait_for,
+};
+
+/// Keep-alive clients requesting `/` back to back: any status but 200 or
+/// any socket error is a failed request.
+struct Load {
+    stop: Arc<AtomicBool>,
+    total: Arc<AtomicUsize>,
+    clients: Vec<JoinHandle<Result<usize, String>>>,
+}
+
+impl Load {
+    fn start(port: u16) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let total = Arc::new(AtomicUsize::new(0));
+        let clients = (0..2)
+            .map(|_| {
+                let (stop, total) = (Arc::clone(&stop), Arc::clone(&total));
+                thread::spawn(move || {
+                    let mut c = http::KeepAlive::new(port);
+                    let mut n = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        match c.get("/") {
+                            Ok(r) if r.status == 200 => {}
+                            Ok(r) => return Err(format!("request {n}: status {}", r.status)),
+                            Err(e) => return Err(format!("request {n}: {e}")),
+                        }
+                        n += 1;
+                        total.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(n)
+                })
+            })
+            .collect();
+        let load = Load {
+            stop,
+            total,
+            clients,
+        };
+        wait_for("the clients to get going", || {
+            (load.total.load(Ordering::Relaxed) > 50).then_some(())
+        });
+        load
+    }
+
+    /// Stops the clients; panics on any failed request.
+    fn finish(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for c in self.clients {
+            let r = c.join().expect("client thread");
+            assert!(r.is_ok(), "a request failed during the upgrade: {r:?}");
+        }
+    }
+}
+
+/// `moltd -s upgrade ARGS --json` with the test binary (whatever the
+/// server's own binary has become), in the background.
+fn upgrade_cmd(s: &Server, args: &[&str]) -> Child {
+    Command::new(support::moltd_bin())
+        .arg("-p")
+        .arg(&s.prefix)
+        .args(["-s", "upgrade", "--json"])
+        .args(args)
+        .current_dir(&s.prefix)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn -s upgrade")
+}
+
+/// The exit code, the JSON result line and stderr.
+fn outcome(out: Output) -> (i32, String, String) {
+    let json = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code().unwrap_or(-1), json, err)
+}
+
+/// Exactly one master serves `port`: `master`, named by the pid file, with
+/// no `.oldbin` left, and every other master gone.
+fn one_master(s: &Server, port: u16, master: Pid, others: &[Pid]) {
+    for p in others {
+        s.wait_gone(*p);
+    }
+    assert!(procs::alive(master));
+    assert_eq!(s.read_pid("logs/moltd.pid"), Some(master));
+    assert!(!s.path("logs/moltd.pid.oldbin").exists(), ".oldbin left");
+    assert_eq!(http::get(port, "/").map(|r| r.status).ok(), Some(200));
+}
+
+fn started(workers: usize, extra: &str) -> (Server, u16, Pid) {
+    let port = free_port();
+    let mut s = Server::new();
+    s.use_private_binary();
+    s.config(&conf(&[port], workers, extra));
+    let old = s.start(port);
+    s.wait_workers(old, workers);
+    (s, port, old)
+}
+
+/// Waits for the new master, serving, with the old one's workers stopped
+/// (the canary window); returns it.
+fn wait_canary(s: &mut Server, old: Pid) -> Pid {
+    let new = wait_for("the new master", || {
+        let p = s.read_pid("logs/moltd.pid")?;
+        (p != old && procs::alive(p)).then_some(p)
+    });
+    s.remember(new);
+    wait_for("the old workers to stop", || {
+        procs::workers_of(old)
+            .iter()
+            .all(|w| procs::title(*w) != "moltd: worker process")
+            .then_some(())
+    });
+    new
+}
+
+#[test]
+fn a_good_binary_is_committed_with_no_failed_request() {
+    let (mut s, port, old) = started(2, "");
+    let load = Load::start(port);
+    install_binary(&support::moltd_bin(), &s.bin);
+    let cmd = upgrade_cmd(&s, &["--canary", "1s", "--probe", "/other/page.txt"]);
+    let (code, json, err) = outcome(cmd.wait_with_output().expect("wait"));
+    assert_eq!(code, 0, "{json}\n{err}");
+    assert!(json.contains("\"result\":\"committed\""), "{json}");
+    for step in ["usr2", "ready", "winch", "probe-new", "canary", "commit"] {
+        assert!(
+            json.contains(&format!("\"step\":\"{step}\"")),
+            "{step}: {json}"
+        );
+    }
+    let new = s.read_pid("logs/moltd.pid").expect("pid file");
+    s.remember(new);
+    assert_ne!(new, old);
+    one_master(&s, port, new, &[old]);
+    load.finish();
+}
+
+#[test]
+fn a_binary_that_exits_at_once_is_rolled_back() {
+    let (s, port, old) = started(1, "");
+    let load = Load::start(port);
+    install_script(&s.bin, "#!/bin/sh\nexit 1\n");
+    let (code, json, err) = outcome(upgrade_cmd(&s, &[]).wait_with_output().expect("wait"));
+    assert_eq!(code, 2, "{json}\n{err}");
+    assert!(json.contains("\"result\":\"rolled_back\""), "{json}");
+    assert!(json.contains("\"failed_step\":\"usr2\""), "{json}");
+    one_master(&s, port, old, &[]);
+    load.finish();
+}
+
+#[test]
+fn a_binary_that_never_becomes_ready_is_rolled_back() {
+    let (s, port, old) = started(1, "upgrade_ready_timeout = \"1s\"\n");
+    let load = Load::start(port);
+    install_script(&s.bin, "#!/bin/sh\nsleep 1000\n");
+    let (code, json, err) = outcome(upgrade_cmd(&s, &[]).wait_with_output().expect("wait"));
+    assert_eq!(code, 2, "{json}\n{err}");
+    assert!(json.contains("rolled_back"), "{json}");
+    one_master(&s, port, old, &[]);
+    load.finish();
+}
+
+#[test]
+fn a_binary_whose_probe_differs_is_rolled_back() {
+    let (mut s, port, old) = started(1, "");
+    // The new binary serves another root where a probed path is missing.
+    std::fs::create_dir_all(s.path("html2")).expect("html2");
+    std::fs::write(s.path("html2/index.html"), "hello from moltd\n").expect("index");
+    let other = conf(&[port], 1, "").replace("root = \"html\"", "root = \"html2\"");
+    assert!(other.contains("html2"), "{other}");
+    std::fs::write(s.path("conf/other.toml"), other).expect("other config");
+    let real = s.path("sbin/moltd.real");
+    install_binary(&support::moltd_bin(), &real);
+    install_script(
+        &s.bin,
+        &format!(
+            "#!/bin/sh\nexec \"{}\" \"$@\" -c \"{}\"\n",
+            real.display(),
+            s.path("conf/other.toml").display()
+        ),
+    );
+    let load = Load::start(port);
+    let cmd = upgrade_cmd(&s, &["--probe", "/other/page.txt"]);
+    let (code, json, err) = outcome(cmd.wait_with_output().expect("wait"));
+    assert_eq!(code, 2, "{json}\n{err}");
+    assert!(json.contains("\"failed_step\":\"probe-new\""), "{json}");
+    assert!(
+        json.contains("/other/page.txt"),
+        "the reason names the path: {json}"
+    );
+    let new: Option<Pid> = json
+        .split("\"new_pid\":")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .map(Pid::from_raw);
+    let new = new.expect("a new master started");
+    s.remember(new);
+    one_master(&s, port, old, &[new]);
+    load.finish();
+}
+
+#[test]
+fn a_worker_dying_in_the_canary_window_rolls_back() {
+    let (mut s, port, old) = started(2, "");
+    let load = Load::start(port);
+    install_binary(&support::moltd_bin(), &s.bin);
+    let cmd = upgrade_cmd(&s, &["--canary", "20s"]);
+    let new = wait_canary(&mut s, old);
+    let workers = s.wait_workers(new, 2);
+    kill(workers[0], Signal::SIGKILL).expect("kill a new worker");
+    let (code, json, err) = outcome(cmd.wait_with_output().expect("wait"));
+    assert_eq!(code, 2, "{json}\n{err}");
+    assert!(json.contains("\"failed_step\":\"canary\""), "{json}");
+    one_master(&s, port, old, &[new]);
+    load.finish();
+}
+
+#[test]
+fn a_second_upgrade_at_the_same_time_is_refused() {
+    let (mut s, port, old) = started(1, "");
+    install_binary(&support::moltd_bin(), &s.bin);
+    let first = upgrade_cmd(&s, &["--canary", "2s"]);
+    let new = wait_canary(&mut s, old);
+    let (code, json, err) = outcome(upgrade_cmd(&s, &[]).wait_with_output().expect("wait"));
+    assert_eq!(code, 3, "{json}\n{err}");
+    assert!(json.contains("\"result\":\"refused\""), "{json}");
+    assert!(err.contains("another moltd -s upgrade is running"), "{err}");
+    let (code, json, err) = outcome(first.wait_with_output().expect("wait"));
+    assert_eq!(code, 0, "the first one is not disturbed: {json}\n{err}");
+    one_master(&s, port, new, &[old]);
+}
+
+#[test]
+fn interrupting_the_upgrade_rolls_it_back_and_says_so() {
+    let (mut s, port, old) = started(1, "");
+    let load = Load::start(port);
+    install_binary(&support::moltd_bin(), &s.bin);
+    let cmd = upgrade_cmd(&s, &["--canary", "30s"]);
+    let new = wait_canary(&mut s, old);
+    kill(Pid::from_raw(cmd.id() as i32), Signal::SIGINT).expect("Ctrl-C");
+    let (code, json, err) = outcome(cmd.wait_with_output().expect("wait"));
+    assert_eq!(code, 4, "{json}\n{err}");
+    assert!(json.contains("\"result\":\"interrupted\""), "{json}");
+    assert!(
+        json.contains(&format!("master process {old} serves")),
+        "{json}"
+    );
+    one_master(&s, port, old, &[new]);
+    load.finish();
+}
+
+#[test]
+fn no_master_means_nothing_is_done() {
+    let port = free_port();
+    let s = Server::new();
+    s.config(&conf(&[port], 1, ""));
+    let (code, json, err) = outcome(upgrade_cmd(&s, &[]).wait_with_output().expect("wait"));
+    assert_eq!(code, 1, "{json}\n{err}");
+    assert!(json.contains("nothing_done"), "{json}");
+}
+
+#[test]
+fn an_upgrade_already_in_progress_by_hand_is_refused() {
+    let (mut s, port, old) = started(1, "");
+    install_binary(&support::moltd_bin(), &s.bin);
+    s.signal(old, Signal::SIGUSR2);
+    let new = wait_for("the new master", || {
+        let p = s.read_pid("logs/moltd.pid")?;
+        (p != old && procs::alive(p)).then_some(p)
+    });
+    s.remember(new);
+    s.wait_log(&format!("new binary process {new} is ready"));
+    let (code, json, err) = outcome(upgrade_cmd(&s, &[]).wait_with_output().expect("wait"));
+    assert_eq!(code, 3, "{json}\n{err}");
+    assert!(json.contains("already in progress"), "{json}");
+    // Nothing was touched: both masters still there, as the operator left them.
+    assert!(procs::alive(old) && procs::alive(new));
+    assert_eq!(s.read_pid("logs/moltd.pid.oldbin"), Some(old));
+    s.signal(old, Signal::SIGQUIT);
+    one_master(&s, port, new, &[old]);
+}
