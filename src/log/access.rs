@@ -117,6 +117,28 @@ impl AccessLog {
     }
 }
 
+/// An access log that could not be opened.
+#[derive(Debug)]
+pub struct AccessLogError {
+    /// The log.
+    pub path: std::path::PathBuf,
+    /// Why (a refusal of `log::open` travels inside).
+    pub err: std::io::Error,
+}
+
+impl std::fmt::Display for AccessLogError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "could not open the access log \"{}\": {}",
+            self.path.display(),
+            self.err
+        )
+    }
+}
+
+impl std::error::Error for AccessLogError {}
+
 /// The access logs of one configuration, and which server writes where.
 pub struct AccessLogs {
     logs: Vec<AccessLog>,
@@ -130,7 +152,7 @@ impl AccessLogs {
     pub fn open(
         config: &Config,
         owner: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, AccessLogError> {
         let mut logs: Vec<AccessLog> = Vec::new();
         let mut by_server = Vec::new();
         for s in &config.servers {
@@ -141,8 +163,9 @@ impl AccessLogs {
             let i = match logs.iter().position(|l| &l.path == path) {
                 Some(i) => i,
                 None => {
-                    let opened = super::open::open_log(path).map_err(|e| {
-                        format!("could not open the access log \"{}\": {e}", path.display())
+                    let opened = super::open::open_log(path).map_err(|err| AccessLogError {
+                        path: path.clone(),
+                        err,
                     })?;
                     super::open::give_to(&opened, path, owner);
                     logs.push(AccessLog::new(path.clone(), config, Some(opened.file)));

@@ -29,7 +29,7 @@ pub enum LogFilesError {
         err: io::Error,
     },
     /// An access log, with the message the access logs give.
-    AccessLog(String),
+    AccessLog(super::access::AccessLogError),
 }
 
 impl fmt::Display for LogFilesError {
@@ -41,7 +41,7 @@ impl fmt::Display for LogFilesError {
                 path.display(),
                 super::errno_text(err)
             ),
-            LogFilesError::AccessLog(msg) => f.write_str(msg),
+            LogFilesError::AccessLog(e) => e.fmt(f),
         }
     }
 }
@@ -50,7 +50,7 @@ impl std::error::Error for LogFilesError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             LogFilesError::ErrorLog { err, .. } => Some(err),
-            LogFilesError::AccessLog(_) => None,
+            LogFilesError::AccessLog(e) => Some(e),
         }
     }
 }

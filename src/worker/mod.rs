@@ -128,11 +128,36 @@ pub fn run(setup: Setup<'_>) -> i32 {
     code
 }
 
+/// A document root the worker's user cannot list.
+#[derive(Debug)]
+pub struct UnreadableRoot {
+    /// The root.
+    pub root: std::path::PathBuf,
+    /// The user the worker runs as.
+    pub user: String,
+    /// Why.
+    pub err: std::io::Error,
+}
+
+impl std::fmt::Display for UnreadableRoot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "root \"{}\" is not readable by user \"{}\" ({})",
+            self.root.display(),
+            self.user,
+            crate::log::errno_text(&self.err)
+        )
+    }
+}
+
+impl std::error::Error for UnreadableRoot {}
+
 /// Checks, as the user the worker now runs as, that every document root
 /// can be listed: a root this user cannot read would turn every request
 /// into a 403, so such a worker refuses to start (and a reload with it is
 /// abandoned).
-fn check_roots(config: &Config) -> Result<(), String> {
+fn check_roots(config: &Config) -> Result<(), UnreadableRoot> {
     let roots = config
         .servers
         .iter()
@@ -144,11 +169,11 @@ fn check_roots(config: &Config) -> Result<(), String> {
                 .ok()
                 .flatten()
                 .map_or_else(|| nix::unistd::geteuid().to_string(), |u| u.name);
-            return Err(format!(
-                "root \"{}\" is not readable by user \"{who}\" ({})",
-                root.display(),
-                crate::log::errno_text(&e)
-            ));
+            return Err(UnreadableRoot {
+                root: root.clone(),
+                user: who,
+                err: e,
+            });
         }
     }
     Ok(())

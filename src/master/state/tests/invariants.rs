@@ -21,9 +21,11 @@
 //! 9. The service manager hears `STOPPING=1` only when no other master
 //!    carries on, and every `RELOADING=1` is answered by `READY=1` once no
 //!    reload is in progress.
+//! 10. A USR2 that starts no upgrade is queued in the reload or refused
+//!     with a line that says so.
 
 use super::super::*;
-use super::world::{Env, MASTER};
+use super::world::{Env, Ev, MASTER};
 
 fn serving_workers(s: &State, generation: u64) -> usize {
     let w = s.workers.iter().filter(|w| w.generation == generation);
@@ -35,7 +37,7 @@ pub(super) fn check(
     s: &State,
     env: &Env,
     now: Instant,
-    ticked: bool,
+    ev: Ev,
 ) -> Result<(), String> {
     let acts = &env.actions;
     if env.exited.is_some() {
@@ -75,7 +77,8 @@ pub(super) fn check(
             return Err(format!("worker {pid} stopped while its generation serves"));
         }
     }
-    check_timers(s, now, ticked)?;
+    check_timers(s, now, ev == Ev::Later)?;
+    check_refusals(before, s, env, ev)?;
     check_manager(before, s, env)?;
     check_queues(before, s, acts)?;
     // 8. Forks and commits name the right generation.
@@ -189,6 +192,26 @@ fn check_pid_files(s: &State, env: &Env) -> Result<(), String> {
             ));
         }
         None => {}
+    }
+    Ok(())
+}
+
+/// 10. A USR2 either upgrades, is queued, or is refused with a line.
+fn check_refusals(before: &State, s: &State, env: &Env, ev: Ev) -> Result<(), String> {
+    if ev != Ev::Usr2 || before.phase == Phase::Exited {
+        return Ok(());
+    }
+    let acts = &env.actions;
+    let execed = acts.contains(&Action::ExecNewBinary);
+    let queued = matches!(&s.phase, Phase::Reloading(r) if r.upgrade);
+    let refused = acts
+        .iter()
+        .any(|a| matches!(a, Action::Log(Level::Crit, m) if m.contains("ignored")));
+    let said = acts
+        .iter()
+        .any(|a| matches!(a, Action::Log(_, m) if m.contains(", ignoring") || m.contains("once the reload completes")));
+    if !(execed || (queued && said) || (refused && said)) {
+        return Err(format!("a USR2 vanished: {acts:?}"));
     }
     Ok(())
 }

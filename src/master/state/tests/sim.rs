@@ -6,61 +6,8 @@
 
 use super::super::*;
 use super::invariants::check;
-use super::world::{Env, MASTER, OLD_MASTER, settings};
+use super::world::{ALL, Env, Ev, MASTER, OLD_MASTER, settings};
 use crate::master::signal::Signal;
-
-/// What the world can do next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Ev {
-    Hup,
-    Usr2,
-    Winch,
-    Quit,
-    Term,
-    Usr1,
-    /// Every starting worker reports ready.
-    WorkersReady,
-    /// The first starting worker reports ready.
-    OneReady,
-    /// The first worker not told to stop dies on SIGKILL.
-    WorkerCrash,
-    /// The first worker not told to stop exits with the fatal code.
-    WorkerFatal,
-    /// Every worker told to stop exits.
-    Drained,
-    /// The new binary writes its pid file and reports ready.
-    ChildReady,
-    /// The new binary reports a failure and exits 1.
-    ChildFails,
-    /// The new binary exits 0 (removing its pid file).
-    ChildExits,
-    /// Time passes to the next deadline.
-    Later,
-    BreakConfig,
-    BreakFork,
-    OldMasterGone,
-}
-
-const ALL: [Ev; 18] = [
-    Ev::Hup,
-    Ev::Usr2,
-    Ev::Winch,
-    Ev::Quit,
-    Ev::Term,
-    Ev::Usr1,
-    Ev::WorkersReady,
-    Ev::OneReady,
-    Ev::WorkerCrash,
-    Ev::WorkerFatal,
-    Ev::Drained,
-    Ev::ChildReady,
-    Ev::ChildFails,
-    Ev::ChildExits,
-    Ev::Later,
-    Ev::BreakConfig,
-    Ev::BreakFork,
-    Ev::OldMasterGone,
-];
 
 #[derive(Debug, Clone)]
 pub(super) struct Sim {
@@ -202,7 +149,7 @@ impl Sim {
         let before = self.state.clone();
         self.env.actions.clear();
         self.apply(ev);
-        check(&before, &self.state, &self.env, self.now, ev == Ev::Later)?;
+        check(&before, &self.state, &self.env, self.now, ev)?;
         let down =
             |s: &State| matches!(s.phase, Phase::Quitting { .. } | Phase::Terminating { .. });
         if down(&self.state) && (leaf || !down(&before)) && !self.ends_in_exit() {

@@ -95,3 +95,56 @@ impl Env {
         }
     }
 }
+
+/// What the world can do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ev {
+    Hup,
+    Usr2,
+    Winch,
+    Quit,
+    Term,
+    Usr1,
+    /// Every starting worker reports ready.
+    WorkersReady,
+    /// The first starting worker reports ready.
+    OneReady,
+    /// The first worker not told to stop dies on SIGKILL.
+    WorkerCrash,
+    /// The first worker not told to stop exits with the fatal code.
+    WorkerFatal,
+    /// Every worker told to stop exits.
+    Drained,
+    /// The new binary writes its pid file and reports ready.
+    ChildReady,
+    /// The new binary reports a failure and exits 1.
+    ChildFails,
+    /// The new binary exits 0 (removing its pid file).
+    ChildExits,
+    /// Time passes to the next deadline.
+    Later,
+    BreakConfig,
+    BreakFork,
+    OldMasterGone,
+}
+
+pub(super) const ALL: [Ev; 18] = [
+    Ev::Hup,
+    Ev::Usr2,
+    Ev::Winch,
+    Ev::Quit,
+    Ev::Term,
+    Ev::Usr1,
+    Ev::WorkersReady,
+    Ev::OneReady,
+    Ev::WorkerCrash,
+    Ev::WorkerFatal,
+    Ev::Drained,
+    Ev::ChildReady,
+    Ev::ChildFails,
+    Ev::ChildExits,
+    Ev::Later,
+    Ev::BreakConfig,
+    Ev::BreakFork,
+    Ev::OldMasterGone,
+];
