@@ -92,6 +92,7 @@ fn main() {
         black_box(http::handle(
             &site,
             listen,
+            std::net::IpAddr::from([127, 0, 0, 1]),
             black_box(&req),
             http::Lifecycle::SERVING,
         ));

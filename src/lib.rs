@@ -16,6 +16,7 @@ pub mod http;
 pub mod listen;
 pub mod log;
 pub mod master;
+pub mod metrics;
 pub mod pidfile;
 pub mod preflight;
 #[allow(unsafe_code)]

@@ -44,6 +44,9 @@ mod inherit;
 mod lifecycle;
 /// Limits and timeouts: framing, sizes, slow clients, connection caps.
 mod limits;
+/// Status pages: stub_status, Prometheus (checked by promtool), `allow`,
+/// counters across reloads and upgrades.
+mod metrics;
 /// Readiness for load balancers: `health` locations and `shutdown_delay`.
 mod readiness;
 /// HUP: good and bad configs, listens added and removed.

@@ -265,6 +265,8 @@ struct SettingsView<'a> {
     disable_symlinks: bool,
     max_ranges: usize,
     health: bool,
+    status: &'static str,
+    allow: Vec<String>,
     add_header: Headers<'a>,
     types: &'a BTreeMap<String, String>,
     error_page: BTreeMap<String, &'a str>,
@@ -288,6 +290,8 @@ impl<'a> SettingsView<'a> {
             disable_symlinks,
             max_ranges,
             health,
+            status,
+            allow,
         } = s;
         SettingsView {
             root: path(root),
@@ -311,6 +315,12 @@ impl<'a> SettingsView<'a> {
             disable_symlinks: *disable_symlinks,
             max_ranges: *max_ranges,
             health: *health,
+            status: status.map_or("off", |p| p.name()),
+            // Everyone, when no `allow` narrows it.
+            allow: allow.as_ref().map_or_else(
+                || vec!["0.0.0.0/0".into(), "::/0".into()],
+                |nets| nets.iter().map(ToString::to_string).collect(),
+            ),
             add_header: Headers(add_header),
             types,
             error_page: error_page

@@ -5,6 +5,7 @@
 //!
 //! A reload builds a fresh `Config`; a running one is never mutated.
 
+pub mod cidr;
 pub mod duration;
 mod effective;
 mod error;
@@ -28,7 +29,7 @@ pub use limits::{FileCacheConfig, Limits};
 pub use listen::parse_listen;
 pub use location::Match;
 pub use server::Server;
-pub use settings::{AutoindexFormat, Expires, Settings, parse_expires};
+pub use settings::{AutoindexFormat, Expires, Settings, StatusPage, parse_expires};
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -101,6 +101,10 @@ macro_rules! with_settings {
             pub max_ranges: Option<Spanned<i64>>,
             /// Answer readiness for load balancers here instead of files.
             pub health: Option<bool>,
+            /// Serve a status page here: "stub", "prometheus" or "off".
+            pub status: Option<Spanned<String>>,
+            /// Client networks allowed here: `["127.0.0.1/8", "::1"]`.
+            pub allow: Option<Spanned<Vec<String>>>,
         }
     };
 }

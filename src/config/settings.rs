@@ -2,6 +2,7 @@
 //! override (root, index, listing, caching headers, precompressed files,
 //! error pages...): a block inherits whatever it does not set.
 
+use super::cidr::Cidr;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -74,6 +75,30 @@ pub struct Settings {
     /// This location answers a load balancer's readiness probe (200 while
     /// the worker accepts, 503 once it is going away) instead of files.
     pub health: bool,
+    /// This location serves a status page (counters of the whole server)
+    /// instead of files.
+    pub status: Option<StatusPage>,
+    /// Client networks allowed here (`None`: everyone); others get 403.
+    pub allow: Option<Vec<Cidr>>,
+}
+
+/// Which status page a location serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusPage {
+    /// nginx's stub_status text.
+    Stub,
+    /// The Prometheus text exposition.
+    Prometheus,
+}
+
+impl StatusPage {
+    /// Its name in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            StatusPage::Stub => "stub",
+            StatusPage::Prometheus => "prometheus",
+        }
+    }
 }
 
 impl Settings {
@@ -95,6 +120,8 @@ impl Settings {
             disable_symlinks: false,
             max_ranges: DEFAULT_MAX_RANGES,
             health: false,
+            status: None,
+            allow: None,
         }
     }
 }
@@ -127,6 +154,8 @@ pub(super) struct RawSettings<'a> {
     pub(super) disable_symlinks: Option<bool>,
     pub(super) max_ranges: &'a Option<Spanned<i64>>,
     pub(super) health: Option<bool>,
+    pub(super) status: &'a Option<Spanned<String>>,
+    pub(super) allow: &'a Option<Spanned<Vec<String>>>,
 }
 
 /// The [`RawSettings`] of a raw server or location block.
@@ -148,6 +177,8 @@ macro_rules! raw_settings {
             disable_symlinks: $b.disable_symlinks,
             max_ranges: &$b.max_ranges,
             health: $b.health,
+            status: &$b.status,
+            allow: &$b.allow,
         }
     };
 }
@@ -211,6 +242,12 @@ impl Validator<'_> {
         if let Some(h) = r.health {
             s.health = h;
         }
+        if let Some(p) = r.status {
+            s.status = self.status_page(p)?;
+        }
+        if let Some(a) = r.allow {
+            s.allow = self.allow(a)?;
+        }
         Ok(s)
     }
 
@@ -251,6 +288,32 @@ impl Validator<'_> {
                 format!("invalid value \"{other}\": expected \"html\" or \"json\""),
             )),
         }
+    }
+
+    fn status_page(&self, p: &Spanned<String>) -> Result<Option<StatusPage>, ConfigError> {
+        match p.get_ref().as_str() {
+            "off" => Ok(None),
+            "stub" => Ok(Some(StatusPage::Stub)),
+            "prometheus" => Ok(Some(StatusPage::Prometheus)),
+            other => Err(self.err(
+                p,
+                "status",
+                format!("invalid value \"{other}\": expected \"stub\", \"prometheus\" or \"off\""),
+            )),
+        }
+    }
+
+    /// The networks allowed; `None` when they cover every address (the
+    /// same as no `allow`, which is how `-T` prints that).
+    fn allow(&self, a: &Spanned<Vec<String>>) -> Result<Option<Vec<Cidr>>, ConfigError> {
+        let nets = a
+            .get_ref()
+            .iter()
+            .map(|n| Cidr::parse(n).map_err(|m| self.err(a, "allow", m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let all_v4 = nets.iter().any(|n| n.is_everything(false));
+        let all_v6 = nets.iter().any(|n| n.is_everything(true));
+        Ok((!(all_v4 && all_v6)).then_some(nets))
     }
 
     fn default_type(&self, d: &Spanned<String>) -> Result<String, ConfigError> {

@@ -26,6 +26,9 @@ pub fn answer<B>(
     if s.health {
         return Ok(health(life));
     }
+    if let Some(page) = s.status {
+        return Ok(super::status_page::answer(page, site.generation));
+    }
     let method = req.method();
     let target = resolve::Target::new(&s.root, &rel.relative, s.disable_symlinks);
     let meta = site

@@ -38,12 +38,13 @@ pub mod refusal;
 pub mod resolve;
 pub mod route;
 pub mod static_file;
+mod status_page;
 pub mod vhost;
 
 #[cfg(test)]
 mod tests;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use hyper::header::{ALLOW, CONNECTION, HOST, HeaderValue, SERVER};
@@ -66,9 +67,18 @@ pub struct Site {
     footer: String,
     /// This worker's open-file cache.
     pub cache: cache::FileCache,
+    /// The configuration generation, for the status pages (0 outside a
+    /// master, as in tests).
+    pub generation: u64,
 }
 
 impl Site {
+    /// The same site, labelled with its configuration generation.
+    pub fn for_generation(mut self, generation: u64) -> Self {
+        self.generation = generation;
+        self
+    }
+
     /// Prepares `config` for serving.
     pub fn new(config: Arc<Config>) -> Self {
         let footer = if config.server_tokens {
@@ -77,6 +87,7 @@ impl Site {
             "moltd".to_string()
         };
         Site {
+            generation: 0,
             vhosts: vhost::Vhosts::new(&config),
             server_header: HeaderValue::from_str(&footer)
                 .unwrap_or_else(|_| HeaderValue::from_static("moltd")),
@@ -199,14 +210,26 @@ impl Lifecycle {
 
 /// Answers one request that arrived on listen address `listen`, at the
 /// worker's point in its `life`.
-pub fn handle<B>(site: &Site, listen: SocketAddr, req: &Request<B>, life: Lifecycle) -> Outcome {
+pub fn handle<B>(
+    site: &Site,
+    listen: SocketAddr,
+    remote: IpAddr,
+    req: &Request<B>,
+    life: Lifecycle,
+) -> Outcome {
     let Some(routed) = route::route(site, listen, req) else {
         return Outcome {
             response: error_page::default_page(StatusCode::INTERNAL_SERVER_ERROR, &site.footer),
             server: ServerId(0),
         };
     };
+    let allowed = routed
+        .settings
+        .allow
+        .as_ref()
+        .is_none_or(|nets| nets.iter().any(|n| n.contains(remote)));
     let result = match &routed.path {
+        _ if !allowed => Err(StatusCode::FORBIDDEN.into()),
         Ok(rel) => lookup::answer(site, &routed, listen, req, rel, life),
         Err(status) => Err((*status).into()),
     };

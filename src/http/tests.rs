@@ -13,6 +13,9 @@ use super::body::Part;
 use super::{Lifecycle, Outcome, Site, handle};
 use crate::config::{self, Source};
 
+/// The client of the in-process requests.
+const LOCAL: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
 const LISTEN: &str = "127.0.0.1:8080";
 
 /// A docroot under the temp directory, removed when dropped.
@@ -69,7 +72,7 @@ fn request(site: &Site, method: Method, uri: &str, headers: &[(&str, &str)]) -> 
     }
     let req = b.body(()).expect("request");
     let listen: SocketAddr = LISTEN.parse().expect("listen");
-    handle(site, listen, &req, Lifecycle::SERVING)
+    handle(site, listen, LOCAL, &req, Lifecycle::SERVING)
 }
 
 /// The body's bytes, file parts read from their file.
@@ -194,7 +197,7 @@ fn the_host_chooses_the_server() {
         .body(())
         .expect("request");
     let listen: SocketAddr = LISTEN.parse().expect("listen");
-    let mut out = handle(&site, listen, &req, Lifecycle::SERVING);
+    let mut out = handle(&site, listen, LOCAL, &req, Lifecycle::SERVING);
     assert_eq!(out.server.index(), 1);
     assert_eq!(body_bytes(&mut out), b"other host\n");
     // Unknown names go to the default (first) server.

@@ -154,6 +154,9 @@ fn boot(start: &Start, handover: &Handover, complaint: Option<String>) -> Result
     if let Some(msg) = complaint {
         crit!("{msg}");
     }
+    if let Some(note) = crate::metrics::init(handover.take_metrics()) {
+        crate::warn!("{note}");
+    }
     // After the error log is open, so `using inherited sockets` lands there.
     let mut inherited = handover.adopt();
     if handover.moltd.is_some() && !handover.is_upgrade() {

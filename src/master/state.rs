@@ -427,6 +427,7 @@ impl State {
         for _ in 0..missing {
             out.push(Action::Fork {
                 generation: self.generation,
+                respawn: false,
             });
         }
     }

@@ -18,6 +18,7 @@ pub fn start_worker(
     config: &Arc<Config>,
     logs: &LogFiles,
     listeners: &[Shared],
+    generation: u64,
 ) -> std::io::Result<(Pid, OwnedFd)> {
     let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     let master = nix::unistd::getpid();
@@ -30,6 +31,7 @@ pub fn start_worker(
             logs,
             ready: ready_w,
             master,
+            generation,
         })
     })?;
     Ok((pid, ready_r))

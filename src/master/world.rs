@@ -92,7 +92,15 @@ impl World {
     pub fn perform(&mut self, action: Action) -> Option<Event> {
         match action {
             Action::Log(level, msg) => crate::log::error::write(level, format_args!("{msg}")),
-            Action::Fork { generation } => return Some(self.fork(generation)),
+            Action::Fork {
+                generation,
+                respawn,
+            } => {
+                if respawn {
+                    crate::metrics::count(crate::metrics::Counter::WorkerRestarts);
+                }
+                return Some(self.fork(generation));
+            }
             Action::Signal { pid, sig } => {
                 let pid = Pid::from_raw(pid);
                 if matches!(sig, Sig::Quit | Sig::Term | Sig::Kill) {
@@ -122,6 +130,7 @@ impl World {
                 self.pending = None;
             }
             Action::ReportReady => {
+                crate::metrics::count(crate::metrics::Counter::Upgrades);
                 if let Some(f) = self.ready_report.take() {
                     upgrade::report_ready(f);
                 }
@@ -160,13 +169,17 @@ impl World {
                 };
             }
         };
-        let result =
-            workers::start_worker(&generation.config, &generation.logs, &generation.listeners)
-                .map(|(pid, ready)| {
-                    self.worker_pipes.push((pid, ready));
-                    pid.as_raw()
-                })
-                .map_err(|e| e.to_string());
+        let result = workers::start_worker(
+            &generation.config,
+            &generation.logs,
+            &generation.listeners,
+            number,
+        )
+        .map(|(pid, ready)| {
+            self.worker_pipes.push((pid, ready));
+            pid.as_raw()
+        })
+        .map_err(|e| e.to_string());
         Event::Forked {
             generation: number,
             result,
@@ -212,6 +225,7 @@ impl World {
             return;
         };
         let old = std::mem::replace(&mut self.current, new);
+        crate::metrics::count(crate::metrics::Counter::Reloads);
         match self.current.logs.install_error() {
             Ok(()) => self.log_reopened(),
             Err(e) => alert!("could not use the new error log: {e}"),

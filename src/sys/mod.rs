@@ -1,5 +1,5 @@
 //! The only place with `unsafe`: fork, fd flags, process title, environment,
-//! signal masks, privileges, the parent-death signal, and reading a socket
+//! signal masks, privileges, the parent-death signal, shared counters, and reading a socket
 //! into a buffer's uninitialised tail.
 //!
 //! `sys` is mechanism without policy: it never reads configuration and never
@@ -13,5 +13,6 @@ pub mod fork;
 pub mod io;
 pub mod pdeathsig;
 pub mod privs;
+pub mod shm;
 pub mod signals;
 pub mod title;

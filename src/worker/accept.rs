@@ -64,6 +64,8 @@ pub async fn run(
         tokio::select! {
             res = listener.accept() => match res {
                 Ok((stream, peer)) => {
+                    crate::metrics::count(crate::metrics::Counter::Accepted);
+                    crate::metrics::count(crate::metrics::Counter::Handled);
                     backoff = Duration::from_millis(5);
                     let _ = stream.set_nodelay(true);
                     let c = Client {

@@ -2,6 +2,7 @@
 //! watchdog (`watchdog.rs`) reads it for the keep-alive, header and send
 //! timeouts and the drain.
 
+use crate::metrics::{self, Gauge};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::time::Instant;
@@ -26,12 +27,16 @@ pub struct Activity {
     head_bytes: std::sync::atomic::AtomicBool,
     /// Responses whose bodies are not finished yet.
     in_flight: AtomicU64,
+    /// Requests whose head is in and whose response has not started: with
+    /// `in_flight`, nginx's "writing" (a status request counts itself).
+    processing: AtomicU64,
 }
 
 impl Activity {
     /// A fresh connection: stamped now, and waiting for its first head
     /// from now (`client_header_timeout` runs from the accept).
     pub fn new() -> Self {
+        metrics::gauge(Gauge::Active, 1);
         Activity {
             epoch: Instant::now(),
             last_ms: AtomicU64::new(0),
@@ -39,6 +44,7 @@ impl Activity {
             head_since: AtomicU64::new(1),
             head_bytes: std::sync::atomic::AtomicBool::new(false),
             in_flight: AtomicU64::new(0),
+            processing: AtomicU64::new(0),
         }
     }
 
@@ -55,17 +61,29 @@ impl Activity {
         if self.head_since.load(Ordering::Relaxed) == 0 {
             self.head_since.store(ms + 1, Ordering::Relaxed);
         }
-        self.head_bytes.store(true, Ordering::Relaxed);
+        if !self.head_bytes.swap(true, Ordering::Relaxed) {
+            metrics::gauge(Gauge::Reading, 1);
+        }
     }
 
     /// A response is on its way out.
     pub fn response_started(&self) {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
+        // Counted as writing since its head arrived, unless it had none (a
+        // refusal of input that never became a request).
+        let had_head = self
+            .processing
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok();
+        if !had_head {
+            metrics::gauge(Gauge::Writing, 1);
+        }
     }
 
     /// A response's body is finished (or dropped).
     pub fn response_done(&self) {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        metrics::gauge(Gauge::Writing, -1);
     }
 
     /// True while a response is being sent.
@@ -73,10 +91,19 @@ impl Activity {
         self.in_flight.load(Ordering::Relaxed) > 0
     }
 
+    /// A request is in (once per request): it counts as writing until its
+    /// response is done.
+    pub fn request_in(&self) {
+        self.processing.fetch_add(1, Ordering::Relaxed);
+        metrics::gauge(Gauge::Writing, 1);
+    }
+
     /// A whole request head arrived: nothing is pending any more.
     pub fn request_started(&self) {
         self.head_since.store(0, Ordering::Relaxed);
-        self.head_bytes.store(false, Ordering::Relaxed);
+        if self.head_bytes.swap(false, Ordering::Relaxed) {
+            metrics::gauge(Gauge::Reading, -1);
+        }
     }
 
     /// A head is complete and its body is awaited: the body gets the
@@ -84,7 +111,9 @@ impl Activity {
     pub fn awaiting_body(&self) {
         let ms = self.touch();
         self.head_since.store(ms + 1, Ordering::Relaxed);
-        self.head_bytes.store(true, Ordering::Relaxed);
+        if !self.head_bytes.swap(true, Ordering::Relaxed) {
+            metrics::gauge(Gauge::Reading, 1);
+        }
     }
 
     /// True when part of a request head has arrived and not yet become a
@@ -118,6 +147,20 @@ impl Activity {
     pub fn quiet_for(&self) -> std::time::Duration {
         let now = self.epoch.elapsed().as_millis() as u64;
         std::time::Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+    }
+}
+
+/// A closed connection leaves the gauges as if it had never been.
+impl Drop for Activity {
+    fn drop(&mut self) {
+        metrics::gauge(Gauge::Active, -1);
+        if *self.head_bytes.get_mut() {
+            metrics::gauge(Gauge::Reading, -1);
+        }
+        let writing = *self.in_flight.get_mut() + *self.processing.get_mut();
+        if writing > 0 {
+            metrics::gauge(Gauge::Writing, -(writing as i64));
+        }
     }
 }
 

@@ -58,6 +58,8 @@ pub struct Setup<'a> {
     pub ready: OwnedFd,
     /// The master's pid, to detect its death.
     pub master: Pid,
+    /// The configuration generation it serves.
+    pub generation: u64,
 }
 
 /// Runs a worker in the freshly forked child; returns its exit code.
@@ -68,6 +70,7 @@ pub fn run(setup: Setup<'_>) -> i32 {
     // `(starting)` until it serves: `ps` and `-s upgrade` tell a worker
     // that is ready from one that is not by its title alone.
     sys::title::set("moltd: worker process (starting)");
+    crate::metrics::claim_slot(std::process::id());
     // Our own listener copies, then drop every fd that belongs to the master.
     let mut listeners = Vec::new();
     for (l, addr) in &setup.listeners {
@@ -119,7 +122,7 @@ pub fn run(setup: Setup<'_>) -> i32 {
         }
     };
     let ctx = Arc::new(Ctx {
-        site: Site::new(Arc::clone(&setup.config)),
+        site: Site::new(Arc::clone(&setup.config)).for_generation(setup.generation),
         config: setup.config,
         logs,
     });

@@ -69,6 +69,8 @@ expires = "-1"
 exact = "/healthz"
 health = true
 expires = "epoch"
+status = "prometheus"
+allow = ["127.0.0.1/8", "::1"]
 
 [[server]]
 listen = "127.0.0.1:1"
@@ -247,6 +249,8 @@ fn every_server_and_location_key_is_printed() {
         disable_symlinks: _,
         max_ranges: _,
         health: _,
+        status: _,
+        allow: _,
     } = raw.server[0].get_ref();
     assert!(listen.is_some() && server_name.is_some() && default_server.is_some());
     assert!(access_log.is_some());
@@ -270,6 +274,8 @@ fn every_server_and_location_key_is_printed() {
         disable_symlinks,
         max_ranges,
         health,
+        status,
+        allow,
     } = locations[1].get_ref();
     assert!(prefix.is_none() && exact.is_some());
     let set = [
@@ -288,6 +294,8 @@ fn every_server_and_location_key_is_printed() {
         disable_symlinks.is_some(),
         max_ranges.is_some(),
         health.is_some(),
+        status.is_some(),
+        allow.is_some(),
     ];
     assert!(set.iter().all(|&b| b), "{set:?}\n{dump}");
 }

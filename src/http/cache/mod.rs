@@ -190,6 +190,7 @@ impl FileCache {
                 && e.policy == t.policy()
             {
                 e.used = now;
+                crate::metrics::count(crate::metrics::Counter::CacheHits);
                 return Ok(e.meta);
             }
         }
@@ -209,11 +210,13 @@ impl FileCache {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         match inner.map.get_mut(key(path)) {
             Some(e) if e.meta == meta => {
+                crate::metrics::count(crate::metrics::Counter::CacheHits);
                 e.checked = now;
                 e.used = now;
                 e.policy = t.policy();
             }
             Some(e) => {
+                crate::metrics::count(crate::metrics::Counter::CacheMisses);
                 let freed = e.body.take().map_or(0, |b| b.len() as u64);
                 let closed = e.file.take().is_some();
                 e.rendered = None;
@@ -225,6 +228,7 @@ impl FileCache {
                 inner.fds -= usize::from(closed);
             }
             None => {
+                crate::metrics::count(crate::metrics::Counter::CacheMisses);
                 self.make_room(&mut inner, 0, now);
                 inner.map.insert(
                     key(path).into(),

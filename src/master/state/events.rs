@@ -95,6 +95,8 @@ pub enum Action {
     Fork {
         /// Whose configuration it serves.
         generation: u64,
+        /// It replaces a worker that exited unexpectedly.
+        respawn: bool,
     },
     /// Signal a worker.
     Signal {

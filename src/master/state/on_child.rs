@@ -307,6 +307,7 @@ impl State {
         if delay.is_zero() {
             out.push(Action::Fork {
                 generation: self.generation,
+                respawn: true,
             });
         } else {
             log(

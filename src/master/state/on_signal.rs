@@ -284,7 +284,10 @@ impl State {
                 });
                 let generation = r.generation;
                 for _ in 0..settings.worker_processes {
-                    out.push(Action::Fork { generation });
+                    out.push(Action::Fork {
+                        generation,
+                        respawn: false,
+                    });
                 }
             }
         }

@@ -57,6 +57,7 @@ impl State {
             if self.serving() && self.live_current() < self.settings.worker_processes {
                 out.push(Action::Fork {
                     generation: self.generation,
+                    respawn: true,
                 });
             }
         }

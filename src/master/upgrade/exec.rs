@@ -135,6 +135,8 @@ fn spawn(
     let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(UpgradeError::Pipe)?;
     let mut fds: Vec<_> = listeners.iter().map(|l| l.socket.as_fd()).collect();
     fds.push(ready_w.as_fd());
+    let metrics = crate::metrics::segment_fd();
+    fds.extend(metrics);
     let guard =
         InheritGuard::new(fds).map_err(|(fd, err)| UpgradeError::ClearCloexec { fd, err })?;
     let mut cmd = Command::new(exe);
@@ -142,7 +144,11 @@ fn spawn(
         cmd.arg0(arg0);
     }
     cmd.args(argv.iter().skip(1))
-        .envs(Handover::for_child(listeners, ready_w.as_raw_fd()))
+        .envs(Handover::for_child(
+            listeners,
+            ready_w.as_raw_fd(),
+            metrics.map(|fd| fd.as_raw_fd()),
+        ))
         .env_remove("LISTEN_FDS")
         .env_remove("LISTEN_PID")
         .env_remove("LISTEN_FDNAMES");

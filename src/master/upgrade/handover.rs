@@ -23,6 +23,11 @@ pub const READY_VAR: &str = "MOLTD_READY";
 /// exactly while that master lives (not inferred from getppid later).
 pub const PARENT_VAR: &str = "MOLTD_PARENT";
 
+/// The variable naming the fd of the shared metrics segment, so counters
+/// go on across an upgrade. Added in layout 1 of the metrics; a binary
+/// that does not know it ignores it (its counters start from zero).
+pub const METRICS_VAR: &str = "MOLTD_METRICS";
+
 /// Everything a starting master may be handed through its environment:
 /// listeners from an old master (`MOLTD`) or from systemd (`LISTEN_FDS`),
 /// the old master's readiness pipe (`MOLTD_READY`) and its pid
@@ -39,6 +44,8 @@ pub struct Handover {
     pub complaints: Vec<String>,
     /// `MOLTD_READY` as set, if it was.
     ready: Option<String>,
+    /// `MOLTD_METRICS` as set, if it was.
+    metrics: Option<String>,
     /// `MOLTD_PARENT`, if it parses.
     parent: Option<Pid>,
     /// The fds systemd passed to this very process (`LISTEN_FDS` with a
@@ -61,6 +68,7 @@ impl Handover {
         let moltd = var(HANDOVER_VAR);
         let (listeners, complaints) = moltd.as_deref().map(parse_handover).unwrap_or_default();
         let ready = var(READY_VAR);
+        let metrics = var(METRICS_VAR);
         let parent = var(PARENT_VAR)
             .and_then(|v| v.parse::<i32>().ok())
             .filter(|&n| n > 0)
@@ -81,6 +89,7 @@ impl Handover {
             listeners,
             complaints,
             ready,
+            metrics,
             parent,
             systemd,
             upgrade,
@@ -202,14 +211,44 @@ impl Handover {
         Some(Ok(File::from(owned)))
     }
 
-    /// The variables that hand `listeners` and the readiness pipe `ready`
-    /// to a new binary started by this master.
-    pub fn for_child(listeners: &[Shared], ready: RawFd) -> [(&'static str, String); 3] {
-        [
+    /// The metrics segment's fd number, honoured only on a genuine upgrade.
+    fn metrics_fd(&self) -> Option<RawFd> {
+        if !self.is_upgrade() {
+            return None;
+        }
+        self.metrics
+            .as_deref()?
+            .parse::<RawFd>()
+            .ok()
+            .filter(|&n| n > 2)
+    }
+
+    /// Takes the metrics segment of a genuine upgrade, if it is open
+    /// (`metrics::init` checks that it is one).
+    pub fn take_metrics(&self) -> Option<std::os::fd::OwnedFd> {
+        let fd = crate::sys::fd::Inherited::probe(self.metrics_fd()?).ok()?;
+        let owned = fd.adopt();
+        let _ = crate::sys::fd::set_cloexec(owned.as_fd(), true);
+        Some(owned)
+    }
+
+    /// The variables that hand `listeners`, the readiness pipe `ready` and
+    /// the metrics segment `metrics` to a new binary started by this
+    /// master.
+    pub fn for_child(
+        listeners: &[Shared],
+        ready: RawFd,
+        metrics: Option<RawFd>,
+    ) -> Vec<(&'static str, String)> {
+        let mut vars = vec![
             (HANDOVER_VAR, handover_value(listeners)),
             (READY_VAR, ready.to_string()),
             (PARENT_VAR, nix::unistd::getpid().to_string()),
-        ]
+        ];
+        if let Some(fd) = metrics {
+            vars.push((METRICS_VAR, fd.to_string()));
+        }
+        vars
     }
 }
 

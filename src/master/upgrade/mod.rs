@@ -12,5 +12,7 @@ mod ready_pipe;
 
 pub use ancestry::{is_ancestor, is_ancestor_master};
 pub use exec::{UpgradeError, exec_new_binary, resolve_exe};
-pub use handover::{HANDOVER_VAR, Handover, PARENT_VAR, READY_VAR, handover_value, parse_handover};
+pub use handover::{
+    HANDOVER_VAR, Handover, METRICS_VAR, PARENT_VAR, READY_VAR, handover_value, parse_handover,
+};
 pub use ready_pipe::{read_ready_byte, read_report, report_failure, report_ready};

@@ -161,6 +161,7 @@ async fn answer_request(
     stream: &TcpStream,
     activity: &Arc<Activity>,
 ) -> Result<Answer, End> {
+    activity.request_in();
     activity.request_started();
     let refusal = p
         .refuse

@@ -15,7 +15,7 @@ use crate::log::access::Pending;
 /// Answers a request whose framing passed (and whose body, if any, has
 /// been read): the pipeline's response, tracked and logged.
 pub fn answer<B>(c: &Client, req: &Request<B>, activity: &Arc<Activity>) -> Response<Body> {
-    let mut out = http::handle(&c.ctx.site, c.listen, req, c.drain.lifecycle());
+    let mut out = http::handle(&c.ctx.site, c.listen, c.peer.ip(), req, c.drain.lifecycle());
     finish(c, &mut out, activity, |status| {
         Pending::for_request(req, c.peer.ip(), status)
     });
@@ -60,16 +60,20 @@ fn finish(
     activity.response_started();
     let activity = Arc::clone(activity);
     let server = out.server.index();
+    let status = out.response.status().as_u16();
+    let started = std::time::Instant::now();
     if c.ctx.logs.for_server(server).is_none() {
-        out.response
-            .body_mut()
-            .on_done(Box::new(move |_| activity.response_done()));
+        out.response.body_mut().on_done(Box::new(move |sent| {
+            activity.response_done();
+            crate::metrics::response(status, sent, started.elapsed());
+        }));
         return;
     }
     let ctx = Arc::clone(&c.ctx);
-    let pending = line(out.response.status().as_u16());
+    let pending = line(status);
     out.response.body_mut().on_done(Box::new(move |sent| {
         activity.response_done();
+        crate::metrics::response(status, sent, started.elapsed());
         if let Some(log) = ctx.logs.for_server(server) {
             pending.write(log, sent);
         }

@@ -49,7 +49,7 @@ impl Harness {
         self.state.drive(actions, || now, &mut |a| {
             done.push(a.clone());
             match a {
-                Action::Fork { generation } => {
+                Action::Fork { generation, .. } => {
                     *next_pid += 1;
                     Some(Event::Forked {
                         generation,

@@ -84,7 +84,7 @@ pub(super) fn check(
     // 8. Forks and commits name the right generation.
     for a in acts {
         match a {
-            Action::Fork { generation } => {
+            Action::Fork { generation, .. } => {
                 let g = *generation;
                 let starting = matches!(&before.phase, Phase::Reloading(r) if r.generation == g)
                     || acts.contains(&Action::Prepare { generation: g });

@@ -35,7 +35,7 @@ impl Env {
     pub(super) fn perform(&mut self, a: Action) -> Option<Event> {
         self.actions.push(a.clone());
         match a {
-            Action::Fork { generation } => Some(Event::Forked {
+            Action::Fork { generation, .. } => Some(Event::Forked {
                 generation,
                 result: if self.fork_ok {
                     self.next_pid += 1;
