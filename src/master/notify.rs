@@ -3,8 +3,9 @@
 //! here rather than linking libsystemd: it is one datagram per message.
 //!
 //! `NOTIFY_SOCKET` stays in the environment, so a new binary started by
-//! USR2 can claim the main-process role (`MAINPID=`) once it serves; that
-//! needs `NotifyAccess=all` in the unit (`conf/moltd.service`).
+//! USR2 reports too; the old master hands it the main-process role
+//! (`MAINPID=`) when the operator commits with QUIT. A new master's own
+//! messages need `NotifyAccess=all` in the unit (`conf/moltd.service`).
 
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
@@ -59,24 +60,17 @@ fn monotonic_usec() -> u64 {
 /// The datagram for `notice`.
 pub fn message(notice: &Notice, pid: Pid, now_usec: u64) -> String {
     match notice {
-        Notice::Ready { takeover, status } => {
-            let main = if *takeover {
-                format!("MAINPID={pid}\n")
-            } else {
-                String::new()
-            };
-            format!("{main}READY=1\nSTATUS={status}")
-        }
+        Notice::Ready { status } => format!("READY=1\nSTATUS={status}"),
         Notice::Reloading => {
             format!("RELOADING=1\nMONOTONIC_USEC={now_usec}\nSTATUS=reloading the configuration")
         }
         Notice::Stopping => "STOPPING=1\nSTATUS=shutting down".into(),
-        Notice::MainPid(Some(old)) => {
-            format!("MAINPID={old}\nSTATUS=handing back to master process {old}")
+        Notice::MainPid(Some(new)) => {
+            format!("MAINPID={new}\nSTATUS=committed to new master process {new}")
         }
-        Notice::MainPid(None) => format!(
-            "MAINPID={pid}\nREADY=1\nSTATUS=the new binary is gone; master process {pid} serves"
-        ),
+        Notice::MainPid(None) => {
+            format!("MAINPID={pid}\nREADY=1\nSTATUS=master process {pid} serves")
+        }
         Notice::Status(s) => format!("STATUS={s}"),
     }
 }
@@ -89,10 +83,9 @@ mod tests {
     fn messages_are_what_systemd_expects() {
         let pid = Pid::from_raw(42);
         let ready = Notice::Ready {
-            takeover: true,
             status: "ok".into(),
         };
-        assert_eq!(message(&ready, pid, 0), "MAINPID=42\nREADY=1\nSTATUS=ok");
+        assert_eq!(message(&ready, pid, 0), "READY=1\nSTATUS=ok");
         assert!(message(&Notice::Reloading, pid, 7).starts_with("RELOADING=1\nMONOTONIC_USEC=7\n"));
         assert!(message(&Notice::Stopping, pid, 0).starts_with("STOPPING=1"));
         assert!(message(&Notice::MainPid(Some(7)), pid, 0).starts_with("MAINPID=7\n"));

@@ -270,6 +270,11 @@ impl State {
             Event::OldMasterGone => {
                 if let Some(old) = self.old_master.take() {
                     out.push(Action::ForgetOldMaster { old });
+                    // Committed (the old master handed the role over) or
+                    // killed: either way this master is the main one now.
+                    if self.announced {
+                        out.push(Action::Notify(Notice::MainPid(None)));
+                    }
                 }
             }
             Event::Tick => self.on_tick(now, &mut out),
@@ -310,7 +315,6 @@ impl State {
         if in_full && !self.announced {
             self.announced = true;
             out.push(Action::Notify(Notice::Ready {
-                takeover: self.old_master.is_some(),
                 status: self.status(),
             }));
         }

@@ -161,12 +161,8 @@ pub enum Action {
 /// What the service manager is told (`sd_notify` messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
-    /// `READY=1`: serving (first start, or a reload over). `takeover`: a
-    /// new binary that now serves, so also `MAINPID=` this process, and a
-    /// commit (QUIT to the old master) does not stop the unit.
+    /// `READY=1`: serving (first start, or a reload over).
     Ready {
-        /// Also claim the main-process role.
-        takeover: bool,
         /// The `STATUS=` line.
         status: String,
     },
@@ -174,9 +170,9 @@ pub enum Notice {
     Reloading,
     /// `STOPPING=1`: the service goes away.
     Stopping,
-    /// `MAINPID=`: hand the main-process role back to the old master
-    /// (`Some`, a new binary quitting in a rollback) or take it back
-    /// (`None`, the old master after its new binary exited).
+    /// `MAINPID=`: hand the main-process role to the new master this one
+    /// commits to (`Some`), or claim it (`None`: a new master whose old
+    /// master is gone).
     MainPid(Option<Pid>),
     /// `STATUS=` alone.
     Status(String),

@@ -60,9 +60,10 @@ impl State {
                         format!("{why}; trying again in {}ms", delay.as_millis()),
                     );
                     self.respawn_at.push(now + delay);
-                } else {
+                } else if generation == self.generation {
                     log(out, Level::Alert, why);
                 }
+                // A fork for an abandoned reload: nothing to say twice.
             }
         }
     }
@@ -252,9 +253,10 @@ impl State {
             );
         }
         out.push(Action::RestorePidFile);
-        if !shutting_down && child.stage == ChildStage::Ready {
-            // It had claimed the main-process role: take it back.
-            out.push(Action::Notify(Notice::MainPid(None)));
+        if !shutting_down {
+            out.push(Action::Notify(Notice::Status(
+                "the new binary is gone; this master serves on".into(),
+            )));
         }
         // `take_child` left the phase Running: the old master serves again,
         // with workers restarted if WINCH had stopped them.
@@ -294,7 +296,7 @@ impl State {
                     Level::Emerg,
                     "no worker process can start with this configuration, exiting",
                 );
-                self.quit(now, out);
+                self.quit(None, now, out);
             }
             return;
         }

@@ -64,8 +64,8 @@ impl State {
             format!("{sig} received from {from}{suffix}"),
         );
         match sig {
-            Signal::Terminate | Signal::Interrupt => self.terminate(now, out),
-            Signal::Quit => self.quit(now, out),
+            Signal::Terminate | Signal::Interrupt => self.terminate(from, now, out),
+            Signal::Quit => self.quit(Some(from), now, out),
             Signal::Reload => self.reload(out),
             Signal::Reopen => self.reopen(out),
             Signal::Upgrade => self.upgrade(out),
@@ -74,7 +74,7 @@ impl State {
         }
     }
 
-    fn terminate(&mut self, now: Instant, out: &mut Vec<Action>) {
+    fn terminate(&mut self, from: Pid, now: Instant, out: &mut Vec<Action>) {
         let child = match &mut self.phase {
             Phase::Terminating { .. } | Phase::Exited => return,
             Phase::Reloading(r) => {
@@ -85,7 +85,7 @@ impl State {
             }
             _ => self.take_child(),
         };
-        self.tell_manager_we_go(child.is_some(), out);
+        self.tell_manager_we_go(child.as_ref(), Some(from), Sig::Term, out);
         self.phase = Phase::Terminating {
             since: now,
             step: 0,
@@ -95,7 +95,8 @@ impl State {
         self.signal_workers(out, Sig::Term, |_| true);
     }
 
-    pub(super) fn quit(&mut self, now: Instant, out: &mut Vec<Action>) {
+    /// QUIT, from `from` (`None`: this master decided it).
+    pub(super) fn quit(&mut self, from: Option<Pid>, now: Instant, out: &mut Vec<Action>) {
         match &self.phase {
             // A second QUIT during `shutdown_delay` means "now".
             Phase::Quitting {
@@ -110,7 +111,7 @@ impl State {
         log(out, Level::Notice, "gracefully shutting down");
         let serving = self.serving() && self.live_current() > 0;
         let child = self.take_child();
-        self.tell_manager_we_go(child.is_some(), out);
+        self.tell_manager_we_go(child.as_ref(), from, Sig::Quit, out);
         self.respawn_at.clear();
         let delay = self.settings.shutdown_delay;
         if !delay.is_zero() && serving {
@@ -136,16 +137,32 @@ impl State {
         self.start_drain(out);
     }
 
-    /// A master that goes away: the service stops with it, unless another
-    /// master carries on: the new binary we commit to (it already claimed
-    /// the main-process role), or the old master we roll back to (it gets
-    /// the role back before we exit, so the manager never sees its main
-    /// process die).
-    fn tell_manager_we_go(&self, committing: bool, out: &mut Vec<Action>) {
-        if let Some(old) = self.old_master {
-            out.push(Action::Notify(Notice::MainPid(Some(old))));
-        } else if !committing {
-            out.push(Action::Notify(Notice::Stopping));
+    /// What the service manager hears when this master goes (QUIT or TERM
+    /// from `from`), and what becomes of a new binary it started:
+    /// - from PID 1 (the service manager stopping the service): `STOPPING=1`,
+    ///   and the new binary, if any, is told to go the same way;
+    /// - a new binary (the operator commits; nginx's meaning even before
+    ///   it is ready): it becomes the main process (`MAINPID=`), so the
+    ///   unit runs on;
+    /// - a new master whose old master lives (a rollback): nothing, the
+    ///   old master is the main process and stays;
+    /// - otherwise the service stops: `STOPPING=1`.
+    fn tell_manager_we_go(
+        &self,
+        child: Option<&super::Child>,
+        from: Option<Pid>,
+        sig: Sig,
+        out: &mut Vec<Action>,
+    ) {
+        let manager = from == Some(1);
+        match child {
+            Some(c) if manager => {
+                out.push(Action::Notify(Notice::Stopping));
+                out.push(Action::SignalNewBinary { pid: c.pid, sig });
+            }
+            Some(c) => out.push(Action::Notify(Notice::MainPid(Some(c.pid)))),
+            None if self.old_master.is_some() && !manager => {}
+            _ => out.push(Action::Notify(Notice::Stopping)),
         }
     }
 
@@ -174,7 +191,6 @@ impl State {
                     generation: r.generation,
                 });
                 out.push(Action::Notify(Notice::Ready {
-                    takeover: false,
                     status: "worker processes stopped (WINCH)".into(),
                 }));
                 r.upgrade
@@ -231,7 +247,11 @@ impl State {
             // A rollback during an upgrade, or a restart after WINCH: only
             // the missing workers, with the configuration in memory (the
             // file on disk may be the new binary's).
-            Phase::Stopped | Phase::Upgrading { .. } => return self.start_workers(out),
+            Phase::Stopped | Phase::Upgrading { .. } => {
+                out.push(Action::Notify(Notice::Reloading));
+                self.start_workers(out);
+                return self.reload_over(out);
+            }
             _ => return,
         }
         self.begin_reload(false, out);
@@ -296,7 +316,6 @@ impl State {
     /// `READY=1` after `RELOADING=1`: whatever configuration serves now.
     fn reload_over(&self, out: &mut Vec<Action>) {
         out.push(Action::Notify(Notice::Ready {
-            takeover: false,
             status: self.status(),
         }));
     }

@@ -76,7 +76,8 @@ impl Harness {
     }
 
     pub(super) fn signal(&mut self, s: Signal) {
-        self.feed(Event::Signal(s, 1));
+        // From an operator's shell, not from the service manager (PID 1).
+        self.feed(Event::Signal(s, 4242));
     }
 
     pub(super) fn ready_all(&mut self) {

@@ -19,7 +19,9 @@
 //! 8. Generation numbers are never reused, forks are only for the current
 //!    or the starting generation, and commits only for the latter.
 //! 9. The service manager hears `STOPPING=1` only when no other master
-//!    carries on, and every `RELOADING=1` is answered by `READY=1` once no
+//!    carries on (or when it stops the service itself, and then the new
+//!    master is told to go too), a commit hands the main pid to the new
+//!    master, and every `RELOADING=1` is answered by `READY=1` once no
 //!    reload is in progress.
 //! 10. A USR2 that starts no upgrade is queued in the reload or refused
 //!     with a line that says so.
@@ -79,7 +81,7 @@ pub(super) fn check(
     }
     check_timers(s, now, ev == Ev::Later)?;
     check_refusals(before, s, env, ev)?;
-    check_manager(before, s, env)?;
+    check_manager(before, s, env, ev)?;
     check_queues(before, s, acts)?;
     // 8. Forks and commits name the right generation.
     for a in acts {
@@ -159,10 +161,28 @@ fn check_queues(before: &State, s: &State, acts: &[Action]) -> Result<(), String
 }
 
 /// 9. What the service manager hears.
-fn check_manager(before: &State, s: &State, env: &Env) -> Result<(), String> {
-    let stopping = env.actions.contains(&Action::Notify(Notice::Stopping));
-    if stopping && (before.child().is_some() || before.old_master.is_some()) {
-        return Err("STOPPING=1 while another master carries on".into());
+fn check_manager(before: &State, s: &State, env: &Env, ev: Ev) -> Result<(), String> {
+    let acts = &env.actions;
+    let stopping = acts.contains(&Action::Notify(Notice::Stopping));
+    let child_told = acts
+        .iter()
+        .any(|a| matches!(a, Action::SignalNewBinary { sig: Sig::Quit, .. }));
+    if stopping && before.child().is_some() && !(ev == Ev::ManagerStop && child_told) {
+        return Err("STOPPING=1 while a new master carries on".into());
+    }
+    if stopping && before.old_master.is_some() && ev != Ev::ManagerStop {
+        return Err("STOPPING=1 from a new master whose old master carries on".into());
+    }
+    if let (Ev::Quit | Ev::Term, Some(c), false) = (
+        ev,
+        before.child(),
+        matches!(
+            before.phase,
+            Phase::Quitting { .. } | Phase::Terminating { .. }
+        ),
+    ) && !acts.contains(&Action::Notify(Notice::MainPid(Some(c.pid))))
+    {
+        return Err("a commit did not hand the main pid to the new master".into());
     }
     let idle = matches!(
         s.phase,

@@ -146,20 +146,47 @@ fn the_service_manager_hears_stopping_only_when_nothing_carries_on() {
     h.signal(Signal::Quit);
     assert!(stopping(&h), "a plain QUIT stops the service");
 
-    // Committing an upgrade: the new master already claimed MAINPID.
+    // Committing an upgrade: the old master hands MAINPID to the new one.
     let mut h = Harness::new(1, None);
     h.signal(Signal::Upgrade);
+    let child = h.state.child().map(|c| c.pid).unwrap_or_default();
     h.feed(Event::NewBinaryReport(Report::Ready));
     h.take();
     h.signal(Signal::Quit);
     assert!(!stopping(&h));
+    assert!(
+        h.done
+            .contains(&Action::Notify(Notice::MainPid(Some(child))))
+    );
 
-    // A new master quitting for a rollback hands MAINPID back first.
+    // A new master quitting for a rollback: the old one is still the main
+    // process, nothing to say.
     let mut h = Harness::new(1, Some(50));
     h.take();
     h.signal(Signal::Terminate);
-    assert!(!stopping(&h));
-    assert_eq!(h.done[1], Action::Notify(Notice::MainPid(Some(50))));
+    assert!(
+        !h.done.iter().any(|a| matches!(a, Action::Notify(_))),
+        "{:?}",
+        h.done
+    );
+
+    // systemctl stop (QUIT from PID 1) during an upgrade: both go.
+    let mut h = Harness::new(1, None);
+    h.signal(Signal::Upgrade);
+    let child = h.state.child().map(|c| c.pid).unwrap_or_default();
+    h.take();
+    h.feed(Event::Signal(Signal::Quit, 1));
+    assert!(stopping(&h));
+    assert!(h.done.contains(&Action::SignalNewBinary {
+        pid: child,
+        sig: Sig::Quit
+    }));
+
+    // The new master learns its old one is gone: it is the main one now.
+    let mut h = Harness::new(1, Some(50));
+    h.take();
+    h.feed(Event::OldMasterGone);
+    assert!(h.done.contains(&Action::Notify(Notice::MainPid(None))));
 }
 
 #[test]

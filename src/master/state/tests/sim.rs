@@ -6,7 +6,7 @@
 
 use super::super::*;
 use super::invariants::check;
-use super::world::{ALL, Env, Ev, MASTER, OLD_MASTER, settings};
+use super::world::{ALL, Env, Ev, MASTER, OLD_MASTER, OPERATOR, settings};
 use crate::master::signal::Signal;
 
 #[derive(Debug, Clone)]
@@ -69,7 +69,7 @@ impl Sim {
     }
 
     fn signal(&mut self, sig: Signal) {
-        self.feed(Event::Signal(sig, 1));
+        self.feed(Event::Signal(sig, OPERATOR));
     }
 
     fn apply(&mut self, ev: Ev) {
@@ -80,6 +80,7 @@ impl Sim {
             Ev::Winch => self.signal(Signal::StopWorkers),
             Ev::Quit => self.signal(Signal::Quit),
             Ev::Term => self.signal(Signal::Terminate),
+            Ev::ManagerStop => self.feed(Event::Signal(Signal::Quit, 1)),
             Ev::Usr1 => self.signal(Signal::Reopen),
             Ev::WorkersReady => self.feed_all(self.pids(WorkerState::Starting), Event::WorkerReady),
             Ev::OneReady => {

@@ -5,6 +5,9 @@
 use super::super::*;
 
 pub(super) const MASTER: Pid = 1000;
+/// Who sends the signals: an operator's shell (PID 1 is the service
+/// manager, `Ev::ManagerStop`).
+pub(super) const OPERATOR: Pid = 4242;
 pub(super) const OLD_MASTER: Pid = 999;
 
 pub(super) fn settings(n: usize) -> Settings {
@@ -104,6 +107,8 @@ pub(super) enum Ev {
     Winch,
     Quit,
     Term,
+    /// QUIT from PID 1: the service manager stops the service.
+    ManagerStop,
     Usr1,
     /// Every starting worker reports ready.
     WorkersReady,
@@ -128,12 +133,13 @@ pub(super) enum Ev {
     OldMasterGone,
 }
 
-pub(super) const ALL: [Ev; 18] = [
+pub(super) const ALL: [Ev; 19] = [
     Ev::Hup,
     Ev::Usr2,
     Ev::Winch,
     Ev::Quit,
     Ev::Term,
+    Ev::ManagerStop,
     Ev::Usr1,
     Ev::WorkersReady,
     Ev::OneReady,
