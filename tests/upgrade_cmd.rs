@@ -291,3 +291,91 @@ fn an_upgrade_already_in_progress_by_hand_is_refused() {
     s.signal(old, Signal::SIGQUIT);
     one_master(&s, port, new, &[old]);
 }
+
+#[test]
+fn a_slow_old_master_is_waited_for_not_rolled_back() {
+    let (mut s, port, old) = started(1, "");
+    install_binary(&support::moltd_bin(), &s.bin);
+    kill(old, Signal::SIGSTOP).expect("stop the old master");
+    let cmd = upgrade_cmd(&s, &[]);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    kill(old, Signal::SIGCONT).expect("let it go on");
+    let (code, json, err) = outcome(cmd.wait_with_output().expect("wait"));
+    assert_eq!(code, 0, "{json}\n{err}");
+    let new = s.read_pid("logs/moltd.pid").expect("pid file");
+    s.remember(new);
+    one_master(&s, port, new, &[old]);
+}
+
+#[test]
+fn ctrl_c_before_the_old_master_acts_still_leaves_one_master() {
+    let (mut s, port, old) = started(1, "");
+    install_binary(&support::moltd_bin(), &s.bin);
+    kill(old, Signal::SIGSTOP).expect("stop the old master");
+    let cmd = upgrade_cmd(&s, &[]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    kill(Pid::from_raw(cmd.id() as i32), Signal::SIGINT).expect("Ctrl-C");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    kill(old, Signal::SIGCONT).expect("let it go on");
+    let (code, json, err) = outcome(cmd.wait_with_output().expect("wait"));
+    assert_eq!(code, 4, "{json}\n{err}");
+    // Whatever the old master started for the held USR2 was stopped.
+    for p in procs::masters_under(old) {
+        s.remember(p);
+        s.wait_gone(p);
+    }
+    one_master(&s, port, old, &[]);
+}
+
+#[test]
+fn a_closed_stderr_does_not_stop_an_upgrade_halfway() {
+    let (mut s, port, old) = started(1, "");
+    install_binary(&support::moltd_bin(), &s.bin);
+    let mut cmd = upgrade_cmd(&s, &[]);
+    drop(cmd.stderr.take());
+    let (code, json, _) = outcome(cmd.wait_with_output().expect("wait"));
+    assert_eq!(code, 0, "{json}");
+    let new = s.read_pid("logs/moltd.pid").expect("pid file");
+    s.remember(new);
+    one_master(&s, port, new, &[old]);
+}
+
+#[test]
+fn a_rollback_waits_for_the_workers_the_old_master_had_not_the_file() {
+    let (mut s, port, old) = started(2, "");
+    // The file on disk now asks for three workers and another root: the
+    // new binary's probe differs, and the old master restarts two.
+    std::fs::create_dir_all(s.path("html2")).expect("html2");
+    std::fs::write(s.path("html2/index.html"), "other\n").expect("index");
+    s.config(&conf(&[port], 3, "").replace("root = \"html\"", "root = \"html2\""));
+    install_binary(&support::moltd_bin(), &s.bin);
+    let (code, json, err) = outcome(upgrade_cmd(&s, &[]).wait_with_output().expect("wait"));
+    assert_eq!(code, 2, "{json}\n{err}");
+    let new: Option<Pid> = json
+        .split("\"new_pid\":")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .map(Pid::from_raw);
+    let new = new.expect("a new master started");
+    s.remember(new);
+    one_master(&s, port, old, &[new]);
+    assert_eq!(s.wait_workers(old, 2).len(), 2);
+}
+
+#[test]
+fn a_new_master_dying_in_the_canary_rolls_back_without_a_reload() {
+    let (mut s, port, old) = started(1, "");
+    install_binary(&support::moltd_bin(), &s.bin);
+    let cmd = upgrade_cmd(&s, &["--canary", "20s"]);
+    let new = wait_canary(&mut s, old);
+    kill(new, Signal::SIGKILL).expect("kill the new master");
+    let (code, json, err) = outcome(cmd.wait_with_output().expect("wait"));
+    assert_eq!(code, 2, "{json}\n{err}");
+    one_master(&s, port, old, &[new]);
+    assert!(
+        !s.log().contains("reconfiguring"),
+        "the rollback must not re-read the file: {}",
+        s.log()
+    );
+}

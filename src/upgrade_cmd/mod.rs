@@ -8,7 +8,9 @@ mod lock;
 mod observe;
 mod probe;
 mod report;
+mod rollback;
 mod steps;
+mod watch;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -53,8 +55,9 @@ pub struct Options {
 pub fn run(location: &Location, opts: Options) -> ExitCode {
     let report = steps::run(location, &opts);
     if opts.json {
-        println!("{}", report.json());
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), "{}", report.json());
     }
-    eprintln!("moltd: upgrade: {}", report.summary());
+    observe::say!("moltd: upgrade: {}", report.summary());
     ExitCode::from(report.outcome.code())
 }

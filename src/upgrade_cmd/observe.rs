@@ -24,8 +24,39 @@ pub struct Worker {
     pub serving: bool,
 }
 
+/// Prints a progress line on stderr; a closed stderr (a pipe to `head`, a
+/// dropped ssh session) must not stop an upgrade halfway.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+pub(crate) use say;
+
 /// The workers of master `pid`.
 pub fn workers_of(pid: Pid) -> Vec<Worker> {
+    children_of(pid)
+        .into_iter()
+        .filter(|(_, title)| title.starts_with("moltd: worker process"))
+        .map(|(pid, title)| Worker {
+            pid,
+            serving: title == "moltd: worker process",
+        })
+        .collect()
+}
+
+/// The masters `pid` started (a new binary, before its pid file names it).
+pub fn child_masters(pid: Pid) -> Vec<Pid> {
+    children_of(pid)
+        .into_iter()
+        .filter(|(_, title)| title.starts_with("moltd: master process"))
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// The children of `pid`, with their titles.
+fn children_of(pid: Pid) -> Vec<(Pid, String)> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -35,18 +66,47 @@ pub fn workers_of(pid: Pid) -> Vec<Worker> {
             continue;
         };
         let child = Pid::from_raw(child);
-        if parent_of(child) != Some(pid) {
-            continue;
-        }
-        let title = title_of(child);
-        if title.starts_with("moltd: worker process") {
-            out.push(Worker {
-                pid: child,
-                serving: title == "moltd: worker process",
-            });
+        if parent_of(child) == Some(pid) {
+            out.push((child, title_of(child)));
         }
     }
     out
+}
+
+/// What the old master writes to its error log from now on, when the log
+/// is a file: the surest word on what it did with our USR2.
+pub struct LogWatch {
+    path: Option<std::path::PathBuf>,
+    from: u64,
+}
+
+impl LogWatch {
+    /// Starts watching `path` (the error log; `None` is stderr, unseen).
+    pub fn start(path: Option<&Path>) -> Self {
+        let path = path.filter(|p| p.is_file()).map(Path::to_path_buf);
+        let from = path
+            .as_deref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map_or(0, |m| m.len());
+        LogWatch { path, from }
+    }
+
+    /// Everything written since (at most 1 MiB).
+    pub fn since(&self) -> String {
+        use std::io::{Read, Seek};
+        let Some(mut f) = self
+            .path
+            .as_deref()
+            .and_then(|p| std::fs::File::open(p).ok())
+        else {
+            return String::new();
+        };
+        let mut text = Vec::new();
+        if f.seek(std::io::SeekFrom::Start(self.from)).is_ok() {
+            let _ = f.take(1 << 20).read_to_end(&mut text);
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    }
 }
 
 fn parent_of(pid: Pid) -> Option<Pid> {
@@ -60,6 +120,20 @@ fn title_of(pid: Pid) -> String {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
     String::from_utf8_lossy(&raw[..end]).trim_end().to_string()
+}
+
+/// True if `sig` waits, undelivered, for process `pid` (a stopped master
+/// has not acted on our USR2 yet).
+pub fn signal_pending(pid: Pid, sig: Signal) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let bit = 1u64 << (sig as i32 - 1);
+    status
+        .lines()
+        .filter(|l| l.starts_with("SigPnd:") || l.starts_with("ShdPnd:"))
+        .filter_map(|l| u64::from_str_radix(l.split_whitespace().nth(1)?, 16).ok())
+        .any(|mask| mask & bit != 0)
 }
 
 /// True while `pid` is a live moltd master.

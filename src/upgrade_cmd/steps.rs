@@ -7,13 +7,13 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::Options;
-use super::observe::{self, Interrupts, Stop};
+use super::observe::{self, Interrupts, LogWatch, Stop, say};
 use super::probe::{self, Answer};
 use super::report::{Outcome, Report};
 use crate::config::{self, Config, Location};
 
 /// Why a step stopped the upgrade.
-enum Abort {
+pub(super) enum Abort {
     /// Roll back, with the reason.
     Fail(String),
     /// The operator interrupted: roll back.
@@ -31,21 +31,29 @@ impl From<Stop> for Abort {
 }
 
 /// One upgrade in progress.
-struct Upgrade<'a> {
-    opts: &'a Options,
-    config: Config,
-    intr: Interrupts,
-    started: Instant,
-    step_started: Instant,
-    step: &'static str,
-    steps: Vec<(&'static str, Duration)>,
-    old: Pid,
-    new: Option<Pid>,
-    winched: bool,
-    baseline: Vec<(SocketAddr, String, Answer)>,
+pub(super) struct Upgrade<'a> {
+    pub(super) opts: &'a Options,
+    pub(super) config: Config,
+    pub(super) intr: Interrupts,
+    pub(super) started: Instant,
+    pub(super) step_started: Instant,
+    pub(super) step: &'static str,
+    pub(super) steps: Vec<(&'static str, Duration)>,
+    pub(super) old: Pid,
+    pub(super) new: Option<Pid>,
+    pub(super) winched: bool,
+    /// Each probe: where, what, the old answer, and whether every field
+    /// must match (asked with `--probe`) or only the status (a path seen
+    /// in the access log, whose file may change meanwhile).
+    pub(super) baseline: Vec<(SocketAddr, String, Answer, bool)>,
+    /// The old master's serving workers before USR2: how many a rollback
+    /// waits for (the file on disk may say otherwise).
+    pub(super) old_workers: usize,
+    /// The old master's error log from just before USR2.
+    pub(super) log: LogWatch,
     /// The new master's workers once it served: any that goes later is a
     /// failure.
-    new_workers: Vec<Pid>,
+    pub(super) new_workers: Vec<Pid>,
 }
 
 /// Runs the whole upgrade.
@@ -87,6 +95,8 @@ pub fn run(location: &Location, opts: &Options) -> Report {
         new: None,
         winched: false,
         baseline: Vec::new(),
+        old_workers: 0,
+        log: LogWatch::start(None),
         new_workers: Vec::new(),
     };
     let outcome = u.go();
@@ -130,16 +140,16 @@ fn named_master(config: &Config) -> Result<Pid, Outcome> {
 }
 
 impl Upgrade<'_> {
-    fn begin(&mut self, step: &'static str, what: &str) {
+    pub(super) fn begin(&mut self, step: &'static str, what: &str) {
         self.step = step;
         self.step_started = Instant::now();
-        eprintln!(
+        say!(
             "moltd: upgrade: [{:>6.1}s] {what}",
             self.started.elapsed().as_secs_f64()
         );
     }
 
-    fn done(&mut self) {
+    pub(super) fn done(&mut self) {
         self.steps.push((self.step, self.step_started.elapsed()));
     }
 
@@ -159,6 +169,12 @@ impl Upgrade<'_> {
     /// Every step up to the commit; an error means roll back.
     fn forward(&mut self) -> Result<(), Abort> {
         self.begin("usr2", &format!("USR2 to master process {}", self.old));
+        let serving = observe::workers_of(self.old)
+            .iter()
+            .filter(|w| w.serving)
+            .count();
+        self.old_workers = serving.max(1);
+        self.log = LogWatch::start(self.config.error_log.as_deref());
         signal(self.old, Signal::SIGUSR2).map_err(Abort::Fail)?;
         let new = self.wait_new_master()?;
         self.new = Some(new);
@@ -196,136 +212,58 @@ impl Upgrade<'_> {
     }
 
     fn record_baseline(&mut self) -> Result<(), String> {
-        let mut paths = if self.opts.probes.is_empty() {
+        let asked = if self.opts.probes.is_empty() {
             vec!["/".to_string()]
         } else {
             self.opts.probes.clone()
         };
+        let mut paths: Vec<(String, bool)> = asked.into_iter().map(|p| (p, true)).collect();
+        let mut seen = 0;
         for s in &self.config.servers {
             if let Some(log) = &s.access_log {
                 for p in probe::recent_paths(log, 5) {
-                    if paths.len() < self.opts.probes.len().max(1) + 5 && !paths.contains(&p) {
-                        paths.push(p);
+                    if seen < 5 && !paths.iter().any(|(q, _)| *q == p) {
+                        paths.push((p, false));
+                        seen += 1;
                     }
                 }
             }
         }
         for addr in self.config.listen_addrs() {
             let target = probe::target(addr);
-            for p in &paths {
+            for (p, full) in &paths {
                 let a = probe::get(target, p)
                     .map_err(|e| format!("the running generation does not answer: {e}"))?;
-                self.baseline.push((target, p.clone(), a));
+                self.baseline.push((target, p.clone(), a, *full));
             }
         }
         Ok(())
     }
 
-    fn ready_timeout(&self) -> Duration {
+    pub(super) fn ready_timeout(&self) -> Duration {
         self.opts
             .ready_timeout
             .unwrap_or(self.config.upgrade_ready_timeout + Duration::from_secs(5))
     }
 
-    /// The new master, once the pid file names it; a failed start shows as
-    /// the old master putting its pid file back.
-    fn wait_new_master(&mut self) -> Result<Pid, Abort> {
-        let (pid_path, oldbin) = (self.config.pid.clone(), self.config.oldbin_path());
-        let (old, sent) = (self.old, Instant::now());
-        let mut seen_oldbin = false;
-        Ok(observe::wait_until(
-            &self.intr,
-            self.ready_timeout(),
-            || {
-                if !observe::is_master(old) {
-                    return Err(format!("old master process {old} is gone"));
-                }
-                seen_oldbin |= observe::named_by(&oldbin) == Some(old);
-                match observe::named_by(&pid_path) {
-                Some(p) if p != old && observe::is_master(p) => Ok(Some(p)),
-                Some(p) if p == old && (seen_oldbin || sent.elapsed() > Duration::from_secs(2)) => {
-                    Err("the new binary did not start (the old master put its pid file back; its error log says why)".into())
-                }
-                _ => Ok(None),
-            }
-            },
-        )?)
-    }
-
-    /// Every worker of `master` reports ready.
-    fn wait_serving(&self, master: Pid) -> Result<(), Abort> {
-        let n = self.config.worker_processes;
-        Ok(observe::wait_until(
-            &self.intr,
-            self.ready_timeout(),
-            || {
-                if !observe::is_master(master) {
-                    return Err(format!("master process {master} exited before it served"));
-                }
-                let serving = observe::workers_of(master)
-                    .iter()
-                    .filter(|w| w.serving)
-                    .count();
-                Ok((serving >= n).then_some(()))
-            },
-        )?)
-    }
-
-    /// The old master's workers have stopped accepting.
-    fn wait_old_idle(&self) -> Result<(), Abort> {
-        let old = self.old;
-        Ok(observe::wait_until(
-            &self.intr,
-            Duration::from_secs(10),
-            || Ok((!observe::workers_of(old).iter().any(|w| w.serving)).then_some(())),
-        )?)
-    }
-
     fn compare_probes(&self) -> Result<(), Abort> {
-        for (addr, path, before) in &self.baseline {
+        for (addr, path, before, full) in &self.baseline {
             if let Some(sig) = self.intr.take() {
                 return Err(Abort::Interrupted(sig));
             }
             let now = probe::get(*addr, path).map_err(Abort::Fail)?;
-            if &now != before {
+            let same = if *full {
+                &now == before
+            } else {
+                now.status == before.status
+            };
+            if !same {
                 return Err(Abort::Fail(format!(
                     "GET {path} on {addr}: the old binary answered {before}, the new one {now}"
                 )));
             }
         }
         Ok(())
-    }
-
-    /// The new generation serves alone for the canary window: no worker
-    /// it had when it became ready may die, the first probe must keep its
-    /// status.
-    fn canary(&self, new: Pid) -> Result<(), Abort> {
-        let first = &self.new_workers;
-        let end = Instant::now() + self.opts.canary;
-        let mut next_probe = Instant::now();
-        let limit = self.opts.canary + Duration::from_secs(1);
-        Ok(observe::wait_until(&self.intr, limit, || {
-            if !observe::is_master(new) {
-                return Err(format!("new master process {new} exited"));
-            }
-            let now: Vec<Pid> = observe::workers_of(new).iter().map(|w| w.pid).collect();
-            if let Some(gone) = first.iter().find(|p| !now.contains(p)) {
-                return Err(format!("worker process {gone} of the new binary exited"));
-            }
-            if Instant::now() >= next_probe
-                && let Some((addr, path, before)) = self.baseline.first()
-            {
-                next_probe = Instant::now() + Duration::from_millis(250);
-                let a = probe::get(*addr, path)?;
-                if a.status != before.status {
-                    return Err(format!(
-                        "GET {path} on {addr} answered {} during the canary window",
-                        a.status
-                    ));
-                }
-            }
-            Ok((Instant::now() >= end).then_some(()))
-        })?)
     }
 
     fn commit(&mut self) -> Outcome {
@@ -349,75 +287,12 @@ impl Upgrade<'_> {
         });
         self.done();
         if gone.is_err() {
-            eprintln!("moltd: upgrade: old master process {old} is still draining its connections");
+            say!("moltd: upgrade: old master process {old} is still draining its connections");
         }
         Outcome::Committed
     }
-
-    fn roll_back(&mut self, abort: Abort) -> Outcome {
-        let failed = self.step;
-        let (reason, interrupted) = match abort {
-            Abort::Fail(why) => (format!("{failed}: {why}"), false),
-            Abort::Interrupted(sig) => (format!("{failed}: interrupted by {}", sig.as_str()), true),
-        };
-        eprintln!("moltd: upgrade: {reason}; rolling back");
-        let result = self.undo();
-        self.step = failed;
-        match result {
-            Err(why) => Outcome::Inconsistent(format!("{reason}; the rollback failed: {why}")),
-            Ok(()) if interrupted => Outcome::Interrupted(format!(
-                "{reason}; rolled back, master process {} serves",
-                self.old
-            )),
-            Ok(()) => Outcome::RolledBack(format!(
-                "{reason}; rolled back, master process {} serves",
-                self.old
-            )),
-        }
-    }
-
-    /// The old master serves alone again: its workers back (HUP), the new
-    /// master gone, its pid file back.
-    fn undo(&mut self) -> Result<(), String> {
-        let quiet = Interrupts::none();
-        let old = self.old;
-        if self.winched {
-            self.begin("rollback-hup", &format!("HUP to old master process {old}"));
-            signal(old, Signal::SIGHUP)?;
-            let n = self.config.worker_processes;
-            observe::wait_until(&quiet, Duration::from_secs(15), || {
-                let serving = observe::workers_of(old)
-                    .iter()
-                    .filter(|w| w.serving)
-                    .count();
-                Ok((serving >= n).then_some(()))
-            })
-            .map_err(|_| format!("old master process {old} did not restart its workers"))?;
-            self.done();
-        }
-        if let Some(new) = self.new.filter(|p| observe::is_master(*p)) {
-            self.begin(
-                "rollback-quit",
-                &format!("QUIT to new master process {new}"),
-            );
-            signal(new, Signal::SIGQUIT)?;
-            let gone = observe::wait_until(&quiet, Duration::from_secs(30), || {
-                Ok((!observe::is_master(new)).then_some(()))
-            });
-            if gone.is_err() {
-                let _ = signal(new, Signal::SIGTERM);
-            }
-            self.done();
-        }
-        let (pid_path, oldbin) = (self.config.pid.clone(), self.config.oldbin_path());
-        observe::wait_until(&quiet, Duration::from_secs(15), || {
-            let back = observe::named_by(&pid_path) == Some(old) && !oldbin.exists();
-            Ok(back.then_some(()))
-        })
-        .map_err(|_| format!("the pid file does not name old master process {old} again"))
-    }
 }
 
-fn signal(pid: Pid, sig: Signal) -> Result<(), String> {
+pub(super) fn signal(pid: Pid, sig: Signal) -> Result<(), String> {
     kill(pid, sig).map_err(|e| format!("kill({pid}, {}) failed ({e})", sig.as_str()))
 }
