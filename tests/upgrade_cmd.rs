@@ -230,6 +230,7 @@ fn a_worker_dying_in_the_canary_window_rolls_back() {
 #[test]
 fn a_second_upgrade_at_the_same_time_is_refused() {
     let (mut s, port, old) = started(1, "");
+    let load = Load::start(port);
     install_binary(&support::moltd_bin(), &s.bin);
     let first = upgrade_cmd(&s, &["--canary", "2s"]);
     let new = wait_canary(&mut s, old);
@@ -240,6 +241,7 @@ fn a_second_upgrade_at_the_same_time_is_refused() {
     let (code, json, err) = outcome(first.wait_with_output().expect("wait"));
     assert_eq!(code, 0, "the first one is not disturbed: {json}\n{err}");
     one_master(&s, port, new, &[old]);
+    load.finish();
 }
 
 #[test]
