@@ -21,6 +21,7 @@ pub mod pidfile;
 pub mod preflight;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod tls;
 pub mod upgrade_cmd;
 pub mod worker;
 

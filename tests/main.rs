@@ -56,6 +56,8 @@ mod signals;
 /// systemd: `sd_notify` messages through start, HUP, upgrade, rollback
 /// and stop; socket activation.
 mod systemd;
+/// HTTPS: HTTP/1.1 and HTTP/2 by ALPN, SNI, bad certificates.
+mod tls;
 /// USR2 binary upgrade: commit, rollback, failed binaries, refusals.
 mod upgrade;
 /// `moltd -s upgrade`: commit, rollback at each step, a concurrent run,

@@ -195,6 +195,11 @@ struct ServerView<'a> {
     server_name: &'a [String],
     default_server: bool,
     access_log: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ssl_certificate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ssl_certificate_key: Option<String>,
+    http2: bool,
     #[serde(flatten)]
     settings: SettingsView<'a>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -210,9 +215,21 @@ impl<'a> ServerView<'a> {
             access_log,
             settings,
             locations,
+            ssl,
+            tls,
+            http2,
         } = s;
         ServerView {
-            listen: listen.iter().map(ToString::to_string).collect(),
+            listen: listen
+                .iter()
+                .map(|a| {
+                    let flag = if ssl.contains(a) { " ssl" } else { "" };
+                    format!("{a}{flag}")
+                })
+                .collect(),
+            ssl_certificate: tls.as_ref().map(|t| path(&t.certificate)),
+            ssl_certificate_key: tls.as_ref().map(|t| path(&t.key)),
+            http2: *http2,
             server_name: names,
             default_server: *default_server,
             access_log: access_log.as_deref().map_or("off".into(), path),

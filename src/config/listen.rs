@@ -23,19 +23,45 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     ))
 }
 
+/// A server's listens: every address, and those marked `ssl`.
+pub(super) struct Listens {
+    pub(super) all: Vec<SocketAddr>,
+    pub(super) ssl: Vec<SocketAddr>,
+}
+
 impl Validator<'_> {
-    /// A server's addresses, each once, in file order; at least one.
-    pub(super) fn listen(&self, l: &Spanned<toml::Value>) -> Result<Vec<SocketAddr>, ConfigError> {
-        let mut listen = Vec::new();
+    /// A server's addresses, each once, in file order; at least one. An
+    /// address followed by ` ssl` (nginx's form) speaks TLS.
+    pub(super) fn listen(&self, l: &Spanned<toml::Value>) -> Result<Listens, ConfigError> {
+        let mut out = Listens {
+            all: Vec::new(),
+            ssl: Vec::new(),
+        };
         for text in strings(self, l, "listen")? {
-            let a = parse_listen(text).map_err(|m| self.err(l, "listen", m))?;
-            if !listen.contains(&a) {
-                listen.push(a);
+            let mut words = text.split_whitespace();
+            let addr = words.next().unwrap_or("");
+            let a = parse_listen(addr).map_err(|m| self.err(l, "listen", m))?;
+            for flag in words {
+                if flag != "ssl" {
+                    return Err(self.err(
+                        l,
+                        "listen",
+                        format!(
+                            "unknown listen parameter \"{flag}\" in \"{text}\": expected \"ssl\""
+                        ),
+                    ));
+                }
+                if !out.ssl.contains(&a) {
+                    out.ssl.push(a);
+                }
+            }
+            if !out.all.contains(&a) {
+                out.all.push(a);
             }
         }
-        if listen.is_empty() {
+        if out.all.is_empty() {
             return Err(self.err(l, "listen", "empty \"listen\" list".into()));
         }
-        Ok(listen)
+        Ok(out)
     }
 }

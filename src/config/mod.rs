@@ -5,6 +5,7 @@
 //!
 //! A reload builds a fresh `Config`; a running one is never mutated.
 
+pub mod certs;
 pub mod cidr;
 pub mod duration;
 mod effective;
@@ -200,6 +201,21 @@ pub fn parse(text: &str, source: Source, prefix: &Path) -> Result<Config, Config
         .iter()
         .map(|s| v.server(prefix, s, &defaults))
         .collect::<Result<Vec<_>, _>>()?;
+    // One socket speaks TLS or not, for every server on it.
+    for (i, s) in servers.iter().enumerate() {
+        for a in &s.listen {
+            let ssl = s.ssl.contains(a);
+            if servers[..i]
+                .iter()
+                .any(|o| o.listen.contains(a) && o.ssl.contains(a) != ssl)
+            {
+                return Err(v.file_err(
+                    "listen",
+                    &format!("{a} is listed with \"ssl\" in one server and without it in another"),
+                ));
+            }
+        }
+    }
     let access_log_buffer = v.access_log_buffer(&raw)?;
     Ok(Config {
         source,

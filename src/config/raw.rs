@@ -122,6 +122,12 @@ with_settings! {
         access_log: Option<Spanned<String>>,
         /// `[[server.location]]` blocks.
         location: Option<Vec<Spanned<RawLocation>>>,
+        /// PEM certificate chain for this server's `ssl` listens.
+        ssl_certificate: Option<Spanned<String>>,
+        /// PEM private key of that certificate.
+        ssl_certificate_key: Option<Spanned<String>>,
+        /// Offer HTTP/2 (ALPN `h2`) on this server's `ssl` listens.
+        http2: Option<bool>,
     }
 }
 

@@ -28,6 +28,12 @@ pub struct Server {
     pub settings: Arc<Settings>,
     /// Locations in file order.
     pub locations: Vec<Location>,
+    /// The listens marked `ssl`.
+    pub ssl: Vec<SocketAddr>,
+    /// Certificate and key, when it has `ssl` listens.
+    pub tls: Option<super::certs::ServerTls>,
+    /// Offer HTTP/2 on its `ssl` listens.
+    pub http2: bool,
 }
 
 impl Server {
@@ -48,7 +54,9 @@ impl Validator<'_> {
         let Some(l) = &block.listen else {
             return Err(self.err(s, "listen", "[[server]] has no \"listen\"".into()));
         };
-        let listen = self.listen(l)?;
+        let listens = self.listen(l)?;
+        let listen = listens.all;
+        let tls = self.server_tls(prefix, s, !listens.ssl.is_empty())?;
         let names = match &block.server_name {
             Some(n) => self.server_names(n)?,
             None => Vec::new(),
@@ -83,7 +91,43 @@ impl Validator<'_> {
             access_log,
             settings,
             locations,
+            ssl: listens.ssl,
+            tls,
+            http2: block.http2.unwrap_or(true),
         })
+    }
+
+    /// The certificate and key of a server with `ssl` listens (both
+    /// required then), loaded and checked now: a bad one fails `-t`, the
+    /// start or the reload, naming the file.
+    fn server_tls(
+        &self,
+        prefix: &Path,
+        s: &Spanned<raw::RawServer>,
+        ssl: bool,
+    ) -> Result<Option<super::certs::ServerTls>, ConfigError> {
+        let block = s.get_ref();
+        let (cert, key) = match (&block.ssl_certificate, &block.ssl_certificate_key) {
+            (Some(c), Some(k)) => (c, k),
+            (None, None) if !ssl => return Ok(None),
+            (None, _) => {
+                return Err(self.err(
+                    s,
+                    "ssl_certificate",
+                    "a server with \"ssl\" listens (or a key) needs \"ssl_certificate\"".into(),
+                ));
+            }
+            (_, None) => {
+                return Err(self.err(
+                    s,
+                    "ssl_certificate_key",
+                    "\"ssl_certificate\" needs \"ssl_certificate_key\"".into(),
+                ));
+            }
+        };
+        super::certs::load(&prefix.join(cert.get_ref()), &prefix.join(key.get_ref()))
+            .map(Some)
+            .map_err(|e| self.err(cert, "ssl_certificate", e.to_string()))
     }
 
     /// Host patterns, lower case; a pattern nginx would not match is an

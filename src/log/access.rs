@@ -305,7 +305,7 @@ impl Pending {
 
     /// Writes the line to `log`, with `sent` body bytes, timed now.
     pub fn write(&self, log: &AccessLog, sent: u64) {
-        let target = self.request.as_ref().map(|r| target(&r.uri));
+        let target = self.request.as_ref().map(|r| target(&r.uri, r.version));
         log.write_entry(&Entry {
             remote: self.remote,
             time: SystemTime::now(),
@@ -322,10 +322,12 @@ impl Pending {
 }
 
 /// The request target as the client sent it: origin form without an
-/// allocation, anything else (absolute form, `*`) rendered.
-fn target(uri: &Uri) -> Cow<'_, str> {
+/// allocation, anything else (absolute form, `*`) rendered. HTTP/2 has no
+/// request line: its `:path` is the target (as nginx logs it).
+fn target(uri: &Uri, version: Version) -> Cow<'_, str> {
     match (uri.scheme(), uri.authority(), uri.path_and_query()) {
         (None, None, Some(pq)) => Cow::Borrowed(pq.as_str()),
+        (_, _, Some(pq)) if version == Version::HTTP_2 => Cow::Borrowed(pq.as_str()),
         _ => Cow::Owned(uri.to_string()),
     }
 }

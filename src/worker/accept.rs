@@ -27,10 +27,11 @@ const SQUEEZE_AGAIN: Duration = Duration::from_millis(500);
 /// A burst of accept errors is logged once per this interval.
 const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Accepts until the drain starts, then drops (closes) the listener.
+/// Accepts until the drain starts, then drops (closes) the listener. An
+/// address with an acceptor speaks TLS.
 pub async fn run(
     listener: TcpListener,
-    addr: std::net::SocketAddr,
+    (addr, tls): (std::net::SocketAddr, Option<tokio_rustls::TlsAcceptor>),
     ctx: Arc<Ctx>,
     slots: Arc<Semaphore>,
     drain: Drain,
@@ -74,7 +75,13 @@ pub async fn run(
                         ctx: Arc::clone(&ctx),
                         drain: drain.clone(),
                     };
-                    tokio::spawn(conn::serve(stream, c, drain.guard(), permit));
+                    match &tls {
+                        Some(t) => {
+                            let t = t.clone();
+                            tokio::spawn(super::tls_conn::serve(stream, c, t, drain.guard(), permit))
+                        }
+                        None => tokio::spawn(conn::serve(stream, c, drain.guard(), permit)),
+                    };
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => {}
                 Err(e) => {

@@ -19,6 +19,7 @@ pub mod fd_budget;
 pub mod http1;
 pub mod io;
 pub mod signals;
+pub mod tls_conn;
 pub mod watchdog;
 
 use std::io::Write;
@@ -260,12 +261,14 @@ fn start_accepting(
         );
     }
     let slots = Arc::new(tokio::sync::Semaphore::new(cap));
+    let tls = crate::tls::sni::acceptors(&ctx.config);
     for (l, addr) in listeners {
+        let acceptor = tls.iter().find(|(a, _)| *a == addr).map(|(_, t)| t.clone());
         match tokio::net::TcpListener::from_std(l) {
             Ok(l) => {
                 tokio::spawn(accept::run(
                     l,
-                    addr,
+                    (addr, acceptor),
                     Arc::clone(ctx),
                     Arc::clone(&slots),
                     drain.clone(),

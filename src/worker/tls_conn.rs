@@ -1,0 +1,69 @@
+//! One HTTPS connection: the TLS handshake (bounded by
+//! `client_header_timeout`), then hyper's HTTP/1.1 or HTTP/2 server (by
+//! ALPN) answering through the same pipeline, access log and counters as
+//! plain HTTP (`http1::respond`). When the worker drains, the connection
+//! is shut down gracefully: HTTP/1.1 finishes the request in progress and
+//! closes, HTTP/2 sends GOAWAY and lets open streams finish.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_rustls::TlsAcceptor;
+
+use super::client::Client;
+use super::drain::Guard;
+use super::http1::respond;
+use super::io::Activity;
+
+/// Serves `stream` over TLS until the client leaves or the drain ends it.
+pub async fn serve(
+    stream: TcpStream,
+    c: Client,
+    acceptor: TlsAcceptor,
+    _guard: Guard,
+    _slot: OwnedSemaphorePermit,
+) {
+    let limits = c.ctx.limits().clone();
+    let handshake = tokio::time::timeout(limits.client_header_timeout, acceptor.accept(stream));
+    let tls = match handshake.await {
+        Ok(Ok(tls)) => tls,
+        _ => return,
+    };
+    let activity = Arc::new(Activity::new());
+    let c = Arc::new(c);
+    let drain = c.drain.clone();
+    let service = hyper::service::service_fn(move |req| {
+        let (c, activity) = (Arc::clone(&c), Arc::clone(&activity));
+        async move {
+            activity.request_in();
+            Ok::<_, Infallible>(respond::answer(&c, &req, &activity))
+        }
+    });
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.client_header_timeout)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(128)
+        .max_header_list_size(
+            u32::try_from(limits.large_header_size * limits.large_header_count.max(1))
+                .unwrap_or(u32::MAX),
+        );
+    let conn = builder.serve_connection(TokioIo::new(tls), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        () = drain.wait_started() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}

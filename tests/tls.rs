@@ -1,0 +1,176 @@
+use std::process::Command;
+
+use nix::sys::signal::Signal;
+
+use crate::support::{self, Server, free_port, install_binary, procs, wait_for};
+
+/// A self-signed certificate for `names`, written as `NAME.pem` and
+/// `NAME.key` in the prefix.
+fn cert(s: &Server, file: &str, names: &[&str]) {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let c = rcgen::generate_simple_self_signed(names).expect("certificate");
+    std::fs::write(s.path(&format!("{file}.pem")), c.cert.pem()).expect("write cert");
+    std::fs::write(s.path(&format!("{file}.key")), c.key_pair.serialize_pem()).expect("write key");
+}
+
+fn config(port: u16) -> String {
+    format!(
+        r#"worker_processes = 1
+
+[[server]]
+listen = ["127.0.0.1:{port} ssl"]
+server_name = ["localhost"]
+default_server = true
+root = "html"
+ssl_certificate = "a.pem"
+ssl_certificate_key = "a.key"
+
+[[server]]
+listen = ["127.0.0.1:{port} ssl"]
+server_name = ["b.test"]
+root = "html_b"
+ssl_certificate = "b.pem"
+ssl_certificate_key = "b.key"
+"#
+    )
+}
+
+/// `curl` over HTTPS trusting `ca`; returns (HTTP version, body).
+fn curl(s: &Server, port: u16, host: &str, ca: &str, version: &str) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", version, "--cacert"])
+        .arg(s.path(ca))
+        .args(["--resolve", &format!("{host}:{port}:127.0.0.1")])
+        .args(["-w", "\n%{http_version}"])
+        .arg(format!("https://{host}:{port}/"))
+        .output()
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, v) = text.rsplit_once('\n').expect("version line");
+    (v.to_string(), format!("{body}\n").replace("\n\n", "\n"))
+}
+
+fn started() -> (Server, u16, nix::unistd::Pid) {
+    let port = free_port();
+    let mut s = Server::new();
+    cert(&s, "a", &["localhost"]);
+    cert(&s, "b", &["b.test"]);
+    std::fs::create_dir_all(s.path("html_b")).expect("html_b");
+    std::fs::write(s.path("html_b/index.html"), "hello from b\n").expect("b index");
+    s.use_private_binary();
+    s.config(&config(port));
+    s.spawn(&[]);
+    let master = s.wait_master();
+    wait_for("the TLS port", || support::connects(port).then_some(()));
+    (s, port, master)
+}
+
+#[test]
+fn https_serves_http1_and_http2_with_the_certificate_sni_asks_for() {
+    let (s, port, _) = started();
+    let (v, body) = curl(&s, port, "localhost", "a.pem", "--http1.1");
+    assert_eq!((v.as_str(), body.as_str()), ("1.1", "hello from moltd\n"));
+    let (v, body) = curl(&s, port, "localhost", "a.pem", "--http2");
+    assert_eq!((v.as_str(), body.as_str()), ("2", "hello from moltd\n"));
+    // b.test's own certificate (curl trusts only it), and its own root.
+    let (v, body) = curl(&s, port, "b.test", "b.pem", "--http2");
+    assert_eq!((v.as_str(), body.as_str()), ("2", "hello from b\n"));
+    // The access log is written as for plain HTTP (buffered: wait for it).
+    wait_for("HTTP/2.0 and HTTP/1.1 lines in the access log", || {
+        let log = std::fs::read_to_string(s.path("logs/access.log")).unwrap_or_default();
+        (log.contains("\"GET / HTTP/2.0\" 200") && log.contains("\"GET / HTTP/1.1\" 200"))
+            .then_some(())
+    });
+}
+
+#[test]
+fn bad_certificates_fail_the_test_with_file_and_reason() {
+    let port = free_port();
+    let s = Server::new();
+    cert(&s, "a", &["localhost"]);
+    cert(&s, "b", &["b.test"]);
+    std::fs::create_dir_all(s.path("html_b")).expect("html_b");
+    let cases = [
+        (
+            config(port).replace("\"a.key\"", "\"missing.key\""),
+            "missing.key",
+        ),
+        (
+            config(port).replace("\"a.key\"", "\"b.key\""),
+            "does not belong",
+        ),
+        (
+            config(port).replace("\"a.pem\"", "\"a.key\""),
+            "no CERTIFICATE",
+        ),
+        (
+            config(port).replace("ssl_certificate = \"a.pem\"\n", ""),
+            "needs \"ssl_certificate\"",
+        ),
+    ];
+    for (text, want) in cases {
+        s.config(&text);
+        let out = s.run(&["-t"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(want), "{want}: {err}");
+    }
+}
+
+#[test]
+fn https_survives_an_upgrade() {
+    let (mut s, port, old) = started();
+    install_binary(&support::moltd_bin(), &s.bin);
+    s.signal(old, Signal::SIGUSR2);
+    let new = wait_for("the new master", || {
+        let p = s.read_pid("logs/moltd.pid")?;
+        (p != old && procs::alive(p)).then_some(p)
+    });
+    s.remember(new);
+    s.wait_log(&format!("new binary process {new} is ready"));
+    s.signal(old, Signal::SIGQUIT);
+    s.wait_gone(old);
+    let (v, body) = curl(&s, port, "localhost", "a.pem", "--http2");
+    assert_eq!((v.as_str(), body.as_str()), ("2", "hello from moltd\n"));
+}
+
+#[test]
+fn the_effective_configuration_keeps_the_tls_keys() {
+    let port = free_port();
+    let s = Server::new();
+    cert(&s, "a", &["localhost"]);
+    cert(&s, "b", &["b.test"]);
+    std::fs::create_dir_all(s.path("html_b")).expect("html_b");
+    s.config(&config(port));
+    let out = s.run(&["-T"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let at = text
+        .rfind("# effective configuration")
+        .expect("effective part");
+    let effective = &text[at..];
+    assert!(
+        effective.contains(&format!("\"127.0.0.1:{port} ssl\"")),
+        "{effective}"
+    );
+    assert!(effective.contains("ssl_certificate_key = "), "{effective}");
+    std::fs::write(s.path("conf/effective.toml"), effective).expect("write");
+    let again = s.run(&[
+        "-t",
+        "-c",
+        &s.path("conf/effective.toml").display().to_string(),
+    ]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
