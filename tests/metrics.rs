@@ -61,7 +61,13 @@ fn stub_status_counts_connections_and_requests_like_nginx() {
     for c in &mut idle {
         assert_eq!(c.get("/").map(|r| r.status).ok(), Some(200));
     }
-    let text = http::get(port, "/status").expect("status").text();
+    // A response whose last byte the client has is counted as writing
+    // until the server has let go of its body: look until that is over.
+    let text = wait_for("only the status request writing", || {
+        let text = http::get(port, "/status").ok()?.text();
+        text.contains("\nReading: 0 Writing: 1 Waiting: ")
+            .then_some(text)
+    });
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4, "{text}");
     assert!(lines[0].starts_with("Active connections: "), "{text}");
@@ -196,4 +202,49 @@ fn a_killed_worker_leaves_no_phantom_connections() {
     });
     drop(idle);
     let _ = Pid::this();
+}
+
+/// A `MOLTD_METRICS` naming an fd that is not the segment (a stale one,
+/// passed on by a binary that does not know the variable, or a hostile
+/// one) is ignored: the upgrade works, nothing the new master uses is
+/// closed, and its error log still takes lines.
+#[test]
+fn a_stale_or_hostile_metrics_variable_is_ignored() {
+    for value in ["${MOLTD%%;*}:$MOLTD_PARENT", "4:$MOLTD_PARENT", "5:1"] {
+        let port = free_port();
+        let mut s = Server::new();
+        s.use_private_binary();
+        s.config(&config(port, 1));
+        let old = s.start(port);
+        let real = s.path("sbin/moltd.real");
+        install_binary(&support::moltd_bin(), &real);
+        support::install_script(
+            &s.bin,
+            &format!(
+                "#!/bin/sh\nMOLTD_METRICS=\"{value}\" exec \"{}\" \"$@\"\n",
+                real.display()
+            ),
+        );
+        s.signal(old, Signal::SIGUSR2);
+        let new = wait_for("the new master", || {
+            let p = s.read_pid("logs/moltd.pid")?;
+            (p != old && procs::alive(p)).then_some(p)
+        });
+        s.remember(new);
+        s.wait_log(&format!("new binary process {new} is ready"));
+        s.signal(old, Signal::SIGQUIT);
+        s.wait_gone(old);
+        assert_eq!(
+            http::get(port, "/").map(|r| r.status).ok(),
+            Some(200),
+            "{value}"
+        );
+        s.signal(new, Signal::SIGUSR1);
+        s.wait_log(&format!("{new}#0: signal 10 (SIGUSR1) received"));
+        let text = scrape(port);
+        assert!(
+            metric(&text, "moltd_http_requests_total") < 1 << 40,
+            "{value}: {text}"
+        );
+    }
 }

@@ -27,8 +27,9 @@ const MAGIC: u64 = u64::from_be_bytes(*b"moltdmet");
 /// The second word: the layout below. Bump it when a word moves.
 pub const LAYOUT: u64 = 1;
 
-/// Worker slots for the connection gauges.
-const SLOTS: usize = 128;
+/// Worker slots for the connection gauges: room for the workers of a few
+/// generations draining at once (a reload or an upgrade doubles them).
+const SLOTS: usize = 1024;
 const SLOT_WORDS: usize = 4;
 const SLOTS_AT: usize = 64;
 
@@ -151,10 +152,10 @@ pub fn count(c: Counter) {
     add(c, 1);
 }
 
-/// One answered request: its status, the bytes sent, how long it took.
+/// One answered request (counted in [`Counter::Requests`] when it came in,
+/// as nginx counts): its status, the bytes sent, how long it took.
 pub fn response(status: u16, bytes: u64, took: Duration) {
     let Some(w) = words() else { return };
-    w[Counter::Requests as usize].fetch_add(1, Ordering::Relaxed);
     w[Counter::BytesSent as usize].fetch_add(bytes, Ordering::Relaxed);
     let class = usize::from((status / 100).clamp(1, 5)) - 1;
     w[STATUS_AT + class].fetch_add(1, Ordering::Relaxed);
@@ -168,20 +169,40 @@ pub fn response(status: u16, bytes: u64, took: Duration) {
     w[BUCKETS_AT + bucket].fetch_add(1, Ordering::Relaxed);
 }
 
-/// A worker takes a free slot for its gauges (none if all are taken: its
-/// connections are then not counted in the gauges).
-pub fn claim_slot(pid: u32) {
-    let Some(w) = words() else { return };
-    for i in 0..SLOTS {
-        let at = SLOTS_AT + i * SLOT_WORDS;
-        if w[at]
-            .compare_exchange(0, u64::from(pid), Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
-        {
-            let _ = SLOT.set(at);
-            return;
+/// A worker takes a slot for its gauges: a free one, else one whose
+/// worker is gone without its master clearing it (a worker reaped by init
+/// after its master died). False if none is left: its connections are
+/// then not in the gauges.
+pub fn claim_slot(pid: u32) -> bool {
+    let Some(w) = words() else { return true };
+    let mine = u64::from(pid);
+    for pass in 0..2 {
+        for i in 0..SLOTS {
+            let at = SLOTS_AT + i * SLOT_WORDS;
+            let holder = w[at].load(Ordering::Acquire);
+            let free = holder == 0 || (pass == 1 && !alive(holder));
+            if free
+                && w[at]
+                    .compare_exchange(holder, mine, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                for g in 1..SLOT_WORDS {
+                    w[at + g].store(0, Ordering::Relaxed);
+                }
+                let _ = SLOT.set(at);
+                return true;
+            }
         }
     }
+    false
+}
+
+/// True if process `pid` exists.
+fn alive(pid: u64) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None) != Err(nix::errno::Errno::ESRCH)
 }
 
 /// The master clears the slot of a reaped worker.
@@ -263,10 +284,17 @@ pub fn snapshot() -> Snapshot {
     for (i, v) in s.buckets.iter_mut().enumerate() {
         *v = load(BUCKETS_AT + i);
     }
+    // Slots of workers that are gone count for nothing, cleared or not.
+    let live: Vec<usize> = (0..SLOTS)
+        .map(|i| SLOTS_AT + i * SLOT_WORDS)
+        .filter(|at| {
+            let pid = load(*at);
+            pid != 0 && alive(pid)
+        })
+        .collect();
     let sum = |g: Gauge| -> u64 {
-        (0..SLOTS)
-            .filter(|i| load(SLOTS_AT + i * SLOT_WORDS) != 0)
-            .map(|i| load(SLOTS_AT + i * SLOT_WORDS + g as usize) as i64)
+        live.iter()
+            .map(|at| load(at + g as usize) as i64)
             .sum::<i64>()
             .max(0) as u64
     };

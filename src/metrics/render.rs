@@ -135,7 +135,7 @@ fn histogram(out: &mut String, s: &Snapshot) {
         out,
         name,
         "histogram",
-        "Time from a request's head to its last response byte.",
+        "Time from a response's start to its last byte handed to the socket.",
     );
     let mut cumulative = 0;
     for (i, b) in BUCKETS.iter().enumerate() {

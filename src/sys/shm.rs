@@ -7,8 +7,14 @@ use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::AtomicU64;
 
+use nix::fcntl::{FcntlArg, SealFlag, fcntl};
 use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::sys::mman::{MapFlags, ProtFlags, mmap};
+
+/// The seals every segment carries.
+const SEALS: SealFlag = SealFlag::F_SEAL_SHRINK
+    .union(SealFlag::F_SEAL_GROW)
+    .union(SealFlag::F_SEAL_SEAL);
 
 /// A mapped segment of `u64` counters.
 pub struct Segment {
@@ -19,19 +25,36 @@ pub struct Segment {
 impl Segment {
     /// A fresh, zeroed segment of `words` counters.
     pub fn create(words: usize) -> std::io::Result<Self> {
-        let fd = memfd_create(c"moltd-metrics", MFdFlags::MFD_CLOEXEC)?;
+        let fd = memfd_create(
+            c"moltd-metrics",
+            MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+        )?;
         nix::unistd::ftruncate(&fd, (words * 8) as i64)?;
+        // Sealed at its size: no process can shrink it under a mapping
+        // (SIGBUS), and an fd that carries these seals is one of ours, not
+        // a log file or socket that happens to have the number.
+        fcntl(&fd, FcntlArg::F_ADD_SEALS(SEALS))?;
         Self::map(fd, words)
     }
 
-    /// Maps a segment handed over by another process; refused if it is not
-    /// a memfd of at least `words` counters.
+    /// True if `fd` is a segment of `words` counters: a memfd of exactly
+    /// that size, sealed as [`Segment::create`] seals it. Looks only: an
+    /// fd that is not one is left as it is.
+    pub fn is_segment(fd: BorrowedFd<'_>, words: usize) -> bool {
+        let sealed = fcntl(fd, FcntlArg::F_GET_SEALS)
+            .is_ok_and(|s| SealFlag::from_bits_truncate(s).contains(SEALS));
+        let sized = nix::sys::stat::fstat(fd).is_ok_and(|st| {
+            st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_size as u64 == (words as u64) * 8
+        });
+        sealed && sized
+    }
+
+    /// Maps a segment handed over by another process (checked with
+    /// [`Segment::is_segment`] first).
     pub fn adopt(fd: OwnedFd, words: usize) -> std::io::Result<Self> {
-        let st = nix::sys::stat::fstat(&fd)?;
-        let regular = st.st_mode & libc::S_IFMT == libc::S_IFREG;
-        if !regular || (st.st_size as u64) < (words as u64) * 8 {
+        if !Self::is_segment(fd.as_fd(), words) {
             return Err(std::io::Error::other(
-                "not a counter segment of the expected size",
+                "not a sealed counter segment of the expected size",
             ));
         }
         Self::map(fd, words)

@@ -27,6 +27,9 @@ pub struct Activity {
     head_bytes: std::sync::atomic::AtomicBool,
     /// Responses whose bodies are not finished yet.
     in_flight: AtomicU64,
+    /// Counted as reading in the gauges: bytes of a head are in, the head
+    /// is not complete (a request body counts as writing, as with nginx).
+    reading: std::sync::atomic::AtomicBool,
     /// Requests whose head is in and whose response has not started: with
     /// `in_flight`, nginx's "writing" (a status request counts itself).
     processing: AtomicU64,
@@ -45,6 +48,7 @@ impl Activity {
             head_bytes: std::sync::atomic::AtomicBool::new(false),
             in_flight: AtomicU64::new(0),
             processing: AtomicU64::new(0),
+            reading: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -61,7 +65,11 @@ impl Activity {
         if self.head_since.load(Ordering::Relaxed) == 0 {
             self.head_since.store(ms + 1, Ordering::Relaxed);
         }
-        if !self.head_bytes.swap(true, Ordering::Relaxed) {
+        self.head_bytes.store(true, Ordering::Relaxed);
+        // Bytes of a request already in (its body) leave it writing.
+        if self.processing.load(Ordering::Relaxed) == 0
+            && !self.reading.swap(true, Ordering::Relaxed)
+        {
             metrics::gauge(Gauge::Reading, 1);
         }
     }
@@ -94,6 +102,7 @@ impl Activity {
     /// A request is in (once per request): it counts as writing until its
     /// response is done.
     pub fn request_in(&self) {
+        metrics::count(metrics::Counter::Requests);
         self.processing.fetch_add(1, Ordering::Relaxed);
         metrics::gauge(Gauge::Writing, 1);
     }
@@ -101,7 +110,8 @@ impl Activity {
     /// A whole request head arrived: nothing is pending any more.
     pub fn request_started(&self) {
         self.head_since.store(0, Ordering::Relaxed);
-        if self.head_bytes.swap(false, Ordering::Relaxed) {
+        self.head_bytes.store(false, Ordering::Relaxed);
+        if self.reading.swap(false, Ordering::Relaxed) {
             metrics::gauge(Gauge::Reading, -1);
         }
     }
@@ -111,9 +121,7 @@ impl Activity {
     pub fn awaiting_body(&self) {
         let ms = self.touch();
         self.head_since.store(ms + 1, Ordering::Relaxed);
-        if !self.head_bytes.swap(true, Ordering::Relaxed) {
-            metrics::gauge(Gauge::Reading, 1);
-        }
+        self.head_bytes.store(true, Ordering::Relaxed);
     }
 
     /// True when part of a request head has arrived and not yet become a
@@ -154,7 +162,7 @@ impl Activity {
 impl Drop for Activity {
     fn drop(&mut self) {
         metrics::gauge(Gauge::Active, -1);
-        if *self.head_bytes.get_mut() {
+        if *self.reading.get_mut() {
             metrics::gauge(Gauge::Reading, -1);
         }
         let writing = *self.in_flight.get_mut() + *self.processing.get_mut();

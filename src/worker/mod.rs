@@ -71,7 +71,11 @@ pub fn run(setup: Setup<'_>) -> i32 {
     // `(starting)` until it serves: `ps` and `-s upgrade` tell a worker
     // that is ready from one that is not by its title alone.
     sys::title::set("moltd: worker process (starting)");
-    crate::metrics::claim_slot(std::process::id());
+    if !crate::metrics::claim_slot(std::process::id()) {
+        crate::warn!(
+            "no free metrics slot: this worker's connections are left out of the connection gauges"
+        );
+    }
     // Our own listener copies, then drop every fd that belongs to the master.
     let mut listeners = Vec::new();
     for (l, addr) in &setup.listeners {

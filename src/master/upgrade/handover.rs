@@ -211,22 +211,33 @@ impl Handover {
         Some(Ok(File::from(owned)))
     }
 
-    /// The metrics segment's fd number, honoured only on a genuine upgrade.
+    /// The metrics segment's fd number: `FD:PID`, honoured only on a
+    /// genuine upgrade, only if PID is the master that started us (a
+    /// binary that does not know `MOLTD_METRICS` passes a stale one on to
+    /// the next upgrade) and only if no other variable names it. The
+    /// counters are never worth a failed start.
     fn metrics_fd(&self) -> Option<RawFd> {
         if !self.is_upgrade() {
             return None;
         }
-        self.metrics
-            .as_deref()?
-            .parse::<RawFd>()
-            .ok()
-            .filter(|&n| n > 2)
+        let (fd, issuer) = self.metrics.as_deref()?.split_once(':')?;
+        if issuer.parse::<i32>().ok() != self.parent.map(Pid::as_raw) {
+            return None;
+        }
+        let fd = fd.parse::<RawFd>().ok().filter(|&n| n > 2)?;
+        let ready = self.ready_fd().and_then(Result::ok);
+        let taken = self.sockets().contains(&fd) || ready == Some(fd);
+        (!taken).then_some(fd)
     }
 
-    /// Takes the metrics segment of a genuine upgrade, if it is open
-    /// (`metrics::init` checks that it is one).
+    /// Takes the metrics segment of a genuine upgrade. The fd is only
+    /// looked at until it proves to be one (a sealed memfd of the right
+    /// size): anything else under that number is left alone, never closed.
     pub fn take_metrics(&self) -> Option<std::os::fd::OwnedFd> {
         let fd = crate::sys::fd::Inherited::probe(self.metrics_fd()?).ok()?;
+        if !crate::sys::shm::Segment::is_segment(fd.borrow(), crate::metrics::WORDS) {
+            return None;
+        }
         let owned = fd.adopt();
         let _ = crate::sys::fd::set_cloexec(owned.as_fd(), true);
         Some(owned)
@@ -246,7 +257,7 @@ impl Handover {
             (PARENT_VAR, nix::unistd::getpid().to_string()),
         ];
         if let Some(fd) = metrics {
-            vars.push((METRICS_VAR, fd.to_string()));
+            vars.push((METRICS_VAR, format!("{fd}:{}", nix::unistd::getpid())));
         }
         vars
     }
