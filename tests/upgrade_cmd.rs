@@ -381,3 +381,29 @@ fn a_new_master_dying_in_the_canary_rolls_back_without_a_reload() {
         s.log()
     );
 }
+
+#[test]
+fn ctrl_c_while_a_slow_wrapper_starts_moltd_still_leaves_one_master() {
+    let (s, port, old) = started(1, "");
+    let real = s.path("sbin/moltd.real");
+    install_binary(&support::moltd_bin(), &real);
+    // A wrapper without `exec` that takes its time.
+    install_script(
+        &s.bin,
+        &format!("#!/bin/sh\nsleep 2\n\"{}\" \"$@\"\n", real.display()),
+    );
+    let load = Load::start(port);
+    let cmd = upgrade_cmd(&s, &[]);
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    kill(Pid::from_raw(cmd.id() as i32), Signal::SIGINT).expect("Ctrl-C");
+    let (code, json, err) = outcome(cmd.wait_with_output().expect("wait"));
+    assert_eq!(code, 4, "{json}\n{err}");
+    one_master(&s, port, old, &[]);
+    assert!(
+        procs::masters_under(old).is_empty()
+            && procs::descendants(old)
+                .iter()
+                .all(|p| !procs::title(*p).starts_with("moltd: master"))
+    );
+    load.finish();
+}

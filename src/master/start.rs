@@ -75,11 +75,15 @@ pub fn run(start: Start) -> ExitCode {
         logs: booted.logs,
         listeners: booted.listeners,
     };
-    let state = State::new(
+    let mut state = State::new(
         current.settings(),
         handover.old_master().map(|p| p.as_raw()),
         pid.as_raw() == 1,
     );
+    state.manager = std::env::var("MANAGERPID")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|p: &i32| *p > 1);
     let world = World {
         location: start.location,
         argv: start.argv,

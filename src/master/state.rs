@@ -207,6 +207,9 @@ pub struct State {
     pub announced: bool,
     /// This master is process 1 of its namespace.
     pub pid_is_1: bool,
+    /// The service manager's pid besides PID 1 (`$MANAGERPID`: a user
+    /// manager): a QUIT or TERM from it stops the service.
+    pub manager: Option<Pid>,
     /// No worker can serve this configuration: exit non-zero.
     pub failed: bool,
     /// Consecutive workers that died within [`FAST_DEATH`].
@@ -237,6 +240,7 @@ impl State {
             report_pending: old_master.is_some(),
             announced: false,
             pid_is_1,
+            manager: None,
             failed: false,
             fast_deaths: 0,
             respawn_at: Vec::new(),

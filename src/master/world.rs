@@ -130,12 +130,17 @@ impl World {
                 self.pending = None;
             }
             Action::ReportReady => {
-                crate::metrics::count(crate::metrics::Counter::Upgrades);
                 if let Some(f) = self.ready_report.take() {
                     upgrade::report_ready(f);
                 }
             }
-            Action::Notify(notice) => self.notifier.send(&notice, self.pid),
+            Action::Notify(notice) => {
+                // Handing the main-process role over is the commit.
+                if matches!(notice, super::state::Notice::MainPid(Some(_))) {
+                    crate::metrics::count(crate::metrics::Counter::Upgrades);
+                }
+                self.notifier.send(&notice, self.pid);
+            }
             Action::ForgetOldMaster { old } => self.forget_old_master(Pid::from_raw(old)),
             Action::Exit { code, oldbin } => {
                 let path = if oldbin {

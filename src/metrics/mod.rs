@@ -52,7 +52,8 @@ pub enum Counter {
     DurationMicros,
     /// Successful reloads (HUP).
     Reloads,
-    /// Completed binary upgrades (counted by the new master once it serves).
+    /// Committed binary upgrades (counted by the old master when QUIT or
+    /// TERM hands over to its new binary; a rollback is not one).
     Upgrades,
     /// Workers started again after an unexpected exit.
     WorkerRestarts,

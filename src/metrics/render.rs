@@ -60,7 +60,7 @@ const COUNTERS: [(&str, &str, Counter); 9] = [
     ),
     (
         "moltd_upgrades_total",
-        "Binary upgrades completed.",
+        "Binary upgrades committed (rollbacks not counted).",
         Counter::Upgrades,
     ),
     (

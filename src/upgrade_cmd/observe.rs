@@ -46,13 +46,34 @@ pub fn workers_of(pid: Pid) -> Vec<Worker> {
         .collect()
 }
 
-/// The masters `pid` started (a new binary, before its pid file names it).
+/// The masters `pid` started: a new binary (also one a wrapper script
+/// runs without `exec`, a few levels down), before its pid file names it.
+/// A new binary runs in a process group of its own; a worker that was
+/// just forked still carries its master's title but not its own group.
 pub fn child_masters(pid: Pid) -> Vec<Pid> {
-    children_of(pid)
-        .into_iter()
-        .filter(|(_, title)| title.starts_with("moltd: master process"))
-        .map(|(pid, _)| pid)
-        .collect()
+    let own_group = group_of(pid);
+    let mut found = Vec::new();
+    let mut level = vec![pid];
+    for _ in 0..4 {
+        let mut next = Vec::new();
+        for p in level {
+            for (child, title) in children_of(p) {
+                if title.starts_with("moltd: master process") && group_of(child) != own_group {
+                    found.push(child);
+                }
+                next.push(child);
+            }
+        }
+        level = next;
+    }
+    found
+}
+
+/// The process group of `pid`.
+fn group_of(pid: Pid) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(2)?.parse().ok()
 }
 
 /// The children of `pid`, with their titles.
@@ -89,6 +110,11 @@ impl LogWatch {
             .and_then(|p| std::fs::metadata(p).ok())
             .map_or(0, |m| m.len());
         LogWatch { path, from }
+    }
+
+    /// True if there is a log file to read.
+    pub fn watchable(&self) -> bool {
+        self.path.is_some()
     }
 
     /// Everything written since (at most 1 MiB).

@@ -87,24 +87,24 @@ impl Upgrade<'_> {
                 ));
             }
         }
-        for p in new {
-            self.begin("rollback-quit", &format!("QUIT to new master process {p}"));
-            signal(p, Signal::SIGQUIT)?;
-            let gone = observe::wait_until(&quiet, Duration::from_secs(30), || {
-                Ok((!observe::is_master(p)).then_some(()))
-            });
-            if gone.is_err() {
-                let _ = signal(p, Signal::SIGTERM);
-            }
-            self.done();
-        }
+        let mut told = Vec::new();
+        self.quit_all(&new, &mut told)?;
+        // Keep looking while waiting: a wrapper may start its moltd late.
         let (pid_path, oldbin) = (self.config.pid.clone(), self.config.oldbin_path());
-        let back = observe::wait_until(&quiet, Duration::from_secs(15), || {
-            Ok((observe::named_by(&pid_path) == Some(old) && !oldbin.exists()).then_some(()))
+        let back = observe::wait_until(&quiet, Duration::from_secs(30), || {
+            let late: Vec<Pid> = self
+                .new_masters()
+                .into_iter()
+                .filter(|p| !told.contains(p))
+                .collect();
+            self.quit_all(&late, &mut told)?;
+            let alone = told.iter().all(|p| !observe::is_master(*p));
+            let named = observe::named_by(&pid_path) == Some(old) && !oldbin.exists();
+            Ok((alone && named).then_some(()))
         });
         if back.is_err() {
             problems.push(format!(
-                "the pid file does not name old master process {old} again"
+                "the old master {old} is not alone with its pid file yet (new masters: {told:?})"
             ));
         }
         if problems.is_empty() {
@@ -112,6 +112,27 @@ impl Upgrade<'_> {
         } else {
             Err(problems.join("; "))
         }
+    }
+
+    /// QUIT to each of `masters` not told yet, and a TERM to one that is
+    /// still there 30 s later.
+    fn quit_all(&mut self, masters: &[Pid], told: &mut Vec<Pid>) -> Result<(), String> {
+        for &p in masters {
+            if told.contains(&p) {
+                continue;
+            }
+            told.push(p);
+            self.begin("rollback-quit", &format!("QUIT to new master process {p}"));
+            signal(p, Signal::SIGQUIT)?;
+            let gone = observe::wait_until(&Interrupts::none(), Duration::from_secs(30), || {
+                Ok((!observe::is_master(p)).then_some(()))
+            });
+            if gone.is_err() {
+                let _ = signal(p, Signal::SIGTERM);
+            }
+            self.done();
+        }
+        Ok(())
     }
 
     /// Every live master that is not the old one and came from it.
@@ -132,6 +153,13 @@ impl Upgrade<'_> {
     fn usr2_may_still_act(&self) -> bool {
         if observe::signal_pending(self.old, Signal::SIGUSR2) {
             return true;
+        }
+        // Without a log to read, a USR2 queued behind a reload cannot be
+        // told from none: wait the queue out.
+        if !self.log.watchable() {
+            return self
+                .started_usr2
+                .is_some_and(|t| t.elapsed() < QUEUED_UPGRADE_WAIT);
         }
         let ours = format!("(SIGUSR2) received from {}", std::process::id());
         let text = self.log.since();

@@ -51,6 +51,8 @@ pub(super) struct Upgrade<'a> {
     pub(super) old_workers: usize,
     /// The old master's error log from just before USR2.
     pub(super) log: LogWatch,
+    /// When USR2 went out, if it did.
+    pub(super) started_usr2: Option<Instant>,
     /// The new master's workers once it served: any that goes later is a
     /// failure.
     pub(super) new_workers: Vec<Pid>,
@@ -97,6 +99,7 @@ pub fn run(location: &Location, opts: &Options) -> Report {
         baseline: Vec::new(),
         old_workers: 0,
         log: LogWatch::start(None),
+        started_usr2: None,
         new_workers: Vec::new(),
     };
     let outcome = u.go();
@@ -176,6 +179,7 @@ impl Upgrade<'_> {
         self.old_workers = serving.max(1);
         self.log = LogWatch::start(self.config.error_log.as_deref());
         signal(self.old, Signal::SIGUSR2).map_err(Abort::Fail)?;
+        self.started_usr2 = Some(Instant::now());
         let new = self.wait_new_master()?;
         self.new = Some(new);
         self.done();
@@ -267,6 +271,13 @@ impl Upgrade<'_> {
     }
 
     fn commit(&mut self) -> Outcome {
+        // The new master must still be there: QUIT to the old one now
+        // would leave nobody.
+        if let Some(new) = self.new.filter(|p| !observe::is_master(*p)) {
+            return self.roll_back(Abort::Fail(format!(
+                "new master process {new} exited before the commit"
+            )));
+        }
         self.begin(
             "commit",
             &format!("QUIT to old master process {}", self.old),

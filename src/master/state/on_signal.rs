@@ -139,7 +139,8 @@ impl State {
 
     /// What the service manager hears when this master goes (QUIT or TERM
     /// from `from`), and what becomes of a new binary it started:
-    /// - from PID 1 (the service manager stopping the service): `STOPPING=1`,
+    /// - from the service manager (PID 1, or `$MANAGERPID` for a user
+    ///   manager) stopping the service: `STOPPING=1`,
     ///   and the new binary, if any, is told to go the same way;
     /// - a new binary (the operator commits; nginx's meaning even before
     ///   it is ready): it becomes the main process (`MAINPID=`), so the
@@ -154,7 +155,7 @@ impl State {
         sig: Sig,
         out: &mut Vec<Action>,
     ) {
-        let manager = from == Some(1);
+        let manager = from.is_some_and(|f| f == 1 || Some(f) == self.manager);
         match child {
             Some(c) if manager => {
                 out.push(Action::Notify(Notice::Stopping));
