@@ -21,7 +21,6 @@ pub mod pidfile;
 pub mod preflight;
 #[allow(unsafe_code)]
 pub mod sys;
-pub mod tls;
 pub mod upgrade_cmd;
 pub mod worker;
 

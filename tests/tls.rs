@@ -174,3 +174,51 @@ fn the_effective_configuration_keeps_the_tls_keys() {
         String::from_utf8_lossy(&again.stderr)
     );
 }
+
+#[test]
+fn plain_http_can_redirect_to_https_keeping_host_path_and_query() {
+    let (tls_port, plain) = (free_port(), free_port());
+    let mut s = Server::new();
+    cert(&s, "a", &["localhost"]);
+    s.config(&format!(
+        r#"worker_processes = 1
+
+[[server]]
+listen = ["127.0.0.1:{plain}", "127.0.0.1:{tls_port} ssl"]
+server_name = ["localhost"]
+root = "html"
+ssl_certificate = "a.pem"
+ssl_certificate_key = "a.key"
+redirect_https = {tls_port}
+add_header = {{ "Strict-Transport-Security" = "max-age=31536000" }}
+"#
+    ));
+    s.spawn(&[]);
+    s.wait_master();
+    wait_for("the plain port", || support::connects(plain).then_some(()));
+    let r = crate::support::http::request_with(
+        plain,
+        "GET",
+        "/other/page.txt?x=1",
+        &[("host", "localhost")],
+    )
+    .expect("plain request");
+    assert_eq!(r.status, 301);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("https://localhost:{tls_port}/other/page.txt?x=1").as_str())
+    );
+    // Over HTTPS the same server serves, HSTS header and all.
+    let out = Command::new("curl")
+        .args(["-sS", "-D", "-", "-o", "/dev/null", "--cacert"])
+        .arg(s.path("a.pem"))
+        .args(["--resolve", &format!("localhost:{tls_port}:127.0.0.1")])
+        .arg(format!("https://localhost:{tls_port}/"))
+        .output()
+        .expect("curl");
+    let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    assert!(
+        head.contains(" 200") && head.contains("strict-transport-security: max-age=31536000"),
+        "{head}"
+    );
+}

@@ -1,5 +1,7 @@
-//! A server's certificate chain and key: read from PEM files, checked to
-//! belong together, kept in memory for the workers.
+//! A server's certificate chain and key: read from PEM files (by the
+//! master, as root, when it loads the configuration, so `-t`, a start and
+//! a HUP fail on a bad one), checked to belong together, kept in memory
+//! for the workers.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -108,6 +108,8 @@ impl<'a> Top<'a> {
             limits,
             file_cache,
             servers,
+            // Derived from the servers' certificates.
+            tls: _,
         } = c;
         let (user, group) = match user {
             Some((u, g)) => (Some(u.as_str()), g.as_deref()),
@@ -200,6 +202,8 @@ struct ServerView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     ssl_certificate_key: Option<String>,
     http2: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redirect_https: Option<u16>,
     #[serde(flatten)]
     settings: SettingsView<'a>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -218,6 +222,7 @@ impl<'a> ServerView<'a> {
             ssl,
             tls,
             http2,
+            redirect_https,
         } = s;
         ServerView {
             listen: listen
@@ -230,6 +235,7 @@ impl<'a> ServerView<'a> {
             ssl_certificate: tls.as_ref().map(|t| path(&t.certificate)),
             ssl_certificate_key: tls.as_ref().map(|t| path(&t.key)),
             http2: *http2,
+            redirect_https: *redirect_https,
             server_name: names,
             default_server: *default_server,
             access_log: access_log.as_deref().map_or("off".into(), path),

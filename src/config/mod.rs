@@ -18,6 +18,7 @@ pub mod raw;
 pub mod server;
 mod settings;
 pub mod size;
+pub mod sni;
 mod tables;
 #[cfg(test)]
 mod tests;
@@ -124,6 +125,8 @@ pub struct Config {
     pub file_cache: FileCacheConfig,
     /// Virtual servers, in file order.
     pub servers: Vec<Server>,
+    /// The TLS configuration of each `ssl` listen address.
+    pub tls: Vec<(SocketAddr, std::sync::Arc<rustls::ServerConfig>)>,
 }
 
 impl Config {
@@ -217,6 +220,13 @@ pub fn parse(text: &str, source: Source, prefix: &Path) -> Result<Config, Config
         }
     }
     let access_log_buffer = v.access_log_buffer(&raw)?;
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    for a in servers.iter().flat_map(|s| &s.listen) {
+        if !addrs.contains(a) {
+            addrs.push(*a);
+        }
+    }
+    let tls = sni::server_configs(&addrs, &servers);
     Ok(Config {
         source,
         text: text.to_string(),
@@ -234,6 +244,7 @@ pub fn parse(text: &str, source: Source, prefix: &Path) -> Result<Config, Config
         limits,
         file_cache,
         servers,
+        tls,
     })
 }
 

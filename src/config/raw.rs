@@ -128,6 +128,9 @@ with_settings! {
         ssl_certificate_key: Option<Spanned<String>>,
         /// Offer HTTP/2 (ALPN `h2`) on this server's `ssl` listens.
         http2: Option<bool>,
+        /// Answer plain-HTTP requests with a 301 to HTTPS: `true` (port
+        /// 443) or the HTTPS port.
+        redirect_https: Option<Spanned<toml::Value>>,
     }
 }
 

@@ -34,6 +34,8 @@ pub struct Server {
     pub tls: Option<super::certs::ServerTls>,
     /// Offer HTTP/2 on its `ssl` listens.
     pub http2: bool,
+    /// Plain-HTTP requests get a 301 to `https://` on this port.
+    pub redirect_https: Option<u16>,
 }
 
 impl Server {
@@ -94,7 +96,23 @@ impl Validator<'_> {
             ssl: listens.ssl,
             tls,
             http2: block.http2.unwrap_or(true),
+            redirect_https: self.redirect_https(&block.redirect_https)?,
         })
+    }
+
+    /// `redirect_https = true` (port 443), `= false`, or a port.
+    fn redirect_https(&self, v: &Option<Spanned<toml::Value>>) -> Result<Option<u16>, ConfigError> {
+        let Some(v) = v else { return Ok(None) };
+        match v.get_ref() {
+            toml::Value::Boolean(true) => Ok(Some(443)),
+            toml::Value::Boolean(false) => Ok(None),
+            toml::Value::Integer(p) => u16::try_from(*p)
+                .ok()
+                .filter(|p| *p > 0)
+                .map(Some)
+                .ok_or_else(|| self.err(v, "redirect_https", format!("invalid port {p}"))),
+            _ => Err(self.err(v, "redirect_https", "expected true, false or a port".into())),
+        }
     }
 
     /// The certificate and key of a server with `ssl` listens (both

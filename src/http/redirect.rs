@@ -64,3 +64,21 @@ pub fn to_slash<B>(
     }
     r
 }
+
+/// A plain-HTTP request to a server with `redirect_https`: 301 to the same
+/// host, path and query on `https://` (the port left out when it is 443).
+pub fn to_https<B>(site: &Site, req: &Request<B>, host: Option<&str>, port: u16) -> Response<Body> {
+    let name = host.unwrap_or("localhost");
+    let port = if port == 443 {
+        String::new()
+    } else {
+        format!(":{port}")
+    };
+    let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let location = format!("https://{name}{port}{target}");
+    let mut r = error_page::default_page(StatusCode::MOVED_PERMANENTLY, &site.footer);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        r.headers_mut().insert(LOCATION, v);
+    }
+    r
+}

@@ -265,9 +265,13 @@ fn start_accepting(
         );
     }
     let slots = Arc::new(tokio::sync::Semaphore::new(cap));
-    let tls = crate::tls::sni::acceptors(&ctx.config);
     for (l, addr) in listeners {
-        let acceptor = tls.iter().find(|(a, _)| *a == addr).map(|(_, t)| t.clone());
+        let acceptor = ctx
+            .config
+            .tls
+            .iter()
+            .find(|(a, _)| *a == addr)
+            .map(|(_, t)| tokio_rustls::TlsAcceptor::from(std::sync::Arc::clone(t)));
         match tokio::net::TcpListener::from_std(l) {
             Ok(l) => {
                 tokio::spawn(accept::run(

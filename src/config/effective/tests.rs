@@ -108,6 +108,7 @@ fn assert_same(a: &Config, b: &Config) {
         limits,
         file_cache,
         servers,
+        tls: _,
     } = a;
     assert_eq!(*prefix, b.prefix);
     assert_eq!(*daemon, b.daemon);
@@ -234,10 +235,10 @@ fn every_server_and_location_key_is_printed() {
         default_server,
         access_log,
         location,
-        // Printed only for a server with a certificate (tests/tls.rs
-        // reads such a dump back).
+        // Only with a certificate, or set (tests/tls.rs reads those back).
         ssl_certificate: _,
         ssl_certificate_key: _,
+        redirect_https: _,
         http2,
         root: _,
         index: _,

@@ -1,6 +1,9 @@
-//! One rustls acceptor per `ssl` listen address, its certificate chosen
-//! by SNI among the servers on that address (exact names and `*.domain`
-//! wildcards), else the address's default server's.
+//! HTTPS: one rustls server configuration per `ssl` listen address, built
+//! with the configuration (so by the master, before it forks: every
+//! worker of a generation shares its session-ticket keys), its
+//! certificate chosen by SNI among the servers on that address (exact
+//! names and `*.domain` wildcards), else the address's default server's.
+//! The connections are the worker's (`worker/tls_conn.rs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,9 +11,8 @@ use std::sync::Arc;
 use rustls::ServerConfig;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use tokio_rustls::TlsAcceptor;
 
-use crate::config::Config;
+use super::Server;
 
 /// The certificates of one address.
 #[derive(Debug)]
@@ -39,12 +41,14 @@ impl ResolvesServerCert for Sni {
     }
 }
 
-/// The acceptor of every `ssl` address of `config`.
-pub fn acceptors(config: &Config) -> Vec<(SocketAddr, TlsAcceptor)> {
+/// The TLS configuration of every `ssl` address among `addrs`.
+pub fn server_configs(
+    addrs: &[SocketAddr],
+    all: &[Server],
+) -> Vec<(SocketAddr, Arc<ServerConfig>)> {
     let mut out = Vec::new();
-    for addr in config.listen_addrs() {
-        let servers: Vec<_> = config
-            .servers
+    for &addr in addrs {
+        let servers: Vec<_> = all
             .iter()
             .filter(|s| s.ssl.contains(&addr))
             .filter_map(|s| s.tls.as_ref().map(|t| (s, t)))
@@ -81,7 +85,12 @@ pub fn acceptors(config: &Config) -> Vec<(SocketAddr, TlsAcceptor)> {
             tls.alpn_protocols.push(b"h2".to_vec());
         }
         tls.alpn_protocols.push(b"http/1.1".to_vec());
-        out.push((addr, TlsAcceptor::from(Arc::new(tls))));
+        // Resumption by ticket: the key is made here, before the fork, so
+        // a ticket from one worker is good at every worker.
+        if let Ok(t) = rustls::crypto::ring::Ticketer::new() {
+            tls.ticketer = t;
+        }
+        out.push((addr, Arc::new(tls)));
     }
     out
 }
