@@ -222,3 +222,67 @@ add_header = {{ "Strict-Transport-Security" = "max-age=31536000" }}
         "{head}"
     );
 }
+
+/// A TLS client trusting `ca` (PEM), over a blocking socket.
+fn tls_client(
+    s: &Server,
+    ca: &str,
+    host: &str,
+    port: u16,
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(s.path(ca)).expect("ca") {
+        roots.add(c.expect("cert")).expect("add root");
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(host.to_string()).expect("name");
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).expect("client");
+    let sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    rustls::StreamOwned::new(conn, sock)
+}
+
+#[test]
+fn an_idle_https_connection_is_closed_after_keepalive_timeout() {
+    use std::io::{Read, Write};
+    let port = free_port();
+    let mut s = Server::new();
+    cert(&s, "a", &["localhost"]);
+    s.config(&format!(
+        "worker_processes = 1\nkeepalive_timeout = \"1s\"\n\n[[server]]\nlisten = [\"127.0.0.1:{port} ssl\"]\nroot = \"html\"\nssl_certificate = \"a.pem\"\nssl_certificate_key = \"a.key\"\n"
+    ));
+    s.spawn(&[]);
+    s.wait_master();
+    wait_for("the TLS port", || support::connects(port).then_some(()));
+    let mut c = tls_client(&s, "a.pem", "localhost", port);
+    c.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .expect("request");
+    let mut buf = [0u8; 4096];
+    let n = c.read(&mut buf).expect("response");
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    let started = std::time::Instant::now();
+    // Read what remains of the body, then the close.
+    let mut closed = false;
+    while started.elapsed() < std::time::Duration::from_secs(8) {
+        match c.read(&mut buf) {
+            Ok(0) | Err(_) => {
+                closed = true;
+                break;
+            }
+            Ok(_) => {}
+        }
+    }
+    assert!(closed, "the idle connection stayed open");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(500));
+}

@@ -90,6 +90,7 @@ impl Activity {
 
     /// A response's body is finished (or dropped).
     pub fn response_done(&self) {
+        let _ = self.touch();
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
         metrics::gauge(Gauge::Writing, -1);
     }
@@ -99,9 +100,15 @@ impl Activity {
         self.in_flight.load(Ordering::Relaxed) > 0
     }
 
+    /// True while a request is in and its response not finished.
+    pub fn busy(&self) -> bool {
+        self.responding() || self.processing.load(Ordering::Relaxed) > 0
+    }
+
     /// A request is in (once per request): it counts as writing until its
     /// response is done.
     pub fn request_in(&self) {
+        let _ = self.touch();
         metrics::count(metrics::Counter::Requests);
         self.processing.fetch_add(1, Ordering::Relaxed);
         metrics::gauge(Gauge::Writing, 1);

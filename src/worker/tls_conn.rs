@@ -34,6 +34,7 @@ pub async fn serve(
         _ => return,
     };
     let activity = Arc::new(Activity::new());
+    let watch = Arc::clone(&activity);
     let c = Arc::new(c);
     let drain = c.drain.clone();
     let service = hyper::service::service_fn(move |req| {
@@ -59,11 +60,23 @@ pub async fn serve(
         );
     let conn = builder.serve_connection(TokioIo::new(tls), service);
     tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        () = drain.wait_started() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
+    // Ends gracefully (no request cut) when the worker drains, or when the
+    // connection has had nothing in flight for `keepalive_timeout`.
+    let idle_limit = limits.keepalive_timeout;
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            () = drain.wait_started() => break,
+            () = tokio::time::sleep(IDLE_CHECK) => {
+                if !watch.busy() && watch.quiet_for() >= idle_limit {
+                    break;
+                }
+            }
         }
     }
+    conn.as_mut().graceful_shutdown();
+    let _ = conn.await;
 }
+
+/// How often an HTTPS connection looks whether it has been idle too long.
+const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
