@@ -88,14 +88,34 @@ fn https_serves_http1_and_http2_with_the_certificate_sni_asks_for() {
     });
 }
 
+/// A self-signed certificate for localhost valid only between two dates.
+fn cert_dated(s: &Server, file: &str, from: (i32, u8, u8), to: (i32, u8, u8)) {
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+    params.not_before = rcgen::date_time_ymd(from.0, from.1, from.2);
+    params.not_after = rcgen::date_time_ymd(to.0, to.1, to.2);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let c = params.self_signed(&key).expect("certificate");
+    std::fs::write(s.path(&format!("{file}.pem")), c.pem()).expect("write cert");
+    std::fs::write(s.path(&format!("{file}.key")), key.serialize_pem()).expect("write key");
+}
+
 #[test]
 fn bad_certificates_fail_the_test_with_file_and_reason() {
     let port = free_port();
     let s = Server::new();
     cert(&s, "a", &["localhost"]);
     cert(&s, "b", &["b.test"]);
+    cert_dated(&s, "old", (2001, 1, 1), (2002, 1, 1));
+    cert_dated(&s, "future", (2090, 1, 1), (2091, 1, 1));
     std::fs::create_dir_all(s.path("html_b")).expect("html_b");
+    let dated = |name: &str| {
+        config(port)
+            .replace("\"a.pem\"", &format!("\"{name}.pem\""))
+            .replace("\"a.key\"", &format!("\"{name}.key\""))
+    };
     let cases = [
+        (dated("old"), "expired on 2002-01-01"),
+        (dated("future"), "not valid before 2090-01-01"),
         (
             config(port).replace("\"a.key\"", "\"missing.key\""),
             "missing.key",
@@ -285,4 +305,16 @@ fn an_idle_https_connection_is_closed_after_keepalive_timeout() {
     }
     assert!(closed, "the idle connection stayed open");
     assert!(started.elapsed() >= std::time::Duration::from_millis(500));
+}
+
+#[test]
+fn a_reload_with_a_bad_certificate_keeps_the_old_one_and_says_why() {
+    let (s, port, master) = started();
+    // The key no longer matches: the reload is refused, HTTPS serves on.
+    std::fs::copy(s.path("b.key"), s.path("a.key")).expect("swap key");
+    s.signal(master, Signal::SIGHUP);
+    s.wait_log("does not belong to the certificate");
+    let (v, body) = curl(&s, port, "localhost", "a.pem", "--http2");
+    assert_eq!((v.as_str(), body.as_str()), ("2", "hello from moltd\n"));
+    assert!(!s.log().contains("reload complete"), "{}", s.log());
 }

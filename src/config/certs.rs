@@ -42,6 +42,8 @@ pub enum CertError {
     Key(PathBuf, String),
     /// The key does not belong to the certificate.
     Mismatch(PathBuf, PathBuf),
+    /// The certificate is expired or not valid yet.
+    Validity(PathBuf, String),
 }
 
 impl fmt::Display for CertError {
@@ -50,6 +52,7 @@ impl fmt::Display for CertError {
             CertError::Read(p, e) => write!(f, "cannot read \"{}\": {e}", p.display()),
             CertError::Pem(p, why) => write!(f, "\"{}\": {why}", p.display()),
             CertError::Key(p, why) => write!(f, "\"{}\": unusable private key: {why}", p.display()),
+            CertError::Validity(p, why) => write!(f, "\"{}\": {why}", p.display()),
             CertError::Mismatch(c, k) => write!(
                 f,
                 "the private key \"{}\" does not belong to the certificate \"{}\"",
@@ -78,6 +81,7 @@ pub fn load(certificate: &Path, key: &Path) -> Result<ServerTls, CertError> {
             "no CERTIFICATE block".into(),
         ));
     }
+    check_validity(certificate, &chain[0])?;
     let key_pem = read(key)?;
     let der = PrivateKeyDer::from_pem_slice(&key_pem)
         .map_err(|e| CertError::Pem(key.to_path_buf(), format!("no private key ({e})")))?;
@@ -92,4 +96,30 @@ pub fn load(certificate: &Path, key: &Path) -> Result<ServerTls, CertError> {
         key: key.to_path_buf(),
         certified: Arc::new(certified),
     })
+}
+
+/// A certificate that is expired or not valid yet fails now, not at the
+/// first client.
+fn check_validity(path: &Path, cert: &CertificateDer<'_>) -> Result<(), CertError> {
+    use super::cert_validity::{now, show, validity};
+    let Some((before, after)) = validity(cert.as_ref()) else {
+        return Err(CertError::Pem(
+            path.to_path_buf(),
+            "the certificate's validity dates cannot be read".into(),
+        ));
+    };
+    let now = now();
+    if now > after {
+        return Err(CertError::Validity(
+            path.to_path_buf(),
+            format!("the certificate expired on {}", show(after)),
+        ));
+    }
+    if now < before {
+        return Err(CertError::Validity(
+            path.to_path_buf(),
+            format!("the certificate is not valid before {}", show(before)),
+        ));
+    }
+    Ok(())
 }

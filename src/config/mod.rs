@@ -5,6 +5,7 @@
 //!
 //! A reload builds a fresh `Config`; a running one is never mutated.
 
+pub mod cert_validity;
 pub mod certs;
 pub mod cidr;
 pub mod duration;
