@@ -126,8 +126,8 @@ pub struct Config {
     pub file_cache: FileCacheConfig,
     /// Virtual servers, in file order.
     pub servers: Vec<Server>,
-    /// The TLS configuration of each `ssl` listen address.
-    pub tls: Vec<(SocketAddr, std::sync::Arc<rustls::ServerConfig>)>,
+    /// The TLS side of each `ssl` listen address.
+    pub tls: Vec<std::sync::Arc<sni::TlsListen>>,
 }
 
 impl Config {

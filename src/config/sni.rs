@@ -1,30 +1,38 @@
-//! HTTPS: one rustls server configuration per `ssl` listen address, built
-//! with the configuration (so by the master, before it forks: every
-//! worker of a generation shares its session-ticket keys), its
-//! certificate chosen by SNI among the servers on that address (exact
-//! names and `*.domain` wildcards), else the address's default server's.
-//! The connections are the worker's (`worker/tls_conn.rs`).
+//! HTTPS: the rustls server configurations of every `ssl` listen address,
+//! one per server on it, built with the configuration (so by the master,
+//! before it forks: every worker of a generation shares the session-ticket
+//! key). A connection's ClientHello picks the server by SNI (exact names
+//! and `*.domain` / `.domain` wildcards), else the address's default
+//! server; that server's configuration then offers its certificate and
+//! its own ALPN list (`h2` unless `http2 = false`). The connections are
+//! the worker's (`worker/tls_conn.rs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use rustls::ServerConfig;
+use rustls::server::ProducesTickets;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
 use super::Server;
 
-/// The certificates of one address.
+/// The TLS side of one `ssl` listen address.
 #[derive(Debug)]
-struct Sni {
-    names: Vec<(String, Arc<CertifiedKey>)>,
-    default: Arc<CertifiedKey>,
+pub struct TlsListen {
+    /// The address.
+    pub addr: SocketAddr,
+    /// Server name patterns and their configurations, in file order.
+    names: Vec<(String, Arc<ServerConfig>)>,
+    /// For a ClientHello without SNI, or a name no server has.
+    default: Arc<ServerConfig>,
 }
 
-impl ResolvesServerCert for Sni {
-    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let Some(name) = hello.server_name().map(str::to_ascii_lowercase) else {
-            return Some(Arc::clone(&self.default));
+impl TlsListen {
+    /// The configuration for a ClientHello that named `sni`.
+    pub fn for_name(&self, sni: Option<&str>) -> Arc<ServerConfig> {
+        let Some(name) = sni.map(str::to_ascii_lowercase) else {
+            return Arc::clone(&self.default);
         };
         let exact = self.names.iter().find(|(n, _)| *n == name);
         let wild = || {
@@ -36,22 +44,58 @@ impl ResolvesServerCert for Sni {
                     })
             })
         };
-        let chosen = exact.or_else(wild).map(|(_, k)| k);
-        Some(Arc::clone(chosen.unwrap_or(&self.default)))
+        let chosen = exact.or_else(wild).map(|(_, c)| c);
+        Arc::clone(chosen.unwrap_or(&self.default))
     }
 }
 
-/// The TLS configuration of every `ssl` address among `addrs`.
-pub fn server_configs(
-    addrs: &[SocketAddr],
-    all: &[Server],
-) -> Vec<(SocketAddr, Arc<ServerConfig>)> {
+/// One certificate, whatever the client asks.
+#[derive(Debug)]
+struct Only(Arc<CertifiedKey>);
+
+impl ResolvesServerCert for Only {
+    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(Arc::clone(&self.0))
+    }
+}
+
+/// A server's TLS configuration.
+fn server_config(
+    key: &Arc<CertifiedKey>,
+    http2: bool,
+    tickets: &Option<Arc<dyn ProducesTickets>>,
+) -> Option<Arc<ServerConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .ok()?;
+    let mut tls = builder
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(Only(Arc::clone(key))));
+    if http2 {
+        tls.alpn_protocols.push(b"h2".to_vec());
+    }
+    tls.alpn_protocols.push(b"http/1.1".to_vec());
+    if let Some(t) = tickets {
+        tls.ticketer = Arc::clone(t);
+    }
+    Some(Arc::new(tls))
+}
+
+/// The TLS side of every `ssl` address among `addrs`.
+pub fn server_configs(addrs: &[SocketAddr], all: &[Server]) -> Vec<Arc<TlsListen>> {
+    // One ticket key for the generation: made here, before the fork, so a
+    // ticket from one worker (or one server) is good at every worker.
+    let tickets = rustls::crypto::ring::Ticketer::new().ok();
     let mut out = Vec::new();
     for &addr in addrs {
         let servers: Vec<_> = all
             .iter()
             .filter(|s| s.ssl.contains(&addr))
-            .filter_map(|s| s.tls.as_ref().map(|t| (s, t)))
+            .filter_map(|s| {
+                let t = s.tls.as_ref()?;
+                Some((s, server_config(&t.certified, s.http2, &tickets)?))
+            })
             .collect();
         let Some(first) = servers.first() else {
             continue;
@@ -60,37 +104,14 @@ pub fn server_configs(
             .iter()
             .find(|(s, _)| s.default_server)
             .unwrap_or(first);
-        let sni = Sni {
+        out.push(Arc::new(TlsListen {
+            addr,
             names: servers
                 .iter()
-                .flat_map(|(s, t)| {
-                    s.names
-                        .iter()
-                        .map(|n| (n.clone(), Arc::clone(&t.certified)))
-                })
+                .flat_map(|(s, c)| s.names.iter().map(|n| (n.clone(), Arc::clone(c))))
                 .collect(),
-            default: Arc::clone(&default.1.certified),
-        };
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let Ok(builder) = ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        else {
-            continue;
-        };
-        let mut tls = builder
-            .with_no_client_auth()
-            .with_cert_resolver(Arc::new(sni));
-        // HTTP/2 unless every server on the address turned it off.
-        if servers.iter().any(|(s, _)| s.http2) {
-            tls.alpn_protocols.push(b"h2".to_vec());
-        }
-        tls.alpn_protocols.push(b"http/1.1".to_vec());
-        // Resumption by ticket: the key is made here, before the fork, so
-        // a ticket from one worker is good at every worker.
-        if let Ok(t) = rustls::crypto::ring::Ticketer::new() {
-            tls.ticketer = t;
-        }
-        out.push((addr, Arc::new(tls)));
+            default: Arc::clone(&default.1),
+        }));
     }
     out
 }

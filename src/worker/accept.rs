@@ -31,7 +31,10 @@ const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// address with an acceptor speaks TLS.
 pub async fn run(
     listener: TcpListener,
-    (addr, tls): (std::net::SocketAddr, Option<tokio_rustls::TlsAcceptor>),
+    (addr, tls): (
+        std::net::SocketAddr,
+        Option<Arc<crate::config::sni::TlsListen>>,
+    ),
     ctx: Arc<Ctx>,
     slots: Arc<Semaphore>,
     drain: Drain,
@@ -77,7 +80,7 @@ pub async fn run(
                     };
                     match &tls {
                         Some(t) => {
-                            let t = t.clone();
+                            let t = Arc::clone(t);
                             tokio::spawn(super::tls_conn::serve(stream, c, t, drain.guard(), permit))
                         }
                         None => tokio::spawn(conn::serve(stream, c, drain.guard(), permit)),

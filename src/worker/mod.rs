@@ -266,12 +266,7 @@ fn start_accepting(
     }
     let slots = Arc::new(tokio::sync::Semaphore::new(cap));
     for (l, addr) in listeners {
-        let acceptor = ctx
-            .config
-            .tls
-            .iter()
-            .find(|(a, _)| *a == addr)
-            .map(|(_, t)| tokio_rustls::TlsAcceptor::from(std::sync::Arc::clone(t)));
+        let acceptor = ctx.config.tls.iter().find(|t| t.addr == addr).cloned();
         match tokio::net::TcpListener::from_std(l) {
             Ok(l) => {
                 tokio::spawn(accept::run(

@@ -12,7 +12,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::LazyConfigAcceptor;
 
 use super::client::Client;
 use super::drain::Guard;
@@ -23,13 +23,19 @@ use super::io::Activity;
 pub async fn serve(
     stream: TcpStream,
     c: Client,
-    acceptor: TlsAcceptor,
+    listen: Arc<crate::config::sni::TlsListen>,
     _guard: Guard,
     _slot: OwnedSemaphorePermit,
 ) {
     let limits = c.ctx.limits().clone();
-    let handshake = tokio::time::timeout(limits.client_header_timeout, acceptor.accept(stream));
-    let tls = match handshake.await {
+    // The ClientHello first: its SNI picks the server, whose certificate
+    // and ALPN list (h2 or not) the handshake then uses.
+    let handshake = async {
+        let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream).await?;
+        let config = listen.for_name(start.client_hello().server_name());
+        start.into_stream(config).await
+    };
+    let tls = match tokio::time::timeout(limits.client_header_timeout, handshake).await {
         Ok(Ok(tls)) => tls,
         _ => return,
     };
