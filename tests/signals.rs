@@ -277,11 +277,19 @@ fn a_burst_of_hups_and_usr1s_ends_in_one_consistent_state() {
         .then_some(())
     });
     s.wait_log("reload complete");
+    // A HUP queued during a reload starts one more ("reconfiguring again")
+    // right after a "reload complete": settled means the last reload that
+    // started has completed, and its two workers serve.
     wait_for("no reload pending", || {
         let log = s.log();
         let last_complete = log.rfind("reload complete")?;
         let last_hup = log.rfind("(SIGHUP) received")?;
-        (last_complete > last_hup).then_some(())
+        let last_start = log.rfind("reconfiguring")?;
+        let w = procs::workers_of(master);
+        let settled = w.len() == 2
+            && w.iter()
+                .all(|p| procs::title(*p) == "moltd: worker process");
+        (last_complete > last_hup && last_complete > last_start && settled).then_some(())
     });
     assert_eq!(http::get(port, "/").expect("GET").status, 200);
     assert_eq!(procs::workers_of(master).len(), 2);
