@@ -320,3 +320,90 @@ fn a_reload_with_a_bad_certificate_keeps_the_old_one_and_says_why() {
     assert_eq!((v.as_str(), body.as_str()), ("2", "hello from moltd\n"));
     assert!(!s.log().contains("reload complete"), "{}", s.log());
 }
+
+#[test]
+fn a_silent_http2_client_does_not_keep_its_slot() {
+    use std::io::{Read, Write};
+    let port = free_port();
+    let mut s = Server::new();
+    cert(&s, "a", &["localhost"]);
+    s.config(&format!(
+        "worker_processes = 1\nkeepalive_timeout = \"1s\"\n\n[[server]]\nlisten = [\"127.0.0.1:{port} ssl\"]\nroot = \"html\"\nssl_certificate = \"a.pem\"\nssl_certificate_key = \"a.key\"\n"
+    ));
+    s.spawn(&[]);
+    s.wait_master();
+    wait_for("the TLS port", || support::connects(port).then_some(()));
+    let mut c = tls_client_alpn(&s, "a.pem", "localhost", port, b"h2");
+    // The preface and an empty SETTINGS frame, then silence: never an ACK.
+    c.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .expect("preface");
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    let mut closed = false;
+    while started.elapsed() < std::time::Duration::from_secs(10) {
+        match c.read(&mut buf) {
+            Ok(0) | Err(_) => {
+                closed = true;
+                break;
+            }
+            Ok(_) => {}
+        }
+    }
+    assert!(closed, "a silent HTTP/2 client kept its connection");
+}
+
+/// A TLS client offering one ALPN protocol.
+fn tls_client_alpn(
+    s: &Server,
+    ca: &str,
+    host: &str,
+    port: u16,
+    alpn: &[u8],
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(s.path(ca)).expect("ca") {
+        roots.add(c.expect("cert")).expect("add root");
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let name = rustls::pki_types::ServerName::try_from(host.to_string()).expect("name");
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).expect("client");
+    let sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .expect("timeout");
+    rustls::StreamOwned::new(conn, sock)
+}
+
+#[test]
+fn https_keeps_the_http1_framing_rules() {
+    use std::io::{Read, Write};
+    let (s, port, _) = started();
+    let cases: [(&[u8], &str); 3] = [
+        (
+            b"GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 99999999999\r\n\r\n",
+            "HTTP/1.1 413",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: localhost\r\nHost: b.test\r\n\r\n",
+            "HTTP/1.1 400",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: localhost\r\nExpect: foo\r\n\r\n",
+            "HTTP/1.1 417",
+        ),
+    ];
+    for (req, want) in cases {
+        let mut c = tls_client_alpn(&s, "a.pem", "localhost", port, b"http/1.1");
+        c.write_all(req).expect("request");
+        let mut buf = [0u8; 256];
+        let n = c.read(&mut buf).unwrap_or(0);
+        let got = String::from_utf8_lossy(&buf[..n]);
+        assert!(got.starts_with(want), "{want}: {got}");
+    }
+}

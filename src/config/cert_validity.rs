@@ -45,6 +45,9 @@ pub fn validity(cert: &[u8]) -> Option<(i64, i64)> {
 /// A UTCTime (`YYMMDDHHMMSSZ`) or GeneralizedTime (`YYYYMMDDHHMMSSZ`).
 fn time(tag: u8, v: &[u8]) -> Option<i64> {
     let s = std::str::from_utf8(v).ok()?.strip_suffix('Z')?;
+    if !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let (year, rest) = match tag {
         0x17 if s.len() == 12 => {
             let yy: i64 = s[..2].parse().ok()?;

@@ -226,7 +226,7 @@ pub fn handle<B>(
     let to_https = routed
         .server_config
         .redirect_https
-        .filter(|_| !routed.server_config.ssl.contains(&listen));
+        .filter(|_| !routed.server_config.ssl.contains(&listen) && !routed.bad_host);
     let allowed = routed
         .settings
         .allow
@@ -234,9 +234,14 @@ pub fn handle<B>(
         .is_none_or(|nets| nets.iter().any(|n| n.contains(remote)));
     let result = match &routed.path {
         _ if !allowed => Err(StatusCode::FORBIDDEN.into()),
-        _ if let Some(port) = to_https => {
-            Ok(redirect::to_https(site, req, routed.host.as_deref(), port))
-        }
+        _ if let Some(port) = to_https => Ok(redirect::to_https(
+            site,
+            routed.server_config,
+            listen,
+            req,
+            routed.host.as_deref(),
+            port,
+        )),
         Ok(rel) => lookup::answer(site, &routed, listen, req, rel, life),
         Err(status) => Err((*status).into()),
     };

@@ -67,8 +67,28 @@ pub fn to_slash<B>(
 
 /// A plain-HTTP request to a server with `redirect_https`: 301 to the same
 /// host, path and query on `https://` (the port left out when it is 443).
-pub fn to_https<B>(site: &Site, req: &Request<B>, host: Option<&str>, port: u16) -> Response<Body> {
-    let name = host.unwrap_or("localhost");
+pub fn to_https<B>(
+    site: &Site,
+    server: &Server,
+    listen: SocketAddr,
+    req: &Request<B>,
+    host: Option<&str>,
+    port: u16,
+) -> Response<Body> {
+    // No Host (HTTP/1.0): the server's first plain name, else the address.
+    let name = host
+        .map(str::to_string)
+        .or_else(|| {
+            server
+                .names
+                .iter()
+                .find(|n| !n.contains('*') && !n.starts_with('.'))
+                .cloned()
+        })
+        .unwrap_or_else(|| match listen {
+            SocketAddr::V4(a) => a.ip().to_string(),
+            SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        });
     let port = if port == 443 {
         String::new()
     } else {

@@ -255,7 +255,10 @@ fn announce(pid: Pid, config: &Config) {
     let addrs: Vec<String> = config
         .listen_addrs()
         .iter()
-        .map(|a| format!("http://{a}/"))
+        .map(|a| {
+            let tls = config.servers.iter().any(|s| s.ssl.contains(a));
+            format!("{}://{a}/", if tls { "https" } else { "http" })
+        })
         .collect();
     eprintln!(
         "moltd: master process {pid} serving {} (error log: {})",

@@ -60,7 +60,7 @@ impl Activity {
 
     /// Bytes arrived: stamps the clock and, if none were pending, starts
     /// the request-head clock.
-    pub(super) fn read_some(&self) {
+    pub fn read_some(&self) {
         let ms = self.touch();
         if self.head_since.load(Ordering::Relaxed) == 0 {
             self.head_since.store(ms + 1, Ordering::Relaxed);
@@ -148,7 +148,7 @@ impl Activity {
     }
 
     /// `n` bytes went out.
-    pub(super) fn wrote(&self, n: usize) {
+    pub fn wrote(&self, n: usize) {
         self.written.fetch_add(n as u64, Ordering::Relaxed);
         let _ = self.touch();
     }

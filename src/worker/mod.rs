@@ -20,6 +20,7 @@ pub mod http1;
 pub mod io;
 pub mod signals;
 pub mod tls_conn;
+pub mod tls_io;
 pub mod watchdog;
 
 use std::io::Write;

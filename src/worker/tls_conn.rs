@@ -16,8 +16,9 @@ use tokio_rustls::LazyConfigAcceptor;
 
 use super::client::Client;
 use super::drain::Guard;
-use super::http1::respond;
+use super::http1::{framing, respond};
 use super::io::Activity;
+use super::tls_io::Counted;
 
 /// Serves `stream` over TLS until the client leaves or the drain ends it.
 pub async fn serve(
@@ -41,47 +42,93 @@ pub async fn serve(
     };
     let activity = Arc::new(Activity::new());
     let watch = Arc::clone(&activity);
+    let io = TokioIo::new(Counted::new(tls, Arc::clone(&activity)));
     let c = Arc::new(c);
     let drain = c.drain.clone();
     let service = hyper::service::service_fn(move |req| {
         let (c, activity) = (Arc::clone(&c), Arc::clone(&activity));
         async move {
             activity.request_in();
-            Ok::<_, Infallible>(respond::answer(&c, &req, &activity))
+            // hyper has the head whole: not reading any more.
+            activity.request_started();
+            // The framing rules of plain HTTP/1 hold here too.
+            let problem = refusal(&req, c.ctx.limits());
+            let resp = match problem {
+                Some(status) => respond::refuse(&c, &req, status, &activity),
+                None => respond::answer(&c, &req, &activity),
+            };
+            Ok::<_, Infallible>(resp)
         }
     });
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.client_header_timeout)
-        .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(128)
-        .max_header_list_size(
-            u32::try_from(limits.large_header_size * limits.large_header_count.max(1))
-                .unwrap_or(u32::MAX),
-        );
-    let conn = builder.serve_connection(TokioIo::new(tls), service);
+    let builder = builder(&limits);
+    let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
-    // Ends gracefully (no request cut) when the worker drains, or when the
-    // connection has had nothing in flight for `keepalive_timeout`.
-    let idle_limit = limits.keepalive_timeout;
+    let stalled = || watch.busy() && watch.quiet_for() >= limits.send_timeout;
+    let idle = || !watch.busy() && watch.quiet_for() >= limits.keepalive_timeout;
+    // Ends gracefully when the worker drains or the connection idles past
+    // `keepalive_timeout`; at once when a client stops reading for
+    // `send_timeout` (plain HTTP's stall rule).
     loop {
         tokio::select! {
             _ = conn.as_mut() => return,
             () = drain.wait_started() => break,
             () = tokio::time::sleep(IDLE_CHECK) => {
-                if !watch.busy() && watch.quiet_for() >= idle_limit {
+                if stalled() {
+                    return;
+                }
+                if idle() {
                     break;
                 }
             }
         }
     }
     conn.as_mut().graceful_shutdown();
-    let _ = conn.await;
+    // A graceful end waits for the client (an HTTP/2 ping, open streams):
+    // a client that never answers must not keep its slot, or the drain.
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            () = tokio::time::sleep(IDLE_CHECK) => {
+                let quiet = watch.quiet_for();
+                if (!watch.busy() && quiet >= IDLE_CHECK) || quiet >= limits.send_timeout {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// What plain HTTP/1 would refuse in this request (its framing rules, and
+/// an `Expect` other than 100-continue), so HTTPS refuses it too.
+fn refusal<B>(
+    req: &hyper::Request<B>,
+    limits: &crate::config::Limits,
+) -> Option<hyper::StatusCode> {
+    framing::framing_problem(req, limits).or_else(|| {
+        let expect = req.headers().get(hyper::header::EXPECT)?;
+        (!expect.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+            .then_some(hyper::StatusCode::EXPECTATION_FAILED)
+    })
+}
+
+/// hyper's HTTP/1.1 + HTTP/2 server with the worker's limits.
+fn builder(limits: &crate::config::Limits) -> Builder<TokioExecutor> {
+    let max_head = limits.large_header_size * limits.large_header_count.max(1);
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        // hyper runs this between requests too: never shorter than the
+        // keep-alive rule, which closes gracefully.
+        .header_read_timeout(limits.client_header_timeout.max(limits.keepalive_timeout))
+        .max_buf_size(max_head.max(8192))
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(128)
+        .max_header_list_size(u32::try_from(max_head).unwrap_or(u32::MAX));
+    builder
 }
 
 /// How often an HTTPS connection looks whether it has been idle too long.
