@@ -85,7 +85,8 @@ fn server_config(
 /// The TLS side of every `ssl` address among `addrs`.
 pub fn server_configs(addrs: &[SocketAddr], all: &[Server]) -> Vec<Arc<TlsListen>> {
     // One ticket key for the generation: made here, before the fork, so a
-    // ticket from one worker (or one server) is good at every worker.
+    // ticket from one worker (or one server) is good at every worker
+    // (until each rotates it on its own, after 6 hours).
     let tickets = rustls::crypto::ring::Ticketer::new().ok();
     let mut out = Vec::new();
     for &addr in addrs {
