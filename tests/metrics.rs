@@ -159,13 +159,7 @@ fn counters_survive_reloads_and_upgrades_and_only_grow() {
     }
     for i in 1..=2 {
         install_binary(&support::moltd_bin(), &s.bin);
-        s.signal(master, Signal::SIGUSR2);
-        let new = wait_for("the new master", || {
-            let p = s.read_pid("logs/moltd.pid")?;
-            (p != master && procs::alive(p)).then_some(p)
-        });
-        s.remember(new);
-        s.wait_log(&format!("new binary process {new} is ready"));
+        let new = s.upgrade_from(master);
         s.signal(master, Signal::SIGQUIT);
         s.wait_gone(master);
         master = new;
@@ -225,13 +219,7 @@ fn a_stale_or_hostile_metrics_variable_is_ignored() {
                 real.display()
             ),
         );
-        s.signal(old, Signal::SIGUSR2);
-        let new = wait_for("the new master", || {
-            let p = s.read_pid("logs/moltd.pid")?;
-            (p != old && procs::alive(p)).then_some(p)
-        });
-        s.remember(new);
-        s.wait_log(&format!("new binary process {new} is ready"));
+        let new = s.upgrade_from(old);
         s.signal(old, Signal::SIGQUIT);
         s.wait_gone(old);
         assert_eq!(

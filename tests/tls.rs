@@ -2,7 +2,7 @@ use std::process::Command;
 
 use nix::sys::signal::Signal;
 
-use crate::support::{self, Server, free_port, install_binary, procs, wait_for};
+use crate::support::{self, Server, free_port, install_binary, wait_for};
 
 /// A self-signed certificate for `names`, written as `NAME.pem` and
 /// `NAME.key` in the prefix.
@@ -147,13 +147,7 @@ fn bad_certificates_fail_the_test_with_file_and_reason() {
 fn https_survives_an_upgrade() {
     let (mut s, port, old) = started();
     install_binary(&support::moltd_bin(), &s.bin);
-    s.signal(old, Signal::SIGUSR2);
-    let new = wait_for("the new master", || {
-        let p = s.read_pid("logs/moltd.pid")?;
-        (p != old && procs::alive(p)).then_some(p)
-    });
-    s.remember(new);
-    s.wait_log(&format!("new binary process {new} is ready"));
+    s.upgrade_from(old);
     s.signal(old, Signal::SIGQUIT);
     s.wait_gone(old);
     let (v, body) = curl(&s, port, "localhost", "a.pem", "--http2");
@@ -245,30 +239,15 @@ add_header = {{ "Strict-Transport-Security" = "max-age=31536000" }}
     );
 }
 
-/// A TLS client trusting `ca` (PEM), over a blocking socket.
+/// A TLS client trusting `ca` (PEM), over a blocking socket, offering
+/// HTTP/1.1.
 fn tls_client(
     s: &Server,
     ca: &str,
     host: &str,
     port: u16,
 ) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls::pki_types::CertificateDer::pem_file_iter(s.path(ca)).expect("ca") {
-        roots.add(c.expect("cert")).expect("add root");
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from(host.to_string()).expect("name");
-    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).expect("client");
-    let sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .expect("timeout");
-    rustls::StreamOwned::new(conn, sock)
+    tls_client_alpn(s, ca, host, port, b"http/1.1")
 }
 
 #[test]

@@ -24,6 +24,32 @@ fn escape_path(path: &[u8]) -> String {
     out
 }
 
+/// The host a redirect names: the request's, else (no Host, HTTP/1.0) the
+/// server's first plain name, else the listen address.
+fn host_name(server: &Server, listen: SocketAddr, host: Option<&str>) -> String {
+    host.map(str::to_string)
+        .or_else(|| {
+            server
+                .names
+                .iter()
+                .find(|n| !n.contains('*') && !n.starts_with('.'))
+                .cloned()
+        })
+        .unwrap_or_else(|| match listen {
+            SocketAddr::V4(a) => a.ip().to_string(),
+            SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        })
+}
+
+/// The default 301 page pointing at `location`.
+fn moved(site: &Site, location: &str) -> Response<Body> {
+    let mut r = error_page::default_page(StatusCode::MOVED_PERMANENTLY, &site.footer);
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(LOCATION, v);
+    }
+    r
+}
+
 /// 301 to the slash form, as nginx builds it: `http://HOST:PORT/dir/?query`
 /// with the request's host (else the first server name, else the listen
 /// address) and the listen port unless it is 80.
@@ -35,19 +61,7 @@ pub fn to_slash<B>(
     host: Option<&str>,
     norm: &[u8],
 ) -> Response<Body> {
-    let name = host
-        .map(str::to_string)
-        .or_else(|| {
-            server
-                .names
-                .iter()
-                .find(|n| !n.contains('*') && !n.starts_with('.'))
-                .cloned()
-        })
-        .unwrap_or_else(|| match listen {
-            SocketAddr::V4(a) => a.ip().to_string(),
-            SocketAddr::V6(a) => format!("[{}]", a.ip()),
-        });
+    let name = host_name(server, listen, host);
     let port = if listen.port() == 80 {
         String::new()
     } else {
@@ -58,11 +72,7 @@ pub fn to_slash<B>(
         location.push('?');
         location.push_str(q);
     }
-    let mut r = error_page::default_page(StatusCode::MOVED_PERMANENTLY, &site.footer);
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        r.headers_mut().insert(LOCATION, v);
-    }
-    r
+    moved(site, &location)
 }
 
 /// A plain-HTTP request to a server with `redirect_https`: 301 to the same
@@ -75,20 +85,7 @@ pub fn to_https<B>(
     host: Option<&str>,
     port: u16,
 ) -> Response<Body> {
-    // No Host (HTTP/1.0): the server's first plain name, else the address.
-    let name = host
-        .map(str::to_string)
-        .or_else(|| {
-            server
-                .names
-                .iter()
-                .find(|n| !n.contains('*') && !n.starts_with('.'))
-                .cloned()
-        })
-        .unwrap_or_else(|| match listen {
-            SocketAddr::V4(a) => a.ip().to_string(),
-            SocketAddr::V6(a) => format!("[{}]", a.ip()),
-        });
+    let name = host_name(server, listen, host);
     let port = if port == 443 {
         String::new()
     } else {
@@ -96,9 +93,5 @@ pub fn to_https<B>(
     };
     let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
     let location = format!("https://{name}{port}{target}");
-    let mut r = error_page::default_page(StatusCode::MOVED_PERMANENTLY, &site.footer);
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        r.headers_mut().insert(LOCATION, v);
-    }
-    r
+    moved(site, &location)
 }

@@ -233,6 +233,19 @@ impl Server {
         std::fs::read_to_string(self.prefix.join("logs/error.log")).unwrap_or_default()
     }
 
+    /// Sends USR2 to `old` and waits for the new master: named by the pid
+    /// file, remembered (so drop stops it), and reported ready in the log.
+    pub fn upgrade_from(&mut self, old: Pid) -> Pid {
+        self.signal(old, Signal::SIGUSR2);
+        let new = wait_for("the new master", || {
+            let p = self.read_pid("logs/moltd.pid")?;
+            (p != old && procs::alive(p)).then_some(p)
+        });
+        self.remember(new);
+        self.wait_log(&format!("new binary process {new} is ready"));
+        new
+    }
+
     /// Waits until `logs/moltd.pid` names `pid` (after a rollback).
     pub fn wait_pid_file(&self, pid: Pid) {
         wait_for(&format!("the pid file to name {pid}"), || {
