@@ -58,6 +58,8 @@ mod signals;
 mod systemd;
 /// HTTPS: HTTP/1.1 and HTTP/2 by ALPN, SNI, bad certificates.
 mod tls;
+/// SNI picks the certificate of the server that answers (one matcher).
+mod tls_sni;
 /// USR2 binary upgrade: commit, rollback, failed binaries, refusals.
 mod upgrade;
 /// `moltd -s upgrade`: commit, rollback at each step, a concurrent run,

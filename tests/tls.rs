@@ -6,7 +6,7 @@ use crate::support::{self, Server, free_port, install_binary, wait_for};
 
 /// A self-signed certificate for `names`, written as `NAME.pem` and
 /// `NAME.key` in the prefix.
-fn cert(s: &Server, file: &str, names: &[&str]) {
+pub(crate) fn cert(s: &Server, file: &str, names: &[&str]) {
     let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     let c = rcgen::generate_simple_self_signed(names).expect("certificate");
     std::fs::write(s.path(&format!("{file}.pem")), c.cert.pem()).expect("write cert");
@@ -37,7 +37,7 @@ http2 = false
 }
 
 /// `curl` over HTTPS trusting `ca`; returns (HTTP version, body).
-fn curl(s: &Server, port: u16, host: &str, ca: &str, version: &str) -> (String, String) {
+pub(crate) fn curl(s: &Server, port: u16, host: &str, ca: &str, version: &str) -> (String, String) {
     let out = Command::new("curl")
         .args(["-sS", "--max-time", "10", version, "--cacert"])
         .arg(s.path(ca))

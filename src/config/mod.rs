@@ -17,6 +17,7 @@ mod listen;
 mod location;
 pub mod raw;
 pub mod server;
+pub mod server_name;
 mod settings;
 pub mod size;
 pub mod sni;

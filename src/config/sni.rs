@@ -1,9 +1,9 @@
 //! HTTPS: the rustls server configurations of every `ssl` listen address,
 //! one per server on it, built with the configuration (so by the master,
 //! before it forks: every worker of a generation shares the session-ticket
-//! key). A connection's ClientHello picks the server by SNI (exact names
-//! and `*.domain` / `.domain` wildcards), else the address's default
-//! server; that server's configuration then offers its certificate and
+//! key). A connection's ClientHello picks the server by SNI, with the same
+//! matcher as a request's Host (`server_name.rs`), else the address's
+//! default server; that server's configuration then offers its certificate and
 //! its own ALPN list (`h2` unless `http2 = false`). The connections are
 //! the worker's (`worker/tls_conn.rs`).
 
@@ -16,14 +16,15 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
 use super::Server;
+use super::server_name::{best_match, normalize_host};
 
 /// The TLS side of one `ssl` listen address.
 #[derive(Debug)]
 pub struct TlsListen {
     /// The address.
     pub addr: SocketAddr,
-    /// Server name patterns and their configurations, in file order.
-    names: Vec<(String, Arc<ServerConfig>)>,
+    /// Each server's name patterns and configuration, in file order.
+    servers: Vec<(Vec<String>, Arc<ServerConfig>)>,
     /// For a ClientHello without SNI, or a name no server has.
     default: Arc<ServerConfig>,
 }
@@ -31,21 +32,11 @@ pub struct TlsListen {
 impl TlsListen {
     /// The configuration for a ClientHello that named `sni`.
     pub fn for_name(&self, sni: Option<&str>) -> Arc<ServerConfig> {
-        let Some(name) = sni.map(str::to_ascii_lowercase) else {
-            return Arc::clone(&self.default);
-        };
-        let exact = self.names.iter().find(|(n, _)| *n == name);
-        let wild = || {
-            self.names.iter().find(|(n, _)| {
-                n.strip_prefix("*.")
-                    .or_else(|| n.strip_prefix('.'))
-                    .is_some_and(|d| {
-                        name.ends_with(&format!(".{d}")) || (n.starts_with('.') && name == d)
-                    })
-            })
-        };
-        let chosen = exact.or_else(wild).map(|(_, c)| c);
-        Arc::clone(chosen.unwrap_or(&self.default))
+        let host = sni.and_then(normalize_host);
+        let servers = self.servers.iter().enumerate();
+        let chosen = host.and_then(|h| best_match(servers.map(|(i, (n, _))| (i, &n[..])), &h));
+        let config = chosen.and_then(|i| self.servers.get(i)).map(|(_, c)| c);
+        Arc::clone(config.unwrap_or(&self.default))
     }
 }
 
@@ -107,9 +98,9 @@ pub fn server_configs(addrs: &[SocketAddr], all: &[Server]) -> Vec<Arc<TlsListen
             .unwrap_or(first);
         out.push(Arc::new(TlsListen {
             addr,
-            names: servers
+            servers: servers
                 .iter()
-                .flat_map(|(s, c)| s.names.iter().map(|n| (n.clone(), Arc::clone(c))))
+                .map(|(s, c)| (s.names.clone(), Arc::clone(c)))
                 .collect(),
             default: Arc::clone(&default.1),
         }));
