@@ -13,6 +13,16 @@
 #                  bare hyper on tokio answering the files from memory: what
 #                  the stack moltd is built on costs by itself (no listing)
 #
+#   --tls:         every server listens with "ssl" on the same self-signed
+#                  EC P-256 certificate (made here with openssl), TLS 1.2 and
+#                  1.3 only (nginx: ssl_protocols TLSv1.2 TLSv1.3, its
+#                  OpenSSL's default TLS 1.3 suites, and the AEAD-only TLS 1.2
+#                  list rustls offers), HTTP/2 by ALPN; wrk speaks HTTPS/1.1
+#                  keep-alive (with --close: one full handshake per request).
+#   --h2:          (implies --tls) h2load -c CONNS -m STREAMS (10) -t1 for
+#                  DURATION over HTTP/2 instead of wrk; p50 is h2load's mean
+#                  and p99 its max request time.
+#
 # Per server and file it prints the median over rounds of req/s, MB/s
 # (10^6 bytes, headers included), p50/p99 latency and server CPU per request
 # (utime+stime of the master and every descendant, from /proc/PID/stat), the
@@ -23,12 +33,12 @@
 #
 #   benches/compare.sh [--quick] [--close] [--workers N] [--log on|off]
 #                      [--files "index.html 1k.bin ..."] [--rounds N]
-#                      [--duration SECONDS]
+#                      [--duration SECONDS] [--tls] [--h2]
 #
 # Environment (flags win): MOLTD=/path/to/moltd (skip cargo build --release),
 # ROUNDS (5), DURATION (10), WORKERS (1), LOG (off), CLOSE (0), FILES (all:
 # index.html 1k.bin 16k.bin 100k.bin 1m.bin 10m.bin dir/), CONNS (50),
-# THREADS (1), TIMEOUT (wrk --timeout, 10s: 50 x 10 MiB in flight take
+# THREADS (1), STREAMS (10, with --h2), TIMEOUT (wrk --timeout, 10s: 50 x 10 MiB in flight take
 # seconds each), WARMUP (1 s per server and file before round 1, 0 = none),
 # SERVERS ("moltd moltd-tuned nginx-default nginx-tuned"), SERVER_CPUS (0), WRK_CPUS (1),
 # KEEP=1 (keep the temp directory).
@@ -46,6 +56,9 @@ TIMEOUT=${TIMEOUT:-10s}
 THREADS=${THREADS:-1}
 WARMUP=${WARMUP:-1}
 SERVERS=${SERVERS:-moltd moltd-tuned nginx-default nginx-tuned}
+TLS=${TLS:-0}
+H2=${H2:-0}
+STREAMS=${STREAMS:-10}
 ALL_FILES="index.html 1k.bin 16k.bin 100k.bin 1m.bin 10m.bin dir/"
 FILES=${FILES:-$ALL_FILES}
 while [ $# -gt 0 ]; do
@@ -53,6 +66,8 @@ while [ $# -gt 0 ]; do
         --quick) ROUNDS=1 DURATION=3 WARMUP=0 ;;
         --close) CLOSE=1 ;;
         --keepalive) CLOSE=0 ;;
+        --tls) TLS=1 ;;
+        --h2) H2=1 TLS=1 ;;
         --workers) WORKERS=$2; shift ;;
         --log) LOG=$2; shift ;;
         --files) FILES=$2; shift ;;
@@ -71,6 +86,12 @@ done
 cd "$(dirname "$0")/.."
 need() { command -v "$1" >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "$2"; }; }
 need wrk wrk
+[ "$H2" = 1 ] && need h2load nghttp2-client
+[ "$TLS" = 1 ] && need openssl openssl
+if [ "$TLS" = 1 ] && [[ " $SERVERS " == *" hyper-floor "* ]]; then
+    echo "hyper-floor speaks plain HTTP only: left out with --tls" >&2
+    SERVERS=$(tr ' ' '\n' <<< "$SERVERS" | grep -vx hyper-floor | xargs)
+fi
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || need nginx nginx
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 if [ -z "${MOLTD:-}" ]; then
@@ -137,6 +158,15 @@ for i in range(200):
         f.write("file %d\n" % i)
 PY
 
+SCHEME=http
+if [ "$TLS" = 1 ]; then
+    SCHEME=https
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+        -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+        -keyout "$TMP/key.pem" -out "$TMP/cert.pem" 2>/dev/null
+    chmod 644 "$TMP/key.pem"
+fi
+
 # --- servers -----------------------------------------------------------------
 declare -A PORT PIDFILE
 start_moltd() { # name, tuned (0|1)
@@ -149,15 +179,21 @@ start_moltd() { # name, tuned (0|1)
     # nginx-tuned's open_file_cache_valid does (moltd's default re-stats
     # every request so a change on disk shows at once).
     [ "$tuned" = 1 ] && cache='open_file_cache_valid = "60s"'
+    local ssl="" tls=""
+    if [ "$TLS" = 1 ]; then
+        ssl=" ssl"
+        tls=$(printf 'ssl_certificate = "%s"\nssl_certificate_key = "%s"' "$TMP/cert.pem" "$TMP/key.pem")
+    fi
     cat > "$p/conf/moltd.toml" <<CONF
 worker_processes = $WORKERS
 error_log = "logs/error.log"
 $cache
 
 [[server]]
-listen = ["127.0.0.1:${PORT[$name]}"]
+listen = ["127.0.0.1:${PORT[$name]}$ssl"]
 root = "$ROOT"
 access_log = "$log"
+$tls
 
 [[server.location]]
 prefix = "/dir/"
@@ -176,6 +212,13 @@ start_nginx() { # name, tuned (0|1)
     elif [ "$tuned" = 1 ]; then log="access_log logs/access.log combined buffer=64k flush=1s;"
     else log="access_log logs/access.log combined;"; fi
     [ "$tuned" = 1 ] && cache="open_file_cache max=10000 inactive=60s; open_file_cache_valid 60s;"
+    local ssl="" tls=""
+    if [ "$TLS" = 1 ]; then
+        ssl=" ssl http2"
+        tls="ssl_certificate $TMP/cert.pem; ssl_certificate_key $TMP/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_ciphers ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305;"
+    fi
     cat > "$p/conf/nginx.conf" <<CONF
 worker_processes $WORKERS;
 pid logs/nginx.pid;
@@ -195,7 +238,8 @@ http {
     uwsgi_temp_path tmp/uwsgi;
     scgi_temp_path tmp/scgi;
     server {
-        listen 127.0.0.1:${PORT[$name]};
+        listen 127.0.0.1:${PORT[$name]}$ssl;
+        $tls
         root $ROOT;
         location /dir/ { autoindex on; }
     }
@@ -257,7 +301,7 @@ for s in $SERVERS; do
 done
 for s in $SERVERS; do
     wait_for 10 "$s pid file" test -s "${PIDFILE[$s]}"
-    wait_for 10 "$s to answer" curl -sf -o /dev/null "http://127.0.0.1:${PORT[$s]}/index.html"
+    wait_for 10 "$s to answer" curl -ksf -o /dev/null "$SCHEME://127.0.0.1:${PORT[$s]}/index.html"
     wait_for 10 "$s workers" nworkers_ready "$s"
     if [ "$SERVER_CPUS" != all ]; then
         for p in $(tree_pids "$(master "$s")"); do taskset -a -cp "$SERVER_CPUS" "$p" > /dev/null; done
@@ -271,8 +315,8 @@ for f in $FILES; do
     path=$(url_path "$f")
     for s in $SERVERS; do
         skip "$s" "$path" && continue
-        read -r code size hdr < <(curl -s -o "$TMP/body" -w '%{http_code} %{size_download} %{size_header}\n' \
-            "http://127.0.0.1:${PORT[$s]}$path")
+        read -r code size hdr < <(curl -ks -o "$TMP/body" -w '%{http_code} %{size_download} %{size_header}\n' \
+            "$SCHEME://127.0.0.1:${PORT[$s]}$path")
         if [ "$code" != 200 ]; then echo "$s $path: HTTP $code" >&2; exit 1; fi
         if [ "$path" != /dir/ ] && ! cmp -s "$TMP/body" "$ROOT/$f"; then
             echo "$s $path: body differs from the file" >&2; exit 1
@@ -299,15 +343,36 @@ LUA
 WRK_ARGS=(-t"$THREADS" -c"$CONNS" --timeout "$TIMEOUT" --latency -s "$TMP/report.lua")
 [ "$CLOSE" = 1 ] && WRK_ARGS+=(-H "Connection: close")
 
+# h2load's summary as wrk's RESULT line: requests (succeeded), bytes,
+# duration, mean and max request time as p50/p99, errors (failed+errored
+# as read, timeout) and non-2xx.
+H2_REPORT='
+/^finished in/ { secs = $3 + 0 }
+/^traffic:/ { v = $3; gsub(/[()]/, "", v); bytes = v }
+/^requests:/ { ok = $8; err = $10 + $12; tmo = $14 }
+/^status codes:/ { bad = $5 + $7 + $9 }
+function us(v) { return v ~ /ms$/ ? v * 1000 : v ~ /us$/ ? v + 0 : v * 1e6 }
+/^time for request:/ { mx = us($5); mean = us($6) }
+END { printf "RESULT %d %d %d %d %d 0 %d 0 %d %d\n", ok, bytes, secs * 1e6, mean, mx, err, tmo, bad }'
+load() { # seconds, url: prints a RESULT line
+    if [ "$H2" = 1 ]; then
+        local out
+        out=$("${WRK_PIN[@]}" h2load -c"$CONNS" -m"$STREAMS" -t1 -D"$1" "$2" 2>&1) || { echo "$out"; return 1; }
+        awk "$H2_REPORT" <<< "$out"
+    else
+        "${WRK_PIN[@]}" wrk "${WRK_ARGS[@]}" -d"$1s" "$2"
+    fi
+}
+
 run() { # round, server, file, seconds; appends a line to $RESULTS (round 0 = warm-up, not kept)
     local round=$1 s=$2 f=$3 secs=$4 url before after rss w0 w1 out
     skip "$s" "$(url_path "$f")" && return 0
-    url=http://127.0.0.1:${PORT[$s]}$(url_path "$f")
+    url=$SCHEME://127.0.0.1:${PORT[$s]}$(url_path "$f")
     alive "$s" || { echo "$s is not running any more" >&2; tail -5 "$TMP/$s/logs/error.log" >&2; exit 1; }
     w0=$(workers "$s")
     reset_rss "$s"
     before=$(cpu_ticks "$s")
-    out=$("${WRK_PIN[@]}" wrk "${WRK_ARGS[@]}" -d"${secs}s" "$url" 2>&1) || { echo "wrk failed: $out" >&2; exit 1; }
+    out=$(load "$secs" "$url" 2>&1) || { echo "load failed: $out" >&2; exit 1; }
     after=$(cpu_ticks "$s")
     rss=$(peak_rss_kb "$s")
     w1=$(workers "$s")
@@ -328,6 +393,8 @@ run() { # round, server, file, seconds; appends a line to $RESULTS (round 0 = wa
 }
 
 mode=$([ "$CLOSE" = 1 ] && echo "Connection: close" || echo keep-alive)
+if [ "$H2" = 1 ]; then mode="HTTP/2 over TLS (h2load -c$CONNS -m$STREAMS -t1)"
+elif [ "$TLS" = 1 ]; then mode="HTTPS/1.1, $mode"; fi
 echo "moltd $("$MOLTD" -v 2>&1 | sed 's/.*moltd\///') ($MOLTD) vs $("$NGINX" -v 2>&1 | sed 's/.*: //')"
 echo "$mode, $WORKERS worker(s), access log $LOG, wrk -t$THREADS -c$CONNS, $ROUNDS round(s) x ${DURATION}s," \
      "servers on cpu $SERVER_CPUS, wrk on cpu $WRK_CPUS, $(nproc) cores, CLK_TCK $CLK_TCK"

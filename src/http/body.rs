@@ -6,7 +6,6 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -194,14 +193,13 @@ impl hyper::body::Body for Body {
                 remaining,
             } => {
                 let want = remaining.min(FILE_CHUNK) as usize;
-                let mut buf = vec![0u8; want];
-                match file.read_at(&mut buf, offset) {
+                let mut buf = bytes::BytesMut::with_capacity(want);
+                match crate::sys::io::pread_buf(&file, &mut buf, offset) {
                     Ok(0) => Poll::Ready(Some(Err(std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,
                         "file shrank while being sent",
                     )))),
                     Ok(n) => {
-                        buf.truncate(n);
                         let n = n as u64;
                         this.len -= n;
                         this.sent += n;
@@ -212,7 +210,7 @@ impl hyper::body::Body for Body {
                                 remaining: remaining - n,
                             });
                         }
-                        Poll::Ready(Some(Ok(Frame::data(Bytes::from(buf)))))
+                        Poll::Ready(Some(Ok(Frame::data(buf.freeze()))))
                     }
                     Err(e) => Poll::Ready(Some(Err(e))),
                 }

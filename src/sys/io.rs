@@ -1,5 +1,5 @@
-//! Reading from a socket straight into the uninitialised tail of a
-//! `BytesMut`, so no read pays for zeroing memory that the kernel
+//! Reading from a socket or a file straight into the uninitialised tail of
+//! a `BytesMut`, so no read pays for zeroing memory that the kernel
 //! overwrites anyway.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -13,6 +13,37 @@ pub fn recv_buf(fd: BorrowedFd<'_>, buf: &mut bytes::BytesMut) -> std::io::Resul
         // at most `dst.len()` bytes into it, and the fd is borrowed for the
         // call.
         let n = unsafe { libc::recv(fd.as_raw_fd(), dst.as_mut_ptr().cast(), dst.len(), 0) };
+        if n >= 0 {
+            break n as usize;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    };
+    // SAFETY: the kernel initialised exactly the first `n` bytes of the
+    // spare capacity, and `n <= dst.len()`.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
+/// `pread(2)` of up to `buf`'s spare capacity from `file` at `offset`,
+/// growing its length by the bytes read. Returns that count (0 at end of
+/// file).
+pub fn pread_buf(
+    file: &std::fs::File,
+    buf: &mut bytes::BytesMut,
+    offset: u64,
+) -> std::io::Result<usize> {
+    let offset = libc::off_t::try_from(offset)
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let dst = buf.spare_capacity_mut();
+    let n = loop {
+        // SAFETY: `dst` is the allocated, unused tail of `buf`; pread writes
+        // at most `dst.len()` bytes into it, and `file` is borrowed for the
+        // call.
+        let n =
+            unsafe { libc::pread(file.as_raw_fd(), dst.as_mut_ptr().cast(), dst.len(), offset) };
         if n >= 0 {
             break n as usize;
         }

@@ -21,6 +21,7 @@ pub mod io;
 pub mod signals;
 pub mod tls_conn;
 pub mod tls_io;
+mod tls_records;
 pub mod watchdog;
 
 use std::io::Write;

@@ -19,6 +19,7 @@ use super::drain::Guard;
 use super::http1::{framing, respond};
 use super::io::Activity;
 use super::tls_io::Counted;
+use super::tls_records::Records;
 
 /// Serves `stream` over TLS until the client leaves or the drain ends it.
 pub async fn serve(
@@ -42,7 +43,7 @@ pub async fn serve(
     };
     let activity = Arc::new(Activity::new());
     let watch = Arc::clone(&activity);
-    let io = TokioIo::new(Counted::new(tls, Arc::clone(&activity)));
+    let io = TokioIo::new(Records::new(Counted::new(tls, Arc::clone(&activity))));
     let c = Arc::new(c);
     let drain = c.drain.clone();
     let service = hyper::service::service_fn(move |req| {
