@@ -47,9 +47,19 @@ impl FileCache {
             return Some(bytes);
         }
         let now = Instant::now();
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        self.make_room(&mut inner, bytes.len() as u64, now);
         let added = bytes.len() as u64;
+        if added > self.limits.bytes {
+            return Some(bytes);
+        }
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        // The entry the stat just made or refreshed takes the body: room
+        // for the bytes only.
+        let present = match inner.map.get_mut(key(path)) {
+            Some(e) if e.meta != *meta => return Some(bytes),
+            Some(_) => true,
+            None => false,
+        };
+        self.make_room(&mut inner, added, !present);
         match inner.map.get_mut(key(path)) {
             Some(e) if e.meta == *meta => {
                 let old = e.body.replace(bytes.clone()).map_or(0, |b| b.len() as u64);
@@ -58,7 +68,7 @@ impl FileCache {
             Some(_) => return Some(bytes),
             None => {
                 inner.map.insert(
-                    key(path).into(),
+                    key(path),
                     Entry {
                         meta: *meta,
                         policy: t.policy(),

@@ -11,8 +11,9 @@
 //!   so a change on disk is seen by the very next request. A longer
 //!   validity skips even that stat, like nginx's `open_file_cache_valid`.
 //! - Memory is bounded by `open_file_cache` entries and
-//!   `open_file_cache_max_size` bytes; when either fills, entries not used
-//!   in the last `open_file_cache_valid` (or all) are dropped.
+//!   `open_file_cache_max_size` bytes; when either fills, entries are
+//!   given up one at a time by CLOCK (`clock.rs`), so the files in use
+//!   stay even when the files asked for outnumber the entries.
 //! - Timestamps can be coarse (whole seconds on ext2/3 with small inodes,
 //!   FAT, many network and FUSE file systems): a file rewritten in place
 //!   with the same size within one tick keeps its identity. So a body, or
@@ -26,10 +27,11 @@
 //!
 //! Here: the entries and their lookup (`stat`, rendered headers); the
 //! settle rule in `meta.rs`; bodies and descriptors in `bodies.rs`;
-//! bounds, sweeping and fd shedding in `sweep.rs`; listings in
-//! `listing.rs`.
+//! bounds, sweeping and fd shedding in `sweep.rs`, the replacement
+//! policy in `clock.rs`; listings in `listing.rs`.
 
 mod bodies;
+mod clock;
 mod listing;
 mod meta;
 mod sweep;
@@ -46,6 +48,7 @@ use bytes::Bytes;
 use hyper::header::HeaderValue;
 
 use super::resolve::Target;
+use clock::Clock;
 use listing::Listing;
 pub use meta::{Meta, SETTLE};
 pub use sweep::is_out_of_fds;
@@ -134,7 +137,7 @@ impl std::hash::Hasher for Fnv {
 #[derive(Default)]
 struct Inner {
     /// By the path's bytes: hashing a `Path` walks its components.
-    map: HashMap<Box<[u8]>, Entry, std::hash::BuildHasherDefault<Fnv>>,
+    map: Clock<Entry>,
     bytes: u64,
     /// Rendered listings by directory, URI and format.
     listings: HashMap<Vec<u8>, Listing, std::hash::BuildHasherDefault<Fnv>>,
@@ -185,7 +188,7 @@ impl FileCache {
         let now = Instant::now();
         if !self.limits.valid.is_zero() {
             let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(e) = inner.map.get_mut(key(path))
+            if let Some(e) = inner.map.touch(key(path))
                 && now.duration_since(e.checked) < self.limits.valid
                 && e.policy == t.policy()
             {
@@ -201,14 +204,13 @@ impl FileCache {
                 // a deleted file's disk space is freed.
                 let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(old) = inner.map.remove(key(path)) {
-                    inner.bytes -= old.body.map_or(0, |b| b.len() as u64);
-                    inner.fds -= usize::from(old.file.is_some());
+                    inner.forget(&old);
                 }
                 return Err(e);
             }
         };
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        match inner.map.get_mut(key(path)) {
+        match inner.map.touch(key(path)) {
             Some(e) if e.meta == meta => {
                 crate::metrics::count(crate::metrics::Counter::CacheHits);
                 e.checked = now;
@@ -229,9 +231,9 @@ impl FileCache {
             }
             None => {
                 crate::metrics::count(crate::metrics::Counter::CacheMisses);
-                self.make_room(&mut inner, 0, now);
+                self.make_room(&mut inner, 0, true);
                 inner.map.insert(
-                    key(path).into(),
+                    key(path),
                     Entry {
                         meta,
                         policy: t.policy(),
