@@ -20,7 +20,9 @@
 #
 # Environment: MOLTD=/path/to/moltd (skip cargo build --release), ROUNDS (3),
 # DURATION (10), WARMUP (5 s each), FILES (12000), CACHE (10000),
-# VALID (moltd's open_file_cache_valid, "60s"), CONNS (50), KEEP=1.
+# VALID (moltd's open_file_cache_valid, "60s"), CONNS (50), KEEP=1,
+# BEFORE=/path/to/another/moltd (runs it too, as "before", in the same
+# rounds: a change measured against the binary it replaces).
 set -euo pipefail
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
@@ -55,7 +57,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- doc root and wrk script: f00000.bin ... ----------------------------------
-mkdir -p "$ROOT" "$TMP/moltd/conf" "$TMP/moltd/logs" "$TMP/nginx/logs" "$TMP/nginx/tmp"
+mkdir -p "$ROOT" "$TMP/nginx/logs" "$TMP/nginx/tmp"
 python3 - "$ROOT" "$NFILES" <<'PY'
 import os, random, sys
 root, n = sys.argv[1], int(sys.argv[2])
@@ -80,18 +82,28 @@ end
 LUA
 
 # --- servers ---------------------------------------------------------------------
-MPORT=$(free_port); NPORT=$(free_port)
-cat > "$TMP/moltd/conf/moltd.toml" <<CONF
+SERVERS="moltd nginx"
+declare -A PORT PIDFILE
+start_moltd() { # name binary
+    mkdir -p "$TMP/$1/conf" "$TMP/$1/logs"
+    PORT[$1]=$(free_port)
+    PIDFILE[$1]=$TMP/$1/logs/moltd.pid
+    cat > "$TMP/$1/conf/moltd.toml" <<CONF
 worker_processes = 1
 error_log = "logs/error.log"
 open_file_cache = $CACHE
 open_file_cache_valid = "$VALID"
 
 [[server]]
-listen = ["127.0.0.1:$MPORT"]
+listen = ["127.0.0.1:${PORT[$1]}"]
 root = "$ROOT"
 access_log = "off"
 CONF
+    env -u MOLTD "${SRV_PIN[@]}" "$2" -p "$TMP/$1" > "$TMP/$1/logs/stdout" 2>&1 &
+}
+start_moltd moltd "$BIN"
+if [ -n "${BEFORE:-}" ]; then start_moltd before "$(realpath "$BEFORE")"; SERVERS="before moltd nginx"; fi
+NPORT=$(free_port)
 cat > "$TMP/nginx/conf.nginx" <<CONF
 worker_processes 1;
 pid logs/nginx.pid;
@@ -113,11 +125,10 @@ http {
     server { listen 127.0.0.1:$NPORT; root $ROOT; }
 }
 CONF
-env -u MOLTD "${SRV_PIN[@]}" "$BIN" -p "$TMP/moltd" > "$TMP/moltd/logs/stdout" 2>&1 &
 "${SRV_PIN[@]}" "$NGINX" -p "$TMP/nginx/" -c conf.nginx -e logs/error.log -g 'daemon off;' \
     > "$TMP/nginx/logs/stdout" 2>&1 &
-declare -A PORT=([moltd]=$MPORT [nginx]=$NPORT)
-declare -A PIDFILE=([moltd]=$TMP/moltd/logs/moltd.pid [nginx]=$TMP/nginx/logs/nginx.pid)
+PORT[nginx]=$NPORT
+PIDFILE[nginx]=$TMP/nginx/logs/nginx.pid
 
 tree_pids() { local c; echo "$1"; for c in $(pgrep -P "$1" || true); do tree_pids "$c"; done; }
 master() { cat "${PIDFILE[$1]}"; }
@@ -136,7 +147,7 @@ peak_rss_kb() {
     done
     echo "$m"
 }
-for s in moltd nginx; do
+for s in $SERVERS; do
     wait_for 10 "$s pid file" test -s "${PIDFILE[$s]}"
     wait_for 10 "$s to answer" curl -sf -o /dev/null "http://127.0.0.1:${PORT[$s]}/f00000.bin"
     wait_for 10 "$s worker" bash -c "[ -n \"\$(pgrep -P $(master "$s"))\" ]"
@@ -161,15 +172,15 @@ run() { # round server seconds
     [ "$1" -gt 0 ] || return 0
     printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "${res// /$'\t'}" "$((after - before))" "$(peak_rss_kb "$2")" >> "$RESULTS"
     awk -v r="$1" -v s="$2" -v t="$((after - before))" -v k="$CLK_TCK" \
-        '{ printf "  round %d %-5s %7.0f req/s  %5.2f us/req  errors %d\n", r, s, $1 / $2 * 1e6, t / k * 1e6 / $1, $3 + $4 }' <<< "$res"
+        '{ printf "  round %d %-6s %7.0f req/s  %5.2f us/req  errors %d\n", r, s, $1 / $2 * 1e6, t / k * 1e6 / $1, $3 + $4 }' <<< "$res"
 }
 
 echo "moltd $("$BIN" -v 2>&1 | sed 's/.*moltd\///') ($BIN) vs $("$NGINX" -v 2>&1 | sed 's/.*: //')"
 echo "$NFILES files of 512 B, uniform random, cache $CACHE entries (moltd valid $VALID), 1 worker," \
      "wrk -t1 -c$CONNS, $ROUNDS round(s) x ${DURATION}s, $(nproc) cores, CLK_TCK $CLK_TCK"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-for s in moltd nginx; do run 0 "$s" "$WARMUP"; done
-for r in $(seq 1 "$ROUNDS"); do for s in moltd nginx; do run "$r" "$s" "$DURATION"; done; done
+for s in $SERVERS; do run 0 "$s" "$WARMUP"; done
+for r in $(seq 1 "$ROUNDS"); do for s in $SERVERS; do run "$r" "$s" "$DURATION"; done; done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 python3 - "$RESULTS" "$CLK_TCK" <<'PY'
@@ -183,12 +194,14 @@ for line in open(sys.argv[1]):
                            rss=int(rss) / 1024, err=int(sock) + int(status))
 med = statistics.median
 print("\nserver  req/s    CPU us/req  RSS MiB  errors")
-for s in ("moltd", "nginx"):
+for s in [s for s in ("before", "moltd", "nginx") if s in runs]:
     rr = list(runs[s].values())
     print("%-6s %7.0f  %10.2f  %7.1f  %6d" % (s, med([x["rps"] for x in rr]), med([x["cpu"] for x in rr]),
                                              max(x["rss"] for x in rr), sum(x["err"] for x in rr)))
-m, n = runs["moltd"], runs["nginx"]
-for key, name in (("rps", "req/s"), ("cpu", "CPU/req"), ("rss", "RSS")):
-    rs = [m[r][key] / n[r][key] for r in sorted(m) if r in n and n[r][key]]
-    print("moltd/nginx %-8s %.2f  (per round: %s)" % (name, med(rs), " ".join("%.2f" % x for x in rs)))
+n = runs["nginx"]
+for s in [s for s in ("before", "moltd") if s in runs]:
+    m = runs[s]
+    for key, name in (("rps", "req/s"), ("cpu", "CPU/req"), ("rss", "RSS")):
+        rs = [m[r][key] / n[r][key] for r in sorted(m) if r in n and n[r][key]]
+        print("%s/nginx %-8s %.2f  (per round: %s)" % (s, name, med(rs), " ".join("%.2f" % x for x in rs)))
 PY

@@ -32,14 +32,16 @@ impl FileCache {
             }
         }
         let mut f = self.open_file(t).ok()?;
-        let before = Meta::from_std(&f.metadata().ok()?);
-        if before != *meta {
-            return None;
-        }
-        let mut buf = Vec::with_capacity(meta.len as usize);
-        f.read_to_end(&mut buf).ok()?;
+        // Exactly the size the stat saw (no size probe or end-of-file
+        // read), then one fstat: the same inode, size and times after the
+        // read as at the stat mean these bytes are that version, since a
+        // write in between moves the ctime, which cannot be set back. A
+        // change within one coarse tick escapes any check alike; the
+        // settle rule below keeps such a file out of the cache.
+        let mut buf = vec![0; usize::try_from(meta.len).ok()?];
+        f.read_exact(&mut buf).ok()?;
         let after = Meta::from_std(&f.metadata().ok()?);
-        if after != *meta || buf.len() as u64 != meta.len {
+        if after != *meta {
             return None;
         }
         let bytes = Bytes::from(buf);

@@ -13,20 +13,22 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
-use super::Fnv;
+use super::PathHash;
 
 struct Slot<V> {
     key: Arc<[u8]>,
     value: V,
-    /// Used since the hand last passed: spared once.
-    referenced: bool,
 }
 
 /// Values by byte-string key, with a CLOCK over them.
 pub(super) struct Clock<V> {
-    index: HashMap<Arc<[u8]>, u32, BuildHasherDefault<Fnv>>,
+    index: HashMap<Arc<[u8]>, u32, BuildHasherDefault<PathHash>>,
     /// The ring; a slot freed by a removal is reused by the next insert.
     slots: Vec<Option<Slot<V>>>,
+    /// Per slot: used since the hand last passed, so spared once. Apart
+    /// from the slots, so the hand reads a dense array, not an entry's
+    /// cache line per slot it passes.
+    referenced: Vec<bool>,
     free: Vec<u32>,
     hand: usize,
 }
@@ -36,6 +38,7 @@ impl<V> Default for Clock<V> {
         Clock {
             index: HashMap::default(),
             slots: Vec::new(),
+            referenced: Vec::new(),
             free: Vec::new(),
             hand: 0,
         }
@@ -60,21 +63,20 @@ impl<V> Clock<V> {
 
     /// The value of `key`, not counted as a use.
     pub(super) fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
-        self.slot_mut(key).map(|s| &mut s.value)
+        let i = *self.index.get(key)? as usize;
+        Some(&mut self.slots.get_mut(i)?.as_mut()?.value)
     }
 
     /// The value of `key`, counted as a use: the hand spares it once.
     /// Once per request, and not for the request that inserted it, so a
     /// file asked for once is not mistaken for one in use.
     pub(super) fn touch(&mut self, key: &[u8]) -> Option<&mut V> {
-        let s = self.slot_mut(key)?;
-        s.referenced = true;
-        Some(&mut s.value)
-    }
-
-    fn slot_mut(&mut self, key: &[u8]) -> Option<&mut Slot<V>> {
         let i = *self.index.get(key)? as usize;
-        self.slots.get_mut(i)?.as_mut()
+        let s = self.slots.get_mut(i)?.as_mut()?;
+        if let Some(r) = self.referenced.get_mut(i) {
+            *r = true;
+        }
+        Some(&mut s.value)
     }
 
     /// Adds `value` (replacing and returning an older one for `key`). A
@@ -91,15 +93,16 @@ impl<V> Clock<V> {
         let slot = Slot {
             key: Arc::clone(&key),
             value,
-            referenced: false,
         };
         let i = match self.free.pop() {
             Some(i) if (i as usize) < self.slots.len() => {
                 self.slots[i as usize] = Some(slot);
+                self.referenced[i as usize] = false;
                 i
             }
             _ => {
                 self.slots.push(Some(slot));
+                self.referenced.push(false);
                 u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
             }
         };
@@ -128,15 +131,13 @@ impl<V> Clock<V> {
             }
             let i = self.hand;
             self.hand += 1;
-            match &mut self.slots[i] {
-                Some(s) if s.referenced => s.referenced = false,
-                Some(_) => {
-                    let s = self.slots[i].take()?;
-                    self.index.remove(&s.key);
-                    self.free.push(u32::try_from(i).unwrap_or(u32::MAX));
-                    return Some(s.value);
-                }
-                None => {}
+            if std::mem::take(&mut self.referenced[i]) {
+                continue;
+            }
+            if let Some(s) = self.slots[i].take() {
+                self.index.remove(&s.key);
+                self.free.push(u32::try_from(i).unwrap_or(u32::MAX));
+                return Some(s.value);
             }
         }
         None

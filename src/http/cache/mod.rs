@@ -34,6 +34,7 @@ mod bodies;
 mod clock;
 mod listing;
 mod meta;
+mod pack;
 mod sweep;
 #[cfg(test)]
 mod tests;
@@ -109,28 +110,47 @@ pub struct FileCache {
     inner: Mutex<Inner>,
 }
 
-/// FNV-1a: keys are paths of files that exist (only a successful stat
-/// inserts), so a client cannot choose colliding keys, and SipHash's
-/// flood resistance would only cost time on every request.
+/// A multiply-rotate hash taking eight bytes a step (a request looks its
+/// path up several times; byte-at-a-time FNV cost ~4 cycles a byte).
+/// Keys are paths of files that exist (only a successful stat inserts),
+/// so a client cannot choose colliding keys, and SipHash's flood
+/// resistance would only cost time on every request.
 #[derive(Default)]
-struct Fnv(u64);
+struct PathHash(u64);
 
-impl std::hash::Hasher for Fnv {
+impl PathHash {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(23) ^ word).wrapping_mul(Self::K);
+    }
+}
+
+impl std::hash::Hasher for PathHash {
     fn finish(&self) -> u64 {
-        self.0
+        // The table indexes by the low bits: fold the high ones in.
+        let h = self.0;
+        (h ^ (h >> 29)).wrapping_mul(Self::K) ^ (h >> 32)
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0; 8];
+            w.copy_from_slice(c);
+            self.mix(u64::from_le_bytes(w));
         }
-        self.0 = h;
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            // The length tells "ab" from "ab\0".
+            self.mix(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
     }
 }
 
@@ -140,7 +160,7 @@ struct Inner {
     map: Clock<Entry>,
     bytes: u64,
     /// Rendered listings by directory, URI and format.
-    listings: HashMap<Vec<u8>, Listing, std::hash::BuildHasherDefault<Fnv>>,
+    listings: HashMap<Vec<u8>, Listing, std::hash::BuildHasherDefault<PathHash>>,
     listing_bytes: u64,
     /// Entries holding an open file.
     fds: usize,
@@ -260,7 +280,12 @@ impl FileCache {
             Some(e) if e.meta == *meta => match &e.rendered {
                 Some(r) => r.clone(),
                 None => {
-                    let r = make();
+                    let mut r = make();
+                    if let Some((body, packed)) = pack::pack(e.body.as_ref(), &r) {
+                        // Same length: the byte count holds.
+                        e.body = body;
+                        r = packed;
+                    }
                     e.rendered = Some(r.clone());
                     r
                 }
