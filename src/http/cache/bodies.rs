@@ -32,14 +32,16 @@ impl FileCache {
             }
         }
         let mut f = self.open_file(t).ok()?;
-        let before = Meta::from_std(&f.metadata().ok()?);
-        if before != *meta {
-            return None;
-        }
-        let mut buf = Vec::with_capacity(meta.len as usize);
-        f.read_to_end(&mut buf).ok()?;
+        // Exactly the size the stat saw (no size probe or end-of-file
+        // read), then one fstat: the same inode, size and times after the
+        // read as at the stat mean these bytes are that version, since a
+        // write in between moves the ctime, which cannot be set back. A
+        // change within one coarse tick escapes any check alike; the
+        // settle rule below keeps such a file out of the cache.
+        let mut buf = vec![0; usize::try_from(meta.len).ok()?];
+        f.read_exact(&mut buf).ok()?;
         let after = Meta::from_std(&f.metadata().ok()?);
-        if after != *meta || buf.len() as u64 != meta.len {
+        if after != *meta {
             return None;
         }
         let bytes = Bytes::from(buf);
@@ -47,9 +49,19 @@ impl FileCache {
             return Some(bytes);
         }
         let now = Instant::now();
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        self.make_room(&mut inner, bytes.len() as u64, now);
         let added = bytes.len() as u64;
+        if added > self.limits.bytes {
+            return Some(bytes);
+        }
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        // The entry the stat just made or refreshed takes the body: room
+        // for the bytes only.
+        let present = match inner.map.get_mut(key(path)) {
+            Some(e) if e.meta != *meta => return Some(bytes),
+            Some(_) => true,
+            None => false,
+        };
+        self.make_room(&mut inner, added, !present);
         match inner.map.get_mut(key(path)) {
             Some(e) if e.meta == *meta => {
                 let old = e.body.replace(bytes.clone()).map_or(0, |b| b.len() as u64);
@@ -58,7 +70,7 @@ impl FileCache {
             Some(_) => return Some(bytes),
             None => {
                 inner.map.insert(
-                    key(path).into(),
+                    key(path),
                     Entry {
                         meta: *meta,
                         policy: t.policy(),

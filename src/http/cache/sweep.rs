@@ -6,7 +6,7 @@ use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
-use super::{FileCache, Inner};
+use super::{Entry, FileCache, Inner};
 use crate::http::resolve::Target;
 
 /// EMFILE or ENFILE: the process or the system is out of descriptors.
@@ -74,27 +74,23 @@ impl FileCache {
         inner.fds -= closed;
     }
 
-    /// Drops entries until one more entry with `extra` body bytes fits:
-    /// first those unused for a while, then everything.
-    pub(super) fn make_room(&self, inner: &mut Inner, extra: u64, now: Instant) {
+    /// Gives up entries, least recently used first as CLOCK sees it,
+    /// until `extra` more body bytes fit, and one more entry if `entry`.
+    pub(super) fn make_room(&self, inner: &mut Inner, extra: u64, entry: bool) {
         let full = |i: &Inner| {
-            i.map.len() + 1 > self.limits.entries || i.bytes + extra > self.limits.bytes
+            (entry && i.map.len() >= self.limits.entries) || i.bytes + extra > self.limits.bytes
         };
-        if !full(inner) {
-            return;
+        while full(inner) {
+            let Some(old) = inner.map.evict() else { break };
+            inner.forget(&old);
         }
-        let idle = self.limits.valid.max(Duration::from_secs(1));
-        inner.map.retain(|_, e| now.duration_since(e.used) < idle);
-        inner.bytes = inner
-            .map
-            .values()
-            .map(|e| e.body.as_ref().map_or(0, |b| b.len() as u64))
-            .sum();
-        inner.fds = inner.map.values().filter(|e| e.file.is_some()).count();
-        if full(inner) {
-            inner.map.clear();
-            inner.bytes = 0;
-            inner.fds = 0;
-        }
+    }
+}
+
+impl Inner {
+    /// Takes what `old`, just removed, held off the counts.
+    pub(super) fn forget(&mut self, old: &Entry) {
+        self.bytes -= old.body.as_ref().map_or(0, |b| b.len() as u64);
+        self.fds -= usize::from(old.file.is_some());
     }
 }

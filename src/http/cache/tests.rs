@@ -76,6 +76,8 @@ fn bounded() {
         assert!(c.body(&t(&p), &m).is_some());
         let inner = c.inner.lock().expect("lock");
         assert!(inner.map.len() <= 4 && inner.bytes <= 1024);
+        drop(inner);
+        check_counts(&c);
     }
     let big = dir.join("big");
     std::fs::write(&big, vec![b'x'; 600]).expect("write");
@@ -132,5 +134,65 @@ fn a_large_file_is_opened_once_per_version_and_never_stale() {
     std::fs::remove_file(&p).expect("rm");
     assert!(c.stat(&t(&p)).is_err());
     assert_eq!(c.inner.lock().expect("lock").fds, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `inner.bytes` and `inner.fds` are what the entries hold, within bounds.
+fn check_counts(c: &FileCache) {
+    let inner = c.inner.lock().expect("lock");
+    let bytes: u64 = inner
+        .map
+        .values()
+        .filter_map(|e| e.body.as_ref())
+        .map(|b| b.len() as u64)
+        .sum();
+    let fds = inner.map.values().filter(|e| e.file.is_some()).count();
+    assert_eq!((inner.bytes, inner.fds), (bytes, fds), "counts drifted");
+    assert!(inner.map.len() <= c.limits.entries && inner.bytes <= c.limits.bytes);
+}
+
+#[test]
+fn the_byte_bound_holds_with_bodies_of_any_size() {
+    let dir = std::env::temp_dir().join(format!("moltd-cache-y-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut c = cache(Duration::ZERO);
+    c.limits.entries = 100;
+    for i in 0..60 {
+        let p = dir.join(format!("{i}"));
+        std::fs::write(&p, vec![b'y'; 37 * (i % 14) + 1]).expect("write");
+        let m = c.stat(&t(&p)).expect("stat");
+        assert!(c.body(&t(&p), &m).is_some());
+        check_counts(&c);
+    }
+    // A body over the whole byte bound is served, never kept.
+    c.limits.max_file = 4096;
+    let big = dir.join("big");
+    std::fs::write(&big, vec![b'y'; 2000]).expect("write");
+    let m = c.stat(&t(&big)).expect("stat");
+    assert_eq!(c.body(&t(&big), &m).map(|b| b.len()), Some(2000));
+    check_counts(&c);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_file_in_use_keeps_its_body_while_others_pass_through() {
+    let dir = std::env::temp_dir().join(format!("moltd-cache-h-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let c = cache(Duration::ZERO);
+    let hot = dir.join("hot");
+    std::fs::write(&hot, "hot").expect("write");
+    let m = c.stat(&t(&hot)).expect("stat");
+    let first = c.body(&t(&hot), &m).expect("body");
+    for i in 0..50 {
+        let p = dir.join(format!("cold{i}"));
+        std::fs::write(&p, vec![b'c'; 300]).expect("write");
+        let mc = c.stat(&t(&p)).expect("stat");
+        assert!(c.body(&t(&p), &mc).is_some());
+        check_counts(&c);
+        // Each request for the hot file finds the body it was read into.
+        let m = c.stat(&t(&hot)).expect("stat");
+        let again = c.body(&t(&hot), &m).expect("body");
+        assert_eq!(again.as_ptr(), first.as_ptr(), "hot body read again at {i}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
