@@ -32,6 +32,10 @@ pub struct Entry {
     /// Position in directory order: entries whose shown names are equal
     /// keep that order.
     order: u32,
+    /// The shown name's first 8 bytes, big-endian and zero-padded: two
+    /// names mostly compare on this alone (a name holds no NUL, so the
+    /// padding sorts a prefix first, as the bytes do).
+    key: u64,
 }
 
 /// A directory's entries and the buffer their names live in, kept by the
@@ -75,20 +79,23 @@ impl Scan {
             ) else {
                 continue;
             };
+            let shown = shown(raw);
             self.entries.push(Entry {
                 at,
                 len,
-                utf8: std::str::from_utf8(raw).is_ok(),
+                utf8: matches!(shown, Cow::Borrowed(_)),
                 dir: st.st_mode & libc::S_IFMT == libc::S_IFDIR,
                 size: u64::try_from(st.st_size).unwrap_or(0),
                 mtime: u64::try_from(st.st_mtime).unwrap_or(0),
                 order,
+                key: prefix_key(&shown),
             });
         }
         let names = &self.names;
         self.entries.sort_unstable_by(|a, b| {
             b.dir
                 .cmp(&a.dir)
+                .then(a.key.cmp(&b.key))
                 .then_with(|| by_name(names, a, b))
                 .then(a.order.cmp(&b.order))
         });
@@ -107,7 +114,7 @@ impl Scan {
 
     /// The name of `e` as shown (lossy UTF-8 for a non-UTF-8 name).
     pub fn name(&self, e: &Entry) -> Cow<'_, str> {
-        String::from_utf8_lossy(self.raw(e))
+        shown(self.raw(e))
     }
 
     /// Lets go of buffers a huge directory grew.
@@ -133,7 +140,24 @@ fn by_name(names: &[u8], a: &Entry, b: &Entry) -> Ordering {
     if a.utf8 && b.utf8 {
         return x.cmp(y);
     }
-    String::from_utf8_lossy(x).cmp(&String::from_utf8_lossy(y))
+    shown(x).cmp(&shown(y))
+}
+
+/// A name as shown: lossy UTF-8, checked the quick way first since
+/// almost every name is UTF-8.
+fn shown(raw: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(raw) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(raw),
+    }
+}
+
+fn prefix_key(name: &str) -> u64 {
+    let name = name.as_bytes();
+    let mut k = [0u8; 8];
+    let n = name.len().min(8);
+    k[..n].copy_from_slice(&name[..n]);
+    u64::from_be_bytes(k)
 }
 
 /// The metadata an entry is listed with, if it is listed: `kind` is its
