@@ -9,6 +9,10 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 /// Bytes asked of each `getdents64` call: a few hundred entries at once.
 const CHUNK: usize = 64 * 1024;
 
+/// Room below which the buffer grows before the next call: more than the
+/// largest record (a 255-byte name), which the kernel must fit whole.
+const MIN_ROOM: usize = 4 * 1024;
+
 /// Offsets inside a `linux_dirent64` record: `d_ino` (8 bytes), `d_off`
 /// (8), `d_reclen` (2), `d_type` (1), then the NUL-terminated name.
 const RECLEN_AT: usize = 16;
@@ -19,7 +23,9 @@ const NAME_AT: usize = 19;
 /// (from its current position to the end) to `buf`.
 pub fn read_all(fd: BorrowedFd<'_>, buf: &mut Vec<u8>) -> std::io::Result<()> {
     loop {
-        buf.reserve(CHUNK);
+        if buf.capacity() - buf.len() < MIN_ROOM {
+            buf.reserve(CHUNK);
+        }
         let dst = buf.spare_capacity_mut();
         // SAFETY: `dst` is the allocated, unused tail of `buf`; the kernel
         // writes at most `dst.len()` bytes into it, and the fd is borrowed
