@@ -97,7 +97,7 @@ fn listing(
     let format = s.autoindex_format;
     let (text, ctype) = cache
         .listing(dir, uri, format as u8, || {
-            Ok(autoindex::render(uri, &autoindex::read(dir)?, format))
+            autoindex::listing(dir, uri, format)
         })
         .map_err(|e| static_file::status_for(&e))?;
     let mut r = Response::new(Body::empty());

@@ -1,12 +1,13 @@
 //! The only place with `unsafe`: fork, fd flags, process title, environment,
 //! signal masks, privileges, the parent-death signal, shared counters, and reading a socket
-//! into a buffer's uninitialised tail.
+//! (or a directory's entries) into a buffer's uninitialised tail.
 //!
 //! `sys` is mechanism without policy: it never reads configuration and never
 //! decides when to act. `master/` decides when to fork, `worker/` when to drop
 //! privileges. Every `unsafe` block carries a `// SAFETY:` comment naming the
 //! invariant it relies on.
 
+pub mod dirents;
 pub mod env;
 pub mod fd;
 pub mod fork;

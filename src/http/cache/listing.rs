@@ -27,11 +27,10 @@ impl FileCache {
         dir: &Target<'_>,
         uri: &str,
         format: u8,
-        make: impl FnOnce() -> std::io::Result<(String, &'static str)>,
+        make: impl FnOnce() -> std::io::Result<(Bytes, &'static str)>,
     ) -> std::io::Result<(Bytes, &'static str)> {
         if !self.enabled() || self.limits.valid.is_zero() {
-            let (text, content_type) = make()?;
-            return Ok((Bytes::from(text), content_type));
+            return make();
         }
         // What a listing shows depends on the lookup policy too (links a
         // stricter one hides).
@@ -51,7 +50,6 @@ impl FileCache {
             }
         }
         let (text, content_type) = make()?;
-        let text = Bytes::from(text);
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let len = text.len() as u64;
         if inner.listings.len() >= self.limits.entries
@@ -61,9 +59,12 @@ impl FileCache {
             inner.listing_bytes = 0;
         }
         if len <= self.limits.bytes {
+            // A copy of its own: the rendered text may share its memory
+            // with the worker's listing buffer, which the cache must not
+            // keep alive (nor count short).
             let listing = Listing {
                 made: now,
-                text: text.clone(),
+                text: Bytes::copy_from_slice(&text),
                 content_type,
             };
             if let Some(old) = inner.listings.insert(key, listing) {
