@@ -51,6 +51,8 @@ mod metrics;
 mod readiness;
 /// HUP: good and bad configs, listens added and removed.
 mod reload;
+/// `keepalive_requests` over HTTP/1.1, HTTPS and HTTP/2.
+mod request_cap;
 /// QUIT, TERM, INT, USR1, WINCH, CHLD (respawn), kill -9 of the master.
 mod signals;
 /// systemd: `sd_notify` messages through start, HUP, upgrade, rollback

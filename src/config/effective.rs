@@ -138,6 +138,7 @@ impl<'a> Top<'a> {
 struct LimitsView {
     worker_connections: usize,
     keepalive_timeout: Time,
+    keepalive_requests: u64,
     client_header_timeout: Time,
     send_timeout: Time,
     client_max_body_size: Size,
@@ -149,6 +150,7 @@ impl LimitsView {
         let Limits {
             worker_connections,
             keepalive_timeout,
+            keepalive_requests,
             client_header_timeout,
             send_timeout,
             client_max_body_size,
@@ -158,6 +160,7 @@ impl LimitsView {
         LimitsView {
             worker_connections,
             keepalive_timeout: Time(keepalive_timeout),
+            keepalive_requests,
             client_header_timeout: Time(client_header_timeout),
             send_timeout: Time(send_timeout),
             client_max_body_size: Size(client_max_body_size),

@@ -15,6 +15,10 @@ pub struct Limits {
     pub worker_connections: usize,
     /// Idle keep-alive connections are closed after this (75s).
     pub keepalive_timeout: Duration,
+    /// Requests one connection may make (1000): the last one's response
+    /// closes it (HTTP/1) or sends GOAWAY (HTTP/2), so no client holds a
+    /// connection, and the memory it has grown, forever.
+    pub keepalive_requests: u64,
     /// Time to receive a request's headers (60s): slowloris is cut.
     pub client_header_timeout: Duration,
     /// A connection on which no byte moves for this long is closed (60s):
@@ -43,6 +47,7 @@ impl Default for Limits {
         Limits {
             worker_connections: 512,
             keepalive_timeout: Duration::from_secs(75),
+            keepalive_requests: 1000,
             client_header_timeout: Duration::from_secs(60),
             send_timeout: Duration::from_secs(60),
             client_max_body_size: 1024 * 1024,
@@ -167,6 +172,19 @@ impl Validator<'_> {
                     )
                 })?,
         };
+        let keepalive_requests = match &raw.keepalive_requests {
+            None => d.keepalive_requests,
+            Some(n) => u64::try_from(*n.get_ref())
+                .ok()
+                .filter(|n| (1..=1_000_000_000).contains(n))
+                .ok_or_else(|| {
+                    self.err(
+                        n,
+                        "keepalive_requests",
+                        "expected a number from 1 to 1000000000".into(),
+                    )
+                })?,
+        };
         let client_max_body_size = match &raw.client_max_body_size {
             None => d.client_max_body_size,
             Some(b) => size::parse_value(b.get_ref())
@@ -208,6 +226,7 @@ impl Validator<'_> {
                 "keepalive_timeout",
                 d.keepalive_timeout,
             )?,
+            keepalive_requests,
             client_header_timeout: time(
                 self,
                 &raw.client_header_timeout,

@@ -35,6 +35,9 @@ pub struct RawConfig {
     pub worker_connections: Option<Spanned<i64>>,
     /// Idle keep-alive connections are closed after this.
     pub keepalive_timeout: Option<Spanned<String>>,
+    /// Requests served on one connection before it is closed (HTTP/1) or
+    /// sent GOAWAY (HTTP/2).
+    pub keepalive_requests: Option<Spanned<i64>>,
     /// A client must send a request's headers within this.
     pub client_header_timeout: Option<Spanned<String>>,
     /// A connection where nothing moves for this long is closed.

@@ -7,6 +7,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -46,8 +47,16 @@ pub async fn serve(
     let io = TokioIo::new(Records::new(Counted::new(tls, Arc::clone(&activity))));
     let c = Arc::new(c);
     let drain = c.drain.clone();
+    // `keepalive_requests`: once the last request allowed has come, the
+    // connection ends gracefully (HTTP/1.1 closes after its response,
+    // HTTP/2 sends GOAWAY and finishes the streams it has).
+    let used_up = Arc::new(tokio::sync::Notify::new());
+    let (requests, last) = (Arc::new(AtomicU64::new(0)), Arc::clone(&used_up));
     let service = hyper::service::service_fn(move |req| {
         let (c, activity) = (Arc::clone(&c), Arc::clone(&activity));
+        if requests.fetch_add(1, Ordering::Relaxed) + 1 == limits.keepalive_requests {
+            last.notify_one();
+        }
         async move {
             activity.request_in();
             // hyper has the head whole: not reading any more.
@@ -73,6 +82,7 @@ pub async fn serve(
         tokio::select! {
             _ = conn.as_mut() => return,
             () = drain.wait_started() => break,
+            () = used_up.notified() => break,
             () = tokio::time::sleep(IDLE_CHECK) => {
                 if stalled() {
                     return;

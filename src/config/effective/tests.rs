@@ -27,6 +27,7 @@ server_tokens = true
 access_log_buffer = "9999999999g"
 worker_connections = 77
 keepalive_timeout = "5s"
+keepalive_requests = 12
 client_header_timeout = "1500ms"
 send_timeout = "2h"
 client_max_body_size = 0
@@ -199,6 +200,7 @@ fn every_key_is_printed() {
         server_tokens,
         worker_connections,
         keepalive_timeout,
+        keepalive_requests,
         client_header_timeout,
         send_timeout,
         client_max_body_size,
@@ -215,6 +217,7 @@ fn every_key_is_printed() {
     assert!(shutdown_delay.is_some() && upgrade_ready_timeout.is_some());
     assert!(user.is_some() && group.is_some() && server_tokens.is_some());
     assert!(worker_connections.is_some() && keepalive_timeout.is_some());
+    assert!(keepalive_requests.is_some());
     assert!(client_header_timeout.is_some() && send_timeout.is_some());
     assert!(client_max_body_size.is_some() && large_client_header_buffers.is_some());
     assert!(open_file_cache.is_some() && open_file_cache_valid.is_some());

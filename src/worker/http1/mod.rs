@@ -76,8 +76,9 @@ pub async fn serve_connection(
     // How far `buf` has been searched for the end of a head: a head sent a
     // byte at a time is scanned once, not parsed again on every byte.
     let mut scanned = 0;
+    let (cap, mut served) = (c.ctx.limits().keepalive_requests, 0u64);
     loop {
-        let answer = match next_head(&mut buf, &mut scanned) {
+        let mut answer = match next_head(&mut buf, &mut scanned) {
             Parsed::Request(p) => match answer_request(c, p, &mut buf, stream, activity).await {
                 Ok(a) => a,
                 Err(end) => return end,
@@ -106,6 +107,9 @@ pub async fn serve_connection(
                 continue;
             }
         };
+        // `keepalive_requests`: the last request allowed is told so.
+        served += 1;
+        answer.keep_alive &= served < cap;
         if let Some(end) = write_answer(answer, &mut head, &buf, stream, activity).await {
             return end;
         }
