@@ -157,34 +157,28 @@ impl Validator<'_> {
         })
     }
 
+    /// A whole number from 1 to `max`; `None` when not set.
+    fn number<T: TryFrom<i64>>(
+        &self,
+        at: &Option<Spanned<i64>>,
+        key: &str,
+        max: i64,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(n) = at else { return Ok(None) };
+        (1..=max)
+            .contains(n.get_ref())
+            .then(|| T::try_from(*n.get_ref()).ok())
+            .flatten()
+            .map(Some)
+            .ok_or_else(|| self.err(n, key, format!("expected a number from 1 to {max}")))
+    }
+
     pub(super) fn limits(&self, raw: &RawConfig) -> Result<Limits, ConfigError> {
         let d = Limits::default();
-        let worker_connections = match &raw.worker_connections {
-            None => d.worker_connections,
-            Some(n) => usize::try_from(*n.get_ref())
-                .ok()
-                .filter(|n| (1..=1_000_000).contains(n))
-                .ok_or_else(|| {
-                    self.err(
-                        n,
-                        "worker_connections",
-                        "expected a number from 1 to 1000000".into(),
-                    )
-                })?,
-        };
-        let keepalive_requests = match &raw.keepalive_requests {
-            None => d.keepalive_requests,
-            Some(n) => u64::try_from(*n.get_ref())
-                .ok()
-                .filter(|n| (1..=1_000_000_000).contains(n))
-                .ok_or_else(|| {
-                    self.err(
-                        n,
-                        "keepalive_requests",
-                        "expected a number from 1 to 1000000000".into(),
-                    )
-                })?,
-        };
+        let worker_connections =
+            self.number(&raw.worker_connections, "worker_connections", 1_000_000)?;
+        let keepalive_requests =
+            self.number(&raw.keepalive_requests, "keepalive_requests", 1_000_000_000)?;
         let client_max_body_size = match &raw.client_max_body_size {
             None => d.client_max_body_size,
             Some(b) => size::parse_value(b.get_ref())
@@ -219,14 +213,14 @@ impl Validator<'_> {
             }
         };
         Ok(Limits {
-            worker_connections,
+            worker_connections: worker_connections.unwrap_or(d.worker_connections),
             keepalive_timeout: time(
                 self,
                 &raw.keepalive_timeout,
                 "keepalive_timeout",
                 d.keepalive_timeout,
             )?,
-            keepalive_requests,
+            keepalive_requests: keepalive_requests.unwrap_or(d.keepalive_requests),
             client_header_timeout: time(
                 self,
                 &raw.client_header_timeout,

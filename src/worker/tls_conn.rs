@@ -7,7 +7,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -31,16 +30,8 @@ pub async fn serve(
     _slot: OwnedSemaphorePermit,
 ) {
     let limits = c.ctx.limits().clone();
-    // The ClientHello first: its SNI picks the server, whose certificate
-    // and ALPN list (h2 or not) the handshake then uses.
-    let handshake = async {
-        let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream).await?;
-        let config = listen.for_name(start.client_hello().server_name());
-        start.into_stream(config).await
-    };
-    let tls = match tokio::time::timeout(limits.client_header_timeout, handshake).await {
-        Ok(Ok(tls)) => tls,
-        _ => return,
+    let Some(tls) = handshake(stream, &listen, limits.client_header_timeout).await else {
+        return;
     };
     let activity = Arc::new(Activity::new());
     let watch = Arc::clone(&activity);
@@ -51,14 +42,14 @@ pub async fn serve(
     // connection ends gracefully (HTTP/1.1 closes after its response,
     // HTTP/2 sends GOAWAY and finishes the streams it has).
     let used_up = Arc::new(tokio::sync::Notify::new());
-    let (requests, last) = (Arc::new(AtomicU64::new(0)), Arc::clone(&used_up));
+    let last = Arc::clone(&used_up);
     let service = hyper::service::service_fn(move |req| {
         let (c, activity) = (Arc::clone(&c), Arc::clone(&activity));
-        if requests.fetch_add(1, Ordering::Relaxed) + 1 == limits.keepalive_requests {
+        activity.request_in();
+        if u64::from(activity.requests()) == limits.keepalive_requests {
             last.notify_one();
         }
         async move {
-            activity.request_in();
             // hyper has the head whole: not reading any more.
             activity.request_started();
             // The framing rules of plain HTTP/1 hold here too.
@@ -107,6 +98,22 @@ pub async fn serve(
             }
         }
     }
+}
+
+/// The TLS handshake, within `limit`. The ClientHello first: its SNI
+/// picks the server, whose certificate and ALPN list (h2 or not) the
+/// handshake then uses.
+async fn handshake(
+    stream: TcpStream,
+    listen: &crate::config::sni::TlsListen,
+    limit: std::time::Duration,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let handshake = async {
+        let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream).await?;
+        let config = listen.for_name(start.client_hello().server_name());
+        start.into_stream(config).await
+    };
+    tokio::time::timeout(limit, handshake).await.ok()?.ok()
 }
 
 /// What plain HTTP/1 would refuse in this request (its framing rules, and
