@@ -62,6 +62,8 @@ mod systemd;
 mod tls;
 /// SNI picks the certificate of the server that answers (one matcher).
 mod tls_sni;
+/// HTTP/2 and HTTPS/1.1 clients through an upgrade and a rollback.
+mod tls_upgrade;
 /// USR2 binary upgrade: commit, rollback, failed binaries, refusals.
 mod upgrade;
 /// `moltd -s upgrade`: commit, rollback at each step, a concurrent run,

@@ -20,6 +20,7 @@ use super::http1::{framing, respond};
 use super::io::Activity;
 use super::tls_io::Counted;
 use super::tls_records::Records;
+use super::watchdog;
 
 /// Serves `stream` over TLS until the client leaves or the drain ends it.
 pub async fn serve(
@@ -33,6 +34,7 @@ pub async fn serve(
     let Some(tls) = handshake(stream, &listen, limits.client_header_timeout).await else {
         return;
     };
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let activity = Arc::new(Activity::new());
     let watch = Arc::clone(&activity);
     let io = TokioIo::new(Records::new(Counted::new(tls, Arc::clone(&activity))));
@@ -66,19 +68,25 @@ pub async fn serve(
     tokio::pin!(conn);
     let stalled = || watch.busy() && watch.quiet_for() >= limits.send_timeout;
     let idle = || !watch.busy() && watch.quiet_for() >= limits.keepalive_timeout;
-    // Ends gracefully when the worker drains or the connection idles past
+    // HTTP/1.1 keeps plain HTTP's drain rule: every response says close,
+    // and a connection with no request in progress ends only once quiet
+    // for a grace (a request already on its way is answered, not lost).
+    let drained =
+        || drain.started() && !watch.busy() && watch.quiet_for() >= watchdog::DRAIN_IDLE_GRACE;
+    // Ends gracefully when the worker drains (HTTP/2: GOAWAY at once, the
+    // open streams finish) or the connection idles past
     // `keepalive_timeout`; at once when a client stops reading for
     // `send_timeout` (plain HTTP's stall rule).
     loop {
         tokio::select! {
             _ = conn.as_mut() => return,
-            () = drain.wait_started() => break,
+            () = drain.wait_started(), if h2 => break,
             () = used_up.notified() => break,
             () = tokio::time::sleep(IDLE_CHECK) => {
                 if stalled() {
                     return;
                 }
-                if idle() {
+                if idle() || drained() {
                     break;
                 }
             }
