@@ -93,14 +93,23 @@ pub async fn serve(
         }
     }
     conn.as_mut().graceful_shutdown();
-    // A graceful end waits for the client (an HTTP/2 ping, open streams):
-    // a client that never answers must not keep its slot, or the drain.
+    bounded_end(conn, &watch, limits.send_timeout).await;
+}
+
+/// Lets a connection that was told to end finish, within bounds: a
+/// graceful end waits for the client (an HTTP/2 ping, open streams), and
+/// a client that never answers must not keep its slot, or the drain.
+async fn bounded_end<F: std::future::Future>(
+    mut conn: std::pin::Pin<&mut F>,
+    watch: &Activity,
+    send_timeout: std::time::Duration,
+) {
     loop {
         tokio::select! {
             _ = conn.as_mut() => return,
             () = tokio::time::sleep(IDLE_CHECK) => {
                 let quiet = watch.quiet_for();
-                if (!watch.busy() && quiet >= IDLE_CHECK) || quiet >= limits.send_timeout {
+                if (!watch.busy() && quiet >= IDLE_CHECK) || quiet >= send_timeout {
                     return;
                 }
             }
