@@ -1,5 +1,11 @@
 //! The encoders behind on-the-fly compression: gzip (zlib's format, by
 //! zlib-rs), brotli and zstd, all at one level scale of 1 (fastest) to 9.
+//!
+//! gzip level 1 runs zlib-rs at its level 2: zlib-rs's own level 1 is
+//! zlib-ng's "deflate_quick", a different trade (static Huffman codes,
+//! about a quarter larger than zlib's level 1 on JavaScript), while its
+//! level 2 takes zlib's level-1 time and makes smaller files than zlib's
+//! level 1 (a 100 KB JavaScript file: 25.9 KB against nginx's 28.1 KB).
 //! The output is a function of the input and the level alone (gzip's
 //! header carries no time or name), so every worker makes the same bytes
 //! for a file version, and one strong entity tag per coding holds.
@@ -15,7 +21,8 @@ pub fn encode(coding: Coding, level: u32, data: &[u8]) -> std::io::Result<Vec<u8
     let mut out = Vec::with_capacity(data.len() / 4 + 64);
     match coding {
         Coding::Gzip => {
-            let mut enc = flate2::write::GzEncoder::new(&mut out, flate2::Compression::new(level));
+            let zlib = flate2::Compression::new(level.max(2));
+            let mut enc = flate2::write::GzEncoder::new(&mut out, zlib);
             enc.write_all(data)?;
             enc.finish()?;
         }
