@@ -226,6 +226,6 @@ for s in ("moltd", "nginx"):
           med(v["wire"] for v in x), body[s], sum(v["err"] for v in x)))
 cpu = med(m["cpu"] / n["cpu"] for m, n in zip(runs["moltd"], runs["nginx"]))
 wire = med(v["wire"] for v in runs["moltd"]) / med(v["wire"] for v in runs["nginx"])
-print("\nCPU per request moltd/nginx: %.2fx (median of per-round ratios; goal <= 0.30x)" % cpu)
+print("\nCPU per request moltd/nginx: %.3fx (median of per-round ratios; goal <= 0.30x)" % cpu)
 print("bytes on the wire moltd/nginx: %.3fx (body %d vs %d bytes)" % (wire, body["moltd"], body["nginx"]))
 PY

@@ -69,8 +69,7 @@ pub fn choose(
     cache: &FileCache,
 ) -> Choice {
     let c = &settings.compression;
-    let ctype = src.content_type.to_str().unwrap_or("");
-    if !c.gzip || !c.compresses(ctype) {
+    if !c.gzip || !c.compresses(src.content_type.to_str().unwrap_or("")) {
         return Choice::default();
     }
     let mut choice = Choice {
