@@ -30,6 +30,9 @@ mod http_edge;
 /// Conditionals, ranges, precompressed siblings, headers, error pages,
 /// symlinks and traversal attempts.
 mod http_files;
+/// On-the-fly compression: coding choice, Vary, ETag and 304 per form,
+/// HEAD, ranges, files rewritten on disk, precompressed siblings.
+mod http_gzip;
 /// Listings in HTML and JSON.
 mod http_listing;
 /// Virtual hosts and locations.
