@@ -19,6 +19,7 @@ pub mod fd_budget;
 pub mod http1;
 pub mod io;
 pub mod signals;
+mod tls_batch;
 pub mod tls_conn;
 pub mod tls_io;
 mod tls_records;

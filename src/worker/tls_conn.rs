@@ -18,6 +18,7 @@ use super::client::Client;
 use super::drain::Guard;
 use super::http1::{framing, respond};
 use super::io::Activity;
+use super::tls_batch::Batched;
 use super::tls_io::Counted;
 use super::tls_records::Records;
 use super::watchdog;
@@ -37,7 +38,12 @@ pub async fn serve(
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let activity = Arc::new(Activity::new());
     let watch = Arc::clone(&activity);
-    let io = TokioIo::new(Records::new(Counted::new(tls, Arc::clone(&activity))));
+    let tls = Counted::new(Batched::new(tls), Arc::clone(&activity));
+    let io = TokioIo::new(if h2 {
+        Records::deferring(tls)
+    } else {
+        Records::new(tls)
+    });
     let c = Arc::new(c);
     let drain = c.drain.clone();
     // `keepalive_requests`: once the last request allowed has come, the

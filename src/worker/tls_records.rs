@@ -15,6 +15,14 @@
 //! The layer says it does not write vectored: h2 then copies bodies under
 //! 1 KiB into its own frame buffer instead of flushing after each, and
 //! several small responses leave in one record.
+//!
+//! HTTP/2 flushes after every large DATA frame (whenever its frame buffer
+//! cannot take the next frame), which would send each record alone and
+//! cut the frame header's 9-byte tail into a record of its own. For it a
+//! flush right after a write only wakes the connection's task: h2 goes on
+//! writing frames, and flushes again on the next poll with nothing new
+//! written, which sends. Every poll of h2 that waits ends with that flush,
+//! so nothing is left unsent.
 
 use std::io::IoSlice;
 use std::pin::Pin;
@@ -31,6 +39,10 @@ pub struct Records<S> {
     /// Bytes accepted but not yet handed to `inner`: always less than a
     /// record.
     pending: Vec<u8>,
+    /// Whether a flush right after a write waits for the next one.
+    defer: bool,
+    /// Whether something was written since the last flush.
+    wrote: bool,
 }
 
 impl<S> Records<S> {
@@ -39,6 +51,16 @@ impl<S> Records<S> {
         Records {
             inner,
             pending: Vec::new(),
+            defer: false,
+            wrote: false,
+        }
+    }
+
+    /// Wraps `inner` for HTTP/2, whose flushes after a write are deferred.
+    pub fn deferring(inner: S) -> Self {
+        Records {
+            defer: true,
+            ..Records::new(inner)
         }
     }
 }
@@ -74,6 +96,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Records<S> {
         data: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let this = &mut *self;
+        this.wrote |= !data.is_empty();
         if this.pending.len() + data.len() < RECORD {
             if this.pending.capacity() == 0 {
                 this.pending.reserve_exact(RECORD);
@@ -101,6 +124,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Records<S> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if std::mem::take(&mut self.wrote) && self.defer {
+            cx.waker().wake_by_ref();
+            return Poll::Ready(Ok(()));
+        }
         ready!(self.poll_drain(cx))?;
         Pin::new(&mut self.inner).poll_flush(cx)
     }
@@ -198,6 +225,47 @@ mod tests {
         assert!(whole.iter().all(|&n| n % RECORD == 0), "{whole:?}");
         assert_eq!(*last, 5 * 9, "the headers' tail waits for the flush");
         assert_eq!(r.inner.bytes, all.concat());
+    }
+
+    /// Counts its wakes.
+    struct Wakes(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Wakes {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn an_h2_flush_after_a_write_wakes_and_the_next_one_sends() {
+        let wakes = std::sync::Arc::new(Wakes(0.into()));
+        let waker = std::task::Waker::from(std::sync::Arc::clone(&wakes));
+        let mut cx = Context::from_waker(&waker);
+        let mut r = Records::deferring(sink(usize::MAX).inner);
+        let all = frames(2);
+        for f in &all {
+            let mut at = 0;
+            while at < f.len() {
+                match Pin::new(&mut r).poll_write(&mut cx, &f[at..]) {
+                    Poll::Ready(Ok(n)) if n > 0 => at += n,
+                    other => panic!("{other:?}"),
+                }
+            }
+            assert!(Pin::new(&mut r).poll_flush(&mut cx).is_ready());
+        }
+        assert_eq!(r.inner.writes, [RECORD, RECORD], "only full records left");
+        assert_eq!(wakes.0.load(std::sync::atomic::Ordering::Relaxed), 4);
+        assert!(matches!(
+            Pin::new(&mut r).poll_flush(&mut cx),
+            Poll::Ready(Ok(()))
+        ));
+        assert_eq!(r.inner.writes, [RECORD, RECORD, 18]);
+        assert_eq!(
+            r.inner.bytes,
+            all.concat(),
+            "a flush with nothing new sends"
+        );
+        assert_eq!(wakes.0.load(std::sync::atomic::Ordering::Relaxed), 4);
     }
 
     #[tokio::test]
