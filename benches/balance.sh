@@ -9,7 +9,8 @@
 # syscw (write-family syscalls: one writev per index.html response). nginx's
 # syscw share is printed beside its log share, to show how close the proxy
 # is. Connections per worker: its socket fds midway through the run, minus
-# its listening socket(s).
+# its listening socket(s); CPU ticks: its utime+stime over the run (unpinned,
+# a worker that shares a core with wrk gets less of it, whatever it holds).
 #
 #   benches/balance.sh [--rounds N] [--duration S] [--conns N] [--workers N]
 #                      [--pin] [--log on|off]
@@ -114,6 +115,7 @@ CONF
 workers() { pgrep -P "$(cat "${PIDFILE[$1]}")" | sort -n | tr '\n' ' ' || true; }
 nworkers_ready() { [ "$(workers "$1" | wc -w)" -ge "$WORKERS" ]; }
 syscw() { awk '/^syscw/ { print $2 }' "/proc/$1/io" 2>/dev/null || echo 0; }
+ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 sockets() { find "/proc/$1/fd" -lname 'socket:*' 2>/dev/null | wc -l; }
 
 for s in $SERVERS; do "start_$s"; done
@@ -126,10 +128,10 @@ done
 SHARES=$TMP/shares
 : > "$SHARES"
 run() { # round, server
-    local r=$1 s=$2 w ws before=() after=() idle=() held=() out i=0 log
+    local r=$1 s=$2 w ws before=() after=() idle=() held=() out i=0 log cpu0=() cpu=()
     ws=($(workers "$s"))
     log=$TMP/$s/logs/access.log
-    for w in "${ws[@]}"; do before+=("$(syscw "$w")") idle+=("$(sockets "$w")"); done
+    for w in "${ws[@]}"; do before+=("$(syscw "$w")") idle+=("$(sockets "$w")") cpu0+=("$(ticks "$w")"); done
     [ "$s" = nginx ] && kill -USR1 "$(cat "${PIDFILE[$s]}")" && sleep 0.3 && : > "$log"
     "${WRK_PIN[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:${PORT[$s]}/index.html" \
         > "$TMP/wrk.out" 2>&1 &
@@ -137,6 +139,7 @@ run() { # round, server
     for w in "${ws[@]}"; do held+=("$(( $(sockets "$w") - ${idle[$i]} ))"); i=$((i + 1)); done
     wait $!
     for w in "${ws[@]}"; do after+=("$(syscw "$w")"); done
+    for i in "${!ws[@]}"; do cpu+=("$(( $(ticks "${ws[$i]}") - ${cpu0[$i]} ))"); done
     out="round $r $s: $(awk '/requests in/ { print $1 }' "$TMP/wrk.out") requests"
     local counts=() total=0
     for i in "${!ws[@]}"; do counts+=("$(( ${after[$i]} - ${before[$i]} ))"); done
@@ -156,7 +159,7 @@ run() { # round, server
     done
     local busiest
     busiest=$(awk -v c="$max" -v t="$total" 'BEGIN { printf "%.1f", 100 * c / t }')
-    echo "$out; per worker:$shares, busiest $busiest%, connections held: ${held[*]}"
+    echo "$out; per worker:$shares, busiest $busiest%, connections held: ${held[*]}, CPU ticks: ${cpu[*]}"
     printf '%s\t%s\n' "$s" "$busiest" >> "$SHARES"
 }
 

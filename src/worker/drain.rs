@@ -28,7 +28,9 @@ pub struct Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if self.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+        let was = self.open.fetch_sub(1, Ordering::AcqRel);
+        super::balance::set_open(was - 1);
+        if was == 1 {
             self.idle.notify_waiters();
         }
     }
@@ -71,7 +73,8 @@ impl Drain {
 
     /// Registers a connection.
     pub fn guard(&self) -> Guard {
-        self.open.fetch_add(1, Ordering::AcqRel);
+        let was = self.open.fetch_add(1, Ordering::AcqRel);
+        super::balance::set_open(was + 1);
         Guard {
             open: Arc::clone(&self.open),
             idle: Arc::clone(&self.idle),

@@ -1,0 +1,276 @@
+//! Sharing new connections fairly between the workers. Every worker waits
+//! on the same listening sockets and the kernel wakes all of them for each
+//! client: the first one to run accepts. Under a burst (a load generator
+//! opening 100 keep-alive connections at once) that worker empties the
+//! backlog while its siblings still wait for a core, and keeps those
+//! clients for good: one of two workers ended up answering 70-100% of the
+//! requests.
+//!
+//! So each worker publishes how many connections it holds on a board that
+//! the master maps before forking, and a worker holding more than the
+//! average plus [`SLACK`] leaves waiting clients to its siblings. A client
+//! no sibling takes within about [`PATIENCE`] checks is accepted after all
+//! (a sibling may be stuck on a slow disk, or out of connection slots),
+//! with more of the backlog each time that happens in a row ([`Pacer`]).
+//!
+//! The board belongs to one master and is not passed to a new binary:
+//! during an upgrade each binary's workers balance among themselves, and
+//! the socket handover stays as it was.
+
+use std::os::fd::AsFd;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::sys::shm::Segment;
+
+/// Workers that can take part at once: those of a few generations (a
+/// reload briefly runs two). A worker that finds no free slot accepts as
+/// if it were alone.
+const SLOTS: usize = 64;
+
+/// Words per slot: a cache line each, so that no two workers write the
+/// same line. The first line is the header.
+const LINE: usize = 8;
+
+const WORDS: usize = LINE * (SLOTS + 1);
+
+/// Header word: how many slots have ever been claimed, so a look at the
+/// board reads only those.
+const USED: usize = 0;
+
+/// Connections a worker may hold beyond the average before it leaves new
+/// clients to its siblings: a fluctuation of a few connections is not
+/// worth a wait.
+pub const SLACK: u64 = 2;
+
+/// A worker over its share looks again after this long, and after twice
+/// as long each time no client waits, up to [`LONGEST_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(1);
+const LONGEST_PAUSE: Duration = Duration::from_millis(64);
+
+/// Checks in a row (one [`FIRST_PAUSE`] apart) that must find a client
+/// still waiting before a worker over its share accepts it anyway.
+pub const PATIENCE: u32 = 2;
+
+/// The board of a master's workers: per slot, the worker's pid and the
+/// connections it holds.
+pub struct Board<'a> {
+    words: &'a [AtomicU64],
+}
+
+impl<'a> Board<'a> {
+    /// A board over `words`, which must be at least [`Board::WORDS`] long
+    /// (a shorter one has fewer slots).
+    pub fn new(words: &'a [AtomicU64]) -> Self {
+        Board { words }
+    }
+
+    /// Words a full board takes.
+    pub const WORDS: usize = WORDS;
+
+    fn slots(&self) -> usize {
+        (self.words.len() / LINE).saturating_sub(1)
+    }
+
+    fn at(slot: usize) -> usize {
+        LINE * (slot + 1)
+    }
+
+    /// Takes a free slot for `pid`, holding no connections.
+    pub fn claim(&self, pid: u32) -> Option<usize> {
+        let w = self.words;
+        (0..self.slots()).find(|&slot| {
+            let at = Self::at(slot);
+            let won = w[at]
+                .compare_exchange(0, u64::from(pid), Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok();
+            if won {
+                w[at + 1].store(0, Ordering::Relaxed);
+                w[USED].fetch_max(slot as u64 + 1, Ordering::AcqRel);
+            }
+            won
+        })
+    }
+
+    /// Frees `slot` (a worker that stops accepting).
+    pub fn leave(&self, slot: usize) {
+        let at = Self::at(slot);
+        self.words[at + 1].store(0, Ordering::Relaxed);
+        self.words[at].store(0, Ordering::Release);
+    }
+
+    /// Frees the slot of `pid`, if it holds one (a reaped worker).
+    pub fn release(&self, pid: u32) {
+        for slot in 0..self.used() {
+            if self.words[Self::at(slot)].load(Ordering::Acquire) == u64::from(pid) {
+                self.leave(slot);
+            }
+        }
+    }
+
+    /// Publishes the connections the worker in `slot` holds.
+    pub fn set_open(&self, slot: usize, open: u64) {
+        self.words[Self::at(slot) + 1].store(open, Ordering::Relaxed);
+    }
+
+    fn used(&self) -> usize {
+        (self.words[USED].load(Ordering::Acquire) as usize).min(self.slots())
+    }
+
+    /// True if the worker in `slot` holds more than the average of the
+    /// workers on the board plus [`SLACK`].
+    pub fn over_share(&self, slot: usize) -> bool {
+        let mine = self.words[Self::at(slot) + 1].load(Ordering::Relaxed);
+        if mine <= SLACK {
+            return false;
+        }
+        let (mut total, mut workers) = (0u64, 0u64);
+        for s in 0..self.used() {
+            let at = Self::at(s);
+            if self.words[at].load(Ordering::Acquire) != 0 {
+                total += self.words[at + 1].load(Ordering::Relaxed);
+                workers += 1;
+            }
+        }
+        workers > 1 && mine * workers > total + SLACK * workers
+    }
+}
+
+/// The master's board, mapped before any worker is forked.
+static SEGMENT: OnceLock<Segment> = OnceLock::new();
+
+/// This worker's slot; `NONE` in the master, and in a worker that has
+/// none or has left.
+static MINE: AtomicUsize = AtomicUsize::new(NONE);
+const NONE: usize = usize::MAX;
+
+fn board() -> Option<Board<'static>> {
+    SEGMENT.get().map(|s| Board::new(s.words()))
+}
+
+/// Maps the board, in the master before it forks its first worker.
+/// Without one, every worker accepts as if it were alone.
+pub fn init() -> std::io::Result<()> {
+    if SEGMENT.get().is_none() {
+        let _ = SEGMENT.set(Segment::create(c"moltd-balance", WORDS)?);
+    }
+    Ok(())
+}
+
+/// A starting worker takes its place on the board.
+pub fn join(pid: u32) {
+    if let Some(slot) = board().and_then(|b| b.claim(pid)) {
+        MINE.store(slot, Ordering::Release);
+    }
+}
+
+/// The worker stops accepting (its drain began): it no longer counts.
+pub fn leave() {
+    let slot = MINE.swap(NONE, Ordering::AcqRel);
+    if let (Some(b), true) = (board(), slot != NONE) {
+        b.leave(slot);
+    }
+}
+
+/// The master frees the slot of a reaped worker.
+pub fn release(pid: u32) {
+    if let Some(b) = board() {
+        b.release(pid);
+    }
+}
+
+/// This worker now holds `open` connections.
+pub fn set_open(open: usize) {
+    let slot = MINE.load(Ordering::Acquire);
+    if let (Some(b), true) = (board(), slot != NONE) {
+        b.set_open(slot, open as u64);
+    }
+}
+
+/// True if this worker holds more than its share of connections.
+pub fn over_share() -> bool {
+    let slot = MINE.load(Ordering::Acquire);
+    slot != NONE && board().is_some_and(|b| b.over_share(slot))
+}
+
+/// How a worker over its share came to accept again.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Turn {
+    /// It is back within its share.
+    Fair,
+    /// A client waited and no sibling took it.
+    Unclaimed,
+}
+
+/// One accept loop's pacing. After an unclaimed client the worker accepts
+/// as many more as are waiting, up to a batch that doubles with each
+/// unclaimed turn in a row: a sibling that lags by a few milliseconds
+/// (waiting for a core) loses a client or two, and one that is stuck
+/// does not leave clients waiting a turn each.
+#[derive(Debug, Default)]
+pub struct Pacer {
+    streak: u32,
+    credit: u32,
+}
+
+/// The largest batch is `1 << MAX_STREAK` clients.
+const MAX_STREAK: u32 = 10;
+
+impl Pacer {
+    /// True if the next accept on `listener` must wait for [`Pacer::wait`].
+    pub fn must_wait(&mut self, listener: &impl AsFd) -> bool {
+        if self.credit > 0 {
+            if super::io::readable_now(listener) {
+                self.credit -= 1;
+                return false;
+            }
+            self.credit = 0;
+        }
+        if over_share() {
+            return true;
+        }
+        self.streak = 0;
+        false
+    }
+
+    /// Waits for this worker's turn.
+    pub async fn wait(&mut self, listener: &impl AsFd) {
+        self.waited(wait_turn(listener, over_share).await);
+    }
+
+    fn waited(&mut self, turn: Turn) {
+        match turn {
+            Turn::Fair => self.streak = 0,
+            Turn::Unclaimed => {
+                self.credit = (1 << self.streak.min(MAX_STREAK)) - 1;
+                self.streak += 1;
+            }
+        }
+    }
+}
+
+/// Waits while `over` (this worker is over its share: [`over_share`])
+/// holds, looking at `listener` for a client left waiting.
+pub async fn wait_turn(listener: &impl AsFd, over: impl Fn() -> bool) -> Turn {
+    let (mut seen, mut pause) = (0, FIRST_PAUSE);
+    loop {
+        tokio::time::sleep(pause).await;
+        if !over() {
+            return Turn::Fair;
+        }
+        if super::io::readable_now(listener) {
+            seen += 1;
+            if seen >= PATIENCE {
+                return Turn::Unclaimed;
+            }
+            pause = FIRST_PAUSE;
+        } else {
+            seen = 0;
+            pause = (pause * 2).min(LONGEST_PAUSE);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,143 @@
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use super::{Board, PATIENCE, Pacer, SLACK, Turn, wait_turn};
+
+fn words(n: usize) -> Vec<AtomicU64> {
+    (0..n).map(|_| AtomicU64::new(0)).collect()
+}
+
+#[test]
+fn a_worker_far_above_the_average_is_over_its_share() {
+    let w = words(Board::WORDS);
+    let b = Board::new(&w);
+    let (a, c) = (b.claim(100).expect("slot"), b.claim(101).expect("slot"));
+    b.set_open(a, 10);
+    assert!(b.over_share(a));
+    assert!(!b.over_share(c));
+    // Within the slack of the average: no wait.
+    b.set_open(c, 10 - 2 * SLACK);
+    assert!(!b.over_share(a));
+    b.set_open(c, 10 - 2 * SLACK - 1);
+    assert!(b.over_share(a));
+}
+
+#[test]
+fn a_worker_alone_or_with_few_connections_is_never_over() {
+    let w = words(Board::WORDS);
+    let b = Board::new(&w);
+    let a = b.claim(100).expect("slot");
+    b.set_open(a, 1000);
+    assert!(!b.over_share(a), "alone");
+    let c = b.claim(101).expect("slot");
+    b.set_open(a, SLACK);
+    b.set_open(c, 0);
+    assert!(!b.over_share(a), "a few connections are not worth a wait");
+}
+
+#[test]
+fn a_worker_that_left_or_was_reaped_no_longer_counts() {
+    let w = words(Board::WORDS);
+    let b = Board::new(&w);
+    let (a, c, d) = (
+        b.claim(100).expect("slot"),
+        b.claim(101).expect("slot"),
+        b.claim(102).expect("slot"),
+    );
+    b.set_open(a, 30);
+    b.set_open(c, 30);
+    // A draining sibling with no connections left would pull the average
+    // down and make the others wait for nothing.
+    b.leave(d);
+    assert!(!b.over_share(a));
+    b.release(101);
+    assert!(!b.over_share(a), "alone again");
+    // Freed slots are taken again, holding nothing yet.
+    assert_eq!(b.claim(103), Some(c));
+    assert!(b.over_share(a));
+}
+
+#[test]
+fn claiming_never_disturbs_a_held_slot_and_a_full_board_says_so() {
+    let w = words(Board::WORDS);
+    let b = Board::new(&w);
+    let first = b.claim(1).expect("slot");
+    b.set_open(first, 7);
+    for pid in 2..=64 {
+        assert!(b.claim(pid).is_some());
+    }
+    assert_eq!(b.claim(65), None);
+    assert_eq!(
+        w[Board::at(first) + 1].load(std::sync::atomic::Ordering::Relaxed),
+        7
+    );
+}
+
+fn listener_with_a_waiting_client() -> (std::net::TcpListener, std::net::TcpStream) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let c = std::net::TcpStream::connect(l.local_addr().expect("addr")).expect("connect");
+    (l, c)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_no_sibling_takes_is_accepted_after_all() {
+    let (l, _client) = listener_with_a_waiting_client();
+    let start = tokio::time::Instant::now();
+    assert_eq!(wait_turn(&l, || true).await, Turn::Unclaimed);
+    assert_eq!(start.elapsed(), super::FIRST_PAUSE * PATIENCE);
+}
+
+#[tokio::test(start_paused = true)]
+async fn back_within_its_share_a_worker_accepts_again() {
+    let (l, _client) = listener_with_a_waiting_client();
+    let over = std::cell::Cell::new(true);
+    let turn = wait_turn(&l, || over.replace(false));
+    assert_eq!(turn.await, Turn::Fair);
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_no_client_waiting_a_worker_over_its_share_only_looks() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let turn = tokio::time::timeout(Duration::from_secs(60), wait_turn(&l, || true));
+    assert!(turn.await.is_err());
+}
+
+#[test]
+fn each_unclaimed_turn_in_a_row_doubles_the_batch_and_a_fair_one_resets_it() {
+    let mut p = Pacer::default();
+    let credits: Vec<u32> = (0..4)
+        .map(|_| {
+            p.waited(Turn::Unclaimed);
+            p.credit
+        })
+        .collect();
+    assert_eq!(credits, [0, 1, 3, 7]);
+    p.waited(Turn::Fair);
+    p.waited(Turn::Unclaimed);
+    assert_eq!(p.credit, 0);
+    for _ in 0..40 {
+        p.waited(Turn::Unclaimed);
+    }
+    assert_eq!(p.credit, (1 << super::MAX_STREAK) - 1);
+}
+
+#[test]
+fn a_batch_is_spent_only_on_clients_that_wait() {
+    let (l, _client) = listener_with_a_waiting_client();
+    let mut p = Pacer {
+        streak: 3,
+        credit: 2,
+    };
+    assert!(!p.must_wait(&l));
+    assert_eq!(p.credit, 1);
+    let empty = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    assert!(
+        !p.must_wait(&empty),
+        "not on the board: never over its share"
+    );
+    assert_eq!(
+        p.credit, 0,
+        "nobody waits: the rest of the batch is dropped"
+    );
+    assert_eq!(p.streak, 0);
+}
