@@ -43,7 +43,7 @@ pub async fn run(
     let mut backoff = Duration::from_millis(5);
     let mut last_logged: Option<Instant> = None;
     let mut last_full: Option<Instant> = None;
-    let mut pacer = balance::Pacer::default();
+    let mut pacer = balance::Pacer::new(&listener);
     loop {
         // Wait for a slot first, so that beyond the cap clients wait in the
         // kernel backlog rather than being accepted and left unserved.
@@ -67,9 +67,9 @@ pub async fn run(
                 }
             }
         };
-        if pacer.must_wait(&listener) {
+        if pacer.must_wait() {
             tokio::select! {
-                _ = pacer.wait(&listener) => {}
+                _ = pacer.wait() => {}
                 _ = drain.wait_started() => break,
             }
         }

@@ -8,19 +8,26 @@
 //!
 //! So each worker publishes how many connections it holds on a board that
 //! the master maps before forking, and a worker holding more than the
-//! average plus [`SLACK`] leaves waiting clients to its siblings. A client
-//! no sibling takes within about [`PATIENCE`] checks is accepted after all
-//! (a sibling may be stuck on a slow disk, or out of connection slots),
-//! with more of the backlog each time that happens in a row ([`Pacer`]).
+//! average plus [`SLACK`] leaves waiting clients to its siblings. It looks
+//! again when one of its connections closes, when a client arrives, and
+//! every [`RECHECK`] (its siblings' counts change without a wake), so it
+//! takes its turn again soon after it is back within its share. A
+//! client no sibling takes within [`PATIENCE`] is accepted after all (a
+//! sibling may be stuck on a slow disk, or out of connection slots), with
+//! more of the backlog each time that happens in a row ([`Pacer`]).
 //!
 //! The board belongs to one master and is not passed to a new binary:
 //! during an upgrade each binary's workers balance among themselves, and
 //! the socket handover stays as it was.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
+
+use tokio::io::unix::AsyncFd;
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::sys::shm::Segment;
 
@@ -44,14 +51,14 @@ const USED: usize = 0;
 /// worth a wait.
 pub const SLACK: u64 = 2;
 
-/// A worker over its share looks again after this long, and after twice
-/// as long each time no client waits, up to [`LONGEST_PAUSE`].
-const FIRST_PAUSE: Duration = Duration::from_millis(1);
-const LONGEST_PAUSE: Duration = Duration::from_millis(64);
+/// How often a worker over its share looks at the board again while no
+/// client waits and none of its connections closes.
+const RECHECK: Duration = Duration::from_millis(10);
 
-/// Checks in a row (one [`FIRST_PAUSE`] apart) that must find a client
-/// still waiting before a worker over its share accepts it anyway.
-pub const PATIENCE: u32 = 2;
+/// How long a client may wait for a sibling before a worker over its
+/// share accepts it anyway: a few scheduler ticks on a busy machine,
+/// where a woken sibling may wait that long for a core.
+pub const PATIENCE: Duration = Duration::from_millis(2);
 
 /// The board of a master's workers: per slot, the worker's pid and the
 /// connections it holds.
@@ -180,11 +187,45 @@ pub fn release(pid: u32) {
     }
 }
 
-/// This worker now holds `open` connections.
-pub fn set_open(open: usize) {
+/// This worker now holds `open` connections, one more than before.
+pub fn opened(open: usize) {
+    publish(open);
+}
+
+/// This worker now holds `open` connections, one fewer than before: an
+/// accept loop waiting for its turn looks again.
+pub fn closed(open: usize) {
+    publish(open);
+    if WAITING.load(Ordering::Relaxed) > 0 {
+        CLOSED.notify_waiters();
+    }
+}
+
+fn publish(open: usize) {
     let slot = MINE.load(Ordering::Acquire);
     if let (Some(b), true) = (board(), slot != NONE) {
         b.set_open(slot, open as u64);
+    }
+}
+
+/// Woken when one of this worker's connections closes, while
+/// [`WAITING`] accept loops wait for their turn.
+static CLOSED: Notify = Notify::const_new();
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts an accept loop in [`WAITING`] while it lives.
+struct Waiting;
+
+impl Waiting {
+    fn new() -> Self {
+        WAITING.fetch_add(1, Ordering::Relaxed);
+        Waiting
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -208,8 +249,11 @@ pub enum Turn {
 /// unclaimed turn in a row: a sibling that lags by a few milliseconds
 /// (waiting for a core) loses a client or two, and one that is stuck
 /// does not leave clients waiting a turn each.
-#[derive(Debug, Default)]
 pub struct Pacer {
+    /// A second registration of the listening socket, woken by every
+    /// arriving client without accepting it; `None` if the descriptor
+    /// could not be duplicated (the worker then accepts freely).
+    arrivals: Option<AsyncFd<OwnedFd>>,
     streak: u32,
     credit: u32,
 }
@@ -218,10 +262,23 @@ pub struct Pacer {
 const MAX_STREAK: u32 = 10;
 
 impl Pacer {
-    /// True if the next accept on `listener` must wait for [`Pacer::wait`].
-    pub fn must_wait(&mut self, listener: &impl AsFd) -> bool {
+    /// Pacing for accepts on `listener`, inside the worker's runtime.
+    pub fn new(listener: &impl AsFd) -> Self {
+        let arrivals = crate::sys::fd::readiness_dup(listener.as_fd()).ok();
+        Pacer {
+            arrivals,
+            streak: 0,
+            credit: 0,
+        }
+    }
+
+    /// True if the next accept must wait for [`Pacer::wait`].
+    pub fn must_wait(&mut self) -> bool {
+        let Some(arrivals) = &self.arrivals else {
+            return false;
+        };
         if self.credit > 0 {
-            if super::io::readable_now(listener) {
+            if super::io::readable_now(arrivals) {
                 self.credit -= 1;
                 return false;
             }
@@ -235,8 +292,12 @@ impl Pacer {
     }
 
     /// Waits for this worker's turn.
-    pub async fn wait(&mut self, listener: &impl AsFd) {
-        self.waited(wait_turn(listener, over_share).await);
+    pub async fn wait(&mut self) {
+        if let Some(arrivals) = &self.arrivals {
+            let _waiting = Waiting::new();
+            let turn = wait_turn(arrivals, over_share, &CLOSED).await;
+            self.waited(turn);
+        }
     }
 
     fn waited(&mut self, turn: Turn) {
@@ -251,23 +312,50 @@ impl Pacer {
 }
 
 /// Waits while `over` (this worker is over its share: [`over_share`])
-/// holds, looking at `listener` for a client left waiting.
-pub async fn wait_turn(listener: &impl AsFd, over: impl Fn() -> bool) -> Turn {
-    let (mut seen, mut pause) = (0, FIRST_PAUSE);
+/// holds, looking again when one of its connections closes (`closes`) and
+/// when a client arrives on `arrivals`; a client still waiting
+/// [`PATIENCE`] after it arrived is this worker's after all.
+pub async fn wait_turn(
+    arrivals: &AsyncFd<OwnedFd>,
+    over: impl Fn() -> bool,
+    closes: &Notify,
+) -> Turn {
+    let mut arrived: Option<Instant> = None;
     loop {
-        tokio::time::sleep(pause).await;
         if !over() {
             return Turn::Fair;
         }
-        if super::io::readable_now(listener) {
-            seen += 1;
-            if seen >= PATIENCE {
-                return Turn::Unclaimed;
-            }
-            pause = FIRST_PAUSE;
-        } else {
-            seen = 0;
-            pause = (pause * 2).min(LONGEST_PAUSE);
+        // Created before anything can close (one thread): no wake is lost.
+        let closed = closes.notified();
+        if arrived.is_none() && super::io::readable_now(arrivals) {
+            arrived = Some(Instant::now());
+        }
+        match arrived {
+            None => tokio::select! {
+                _ = closed => {}
+                // Siblings' counts change without waking this worker.
+                _ = tokio::time::sleep(RECHECK) => {}
+                ready = arrivals.readable() => match ready {
+                    // Cleared, so the next wait lasts until the next arrival.
+                    Ok(mut guard) => {
+                        guard.clear_ready();
+                        arrived = Some(Instant::now());
+                    }
+                    Err(_) => return Turn::Unclaimed,
+                },
+            },
+            Some(at) => tokio::select! {
+                _ = closed => {}
+                _ = tokio::time::sleep_until(at + PATIENCE) => {
+                    if !over() {
+                        return Turn::Fair;
+                    }
+                    if super::io::readable_now(arrivals) {
+                        return Turn::Unclaimed;
+                    }
+                    arrived = None;
+                }
+            },
         }
     }
 }

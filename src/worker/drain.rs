@@ -29,7 +29,7 @@ pub struct Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         let was = self.open.fetch_sub(1, Ordering::AcqRel);
-        super::balance::set_open(was - 1);
+        super::balance::closed(was - 1);
         if was == 1 {
             self.idle.notify_waiters();
         }
@@ -74,7 +74,7 @@ impl Drain {
     /// Registers a connection.
     pub fn guard(&self) -> Guard {
         let was = self.open.fetch_add(1, Ordering::AcqRel);
-        super::balance::set_open(was + 1);
+        super::balance::opened(was + 1);
         Guard {
             open: Arc::clone(&self.open),
             idle: Arc::clone(&self.idle),

@@ -1,5 +1,9 @@
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
+
+use tokio::io::unix::AsyncFd;
+use tokio::sync::Notify;
 
 use super::{Board, PATIENCE, Pacer, SLACK, Turn, wait_turn};
 
@@ -79,32 +83,69 @@ fn listener_with_a_waiting_client() -> (std::net::TcpListener, std::net::TcpStre
     (l, c)
 }
 
+fn arrivals(l: &std::net::TcpListener) -> AsyncFd<OwnedFd> {
+    crate::sys::fd::readiness_dup(l.as_fd()).expect("register")
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_client_no_sibling_takes_is_accepted_after_all() {
     let (l, _client) = listener_with_a_waiting_client();
     let start = tokio::time::Instant::now();
-    assert_eq!(wait_turn(&l, || true).await, Turn::Unclaimed);
-    assert_eq!(start.elapsed(), super::FIRST_PAUSE * PATIENCE);
+    assert_eq!(
+        wait_turn(&arrivals(&l), || true, &Notify::new()).await,
+        Turn::Unclaimed
+    );
+    assert_eq!(start.elapsed(), PATIENCE);
 }
 
 #[tokio::test(start_paused = true)]
-async fn back_within_its_share_a_worker_accepts_again() {
+async fn a_worker_within_its_share_takes_the_client_at_once() {
     let (l, _client) = listener_with_a_waiting_client();
-    let over = std::cell::Cell::new(true);
-    let turn = wait_turn(&l, || over.replace(false));
-    assert_eq!(turn.await, Turn::Fair);
+    let start = tokio::time::Instant::now();
+    assert_eq!(
+        wait_turn(&arrivals(&l), || false, &Notify::new()).await,
+        Turn::Fair
+    );
+    assert_eq!(start.elapsed(), Duration::ZERO);
 }
 
 #[tokio::test(start_paused = true)]
-async fn with_no_client_waiting_a_worker_over_its_share_only_looks() {
+async fn a_client_a_sibling_took_leaves_the_worker_waiting_for_the_next() {
+    let (l, client) = listener_with_a_waiting_client();
+    let a = arrivals(&l);
+    let closes = Notify::new();
+    let turn = wait_turn(&a, || true, &closes);
+    tokio::pin!(turn);
+    // Woken by the client, it waits; the sibling accepts it meanwhile.
+    assert!(tokio::time::timeout(PATIENCE / 2, &mut turn).await.is_err());
+    let taken = l.accept().expect("accept");
+    assert!(
+        tokio::time::timeout(Duration::from_secs(60), &mut turn)
+            .await
+            .is_err()
+    );
+    // The next client that nobody takes is its after all.
+    let _next = std::net::TcpStream::connect(l.local_addr().expect("addr")).expect("connect");
+    assert_eq!(turn.await, Turn::Unclaimed);
+    drop((client, taken));
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_no_client_waiting_a_worker_over_its_share_sleeps() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let turn = tokio::time::timeout(Duration::from_secs(60), wait_turn(&l, || true));
+    let a = arrivals(&l);
+    let closes = Notify::new();
+    let turn = tokio::time::timeout(Duration::from_secs(60), wait_turn(&a, || true, &closes));
     assert!(turn.await.is_err());
 }
 
 #[test]
 fn each_unclaimed_turn_in_a_row_doubles_the_batch_and_a_fair_one_resets_it() {
-    let mut p = Pacer::default();
+    let mut p = Pacer {
+        arrivals: None,
+        streak: 0,
+        credit: 0,
+    };
     let credits: Vec<u32> = (0..4)
         .map(|_| {
             p.waited(Turn::Unclaimed);
@@ -121,23 +162,54 @@ fn each_unclaimed_turn_in_a_row_doubles_the_batch_and_a_fair_one_resets_it() {
     assert_eq!(p.credit, (1 << super::MAX_STREAK) - 1);
 }
 
-#[test]
-fn a_batch_is_spent_only_on_clients_that_wait() {
+#[tokio::test]
+async fn a_batch_is_spent_only_on_clients_that_wait() {
     let (l, _client) = listener_with_a_waiting_client();
     let mut p = Pacer {
+        arrivals: Some(arrivals(&l)),
         streak: 3,
         credit: 2,
     };
-    assert!(!p.must_wait(&l));
+    assert!(!p.must_wait());
     assert_eq!(p.credit, 1);
-    let empty = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    assert!(
-        !p.must_wait(&empty),
-        "not on the board: never over its share"
-    );
+    let _taken = l.accept().expect("accept");
+    assert!(!p.must_wait(), "not on the board: never over its share");
     assert_eq!(
         p.credit, 0,
         "nobody waits: the rest of the batch is dropped"
     );
     assert_eq!(p.streak, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_of_its_own_closing_gives_a_worker_its_turn_at_once() {
+    let (l, _client) = listener_with_a_waiting_client();
+    let (a, closes) = (arrivals(&l), Notify::new());
+    let over = std::cell::Cell::new(true);
+    let turn = wait_turn(&a, || over.get(), &closes);
+    tokio::pin!(turn);
+    assert!(tokio::time::timeout(PATIENCE / 4, &mut turn).await.is_err());
+    over.set(false);
+    closes.notify_waiters();
+    let start = tokio::time::Instant::now();
+    assert_eq!(turn.await, Turn::Fair);
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_worker_sees_its_siblings_catch_up_without_being_woken() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let (a, closes) = (arrivals(&l), Notify::new());
+    let over = std::cell::Cell::new(true);
+    let turn = wait_turn(&a, || over.get(), &closes);
+    tokio::pin!(turn);
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), &mut turn)
+            .await
+            .is_err()
+    );
+    over.set(false);
+    let start = tokio::time::Instant::now();
+    assert_eq!(turn.await, Turn::Fair);
+    assert!(start.elapsed() <= super::RECHECK);
 }
