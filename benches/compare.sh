@@ -6,6 +6,7 @@
 # core 0 and wrk (-t1 -c50) to core 1.
 #
 #   nginx-default: sendfile on; tcp_nopush on; keepalive_requests 1000000;
+#                  (moltd too: keepalive_requests = 1000000)
 #   nginx-tuned:   the same + open_file_cache max=10000 inactive=60s;
 #                  open_file_cache_valid 60s; (and, with the log on, a
 #                  buffered access log: buffer=64k flush=1s, as moltd's)
@@ -187,6 +188,7 @@ start_moltd() { # name, tuned (0|1)
     cat > "$p/conf/moltd.toml" <<CONF
 worker_processes = $WORKERS
 error_log = "logs/error.log"
+keepalive_requests = 1000000
 $cache
 
 [[server]]

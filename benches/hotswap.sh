@@ -6,27 +6,49 @@
 # itself: compare the seconds, not the totals with other runs); non-2xx
 # responses and socket errors must both be 0.
 #
+# With H2=1 the port speaks TLS (a fresh EC certificate) and the load is
+# HTTP/2: h2load -c CONNECTIONS -m 10, run for one second at a time (in -D
+# mode h2load stops using a connection that had a GOAWAY and never opens
+# another), its per-request logs giving the seconds. Every request h2load started must succeed: a "failed" request
+# with start time 0 in its log is one h2load never sent (it does not start
+# a stream on a connection that has had a GOAWAY, nor retry it elsewhere),
+# so those are counted apart, as "never sent".
+#
 #   benches/hotswap.sh [ROUNDS] [SECONDS] [CONNECTIONS] [WORKERS]
 #   MOLTD=/path/to/moltd benches/hotswap.sh ...   # use that binary, skip cargo
+#   H2=1 benches/hotswap.sh ...                   # HTTP/2 over TLS, h2load
 set -euo pipefail
 ROUNDS=${1:-3}
 SECS=${2:-20}
 CONNS=${3:-50}
 WORKERS=${4:-2}
 cd "$(dirname "$0")/.."
+H2=${H2:-0}
 command -v wrk >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; }
+[ "$H2" = 1 ] && { command -v h2load >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nghttp2-client; }; }
 . benches/lib.sh
 moltd_binary
 upgrade_prefix "$WORKERS"
+SCHEME=http
+if [ "$H2" = 1 ]; then
+    SCHEME=https
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+        -subj /CN=localhost -keyout "$PREFIX/conf/key.pem" -out "$PREFIX/conf/cert.pem" 2>/dev/null
+    sed -i "s|^listen = \[\"127.0.0.1:$PORT\"\]|listen = [\"127.0.0.1:$PORT ssl\"]\nssl_certificate = \"conf/cert.pem\"\nssl_certificate_key = \"conf/key.pem\"|" \
+        "$PREFIX/conf/moltd.toml"
+    # h2load never reconnects a connection that reached its request cap.
+    sed -i "1i keepalive_requests = 1000000000" "$PREFIX/conf/moltd.toml"
+fi
 "$PREFIX/sbin/moltd" -p "$PREFIX" &
 cleanup() {
     for f in "$PREFIX"/logs/moltd.pid "$PREFIX"/logs/moltd.pid.oldbin; do
         if [ -f "$f" ]; then kill -TERM "$(cat "$f")" 2>/dev/null || true; fi
     done
     wait 2>/dev/null || true
+    if [ "${KEEP:-0}" = 1 ]; then echo "kept $PREFIX" >&2; else rm -rf "$PREFIX"; fi
 }
 trap cleanup EXIT
-wait_for 10 "startup" curl -sf -o /dev/null "http://127.0.0.1:$PORT/"
+wait_for 10 "startup" curl -ksf -o /dev/null "$SCHEME://127.0.0.1:$PORT/"
 
 # Responses per wall-clock second, summed over wrk's threads.
 cat > "$PREFIX/persec.lua" <<'LUA'
@@ -45,7 +67,18 @@ done = function(summary, latency, requests)
     for sec, n in pairs(total) do io.write(string.format("SEC %d %d\n", sec, n)) end
 end
 LUA
-wrk -t2 -c"$CONNS" -d"${SECS}s" -s "$PREFIX/persec.lua" "http://127.0.0.1:$PORT/" > "$PREFIX/wrk.out" &
+if [ "$H2" = 1 ]; then
+    (
+        end=$((SECONDS + SECS)) n=0
+        while [ $SECONDS -lt $end ]; do
+            h2load -c"$CONNS" -m10 -t1 -D1 --log-file="$PREFIX/h2.$n.log" "https://127.0.0.1:$PORT/" \
+                > "$PREFIX/h2load.$n.out" 2>&1 || echo "h2load run $n failed" >&2
+            n=$((n + 1))
+        done
+    ) &
+else
+    wrk -t2 -c"$CONNS" -d"${SECS}s" -s "$PREFIX/persec.lua" "http://127.0.0.1:$PORT/" > "$PREFIX/wrk.out" &
+fi
 WRK=$!
 sleep 2
 : > "$PREFIX/swaps"
@@ -63,7 +96,14 @@ for i in $(seq 1 "$ROUNDS"); do
     echo "$START $(date +%s)" >> "$PREFIX/swaps"
 done
 wait $WRK
-grep -v '^SEC ' "$PREFIX/wrk.out"
+if [ "$H2" = 1 ]; then
+    # Per-request logs: start (us since the epoch), status, duration.
+    cat "$PREFIX"/h2.*.log > "$PREFIX/h2.log"
+    awk '$1 > 0 { n[int($1 / 1e6)]++ } END { for (s in n) printf "SEC %d %d\n", s, n[s] }' "$PREFIX/h2.log" > "$PREFIX/wrk.out"
+    echo "h2load: $(ls "$PREFIX"/h2.*.log | wc -l) runs, $(awk '$1 > 0' "$PREFIX/h2.log" | wc -l) requests sent"
+else
+    grep -v '^SEC ' "$PREFIX/wrk.out"
+fi
 # The dip: the slowest whole second during a swap against the median of
 # the whole seconds outside them (the first and last are partial).
 python3 - "$PREFIX/wrk.out" "$PREFIX/swaps" <<'PY'
@@ -82,6 +122,13 @@ if calm and busy:
 else:
     print("req/s per second: not enough whole seconds to compare (run longer)")
 PY
+if [ "$H2" = 1 ]; then
+    UNSENT=$(awk '$1 == 0' "$PREFIX/h2.log" | wc -l)
+    FAILED=$(awk '$1 > 0 && $2 != 200' "$PREFIX/h2.log" | wc -l)
+    echo "started and failed (or not 200): $FAILED; never sent by h2load (its connection had a GOAWAY): $UNSENT"
+    [ "$FAILED" = 0 ]
+    exit
+fi
 NON2XX=$(grep -oP 'Non-2xx or 3xx responses: \K\d+' "$PREFIX/wrk.out" || echo 0)
 SOCKERR=$(grep -oP 'Socket errors: .*' "$PREFIX/wrk.out" || echo "none")
 echo "non-2xx: $NON2XX; socket errors: $SOCKERR"

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Memory per idle keep-alive connection, moltd beside nginx: N connections
 # each send one request, read the answer and stay open; the worker's RSS
-# before and after, divided by N. One worker each, access log off.
+# before and after, divided by N. One worker each, access log off. nginx
+# allocates its connection table for worker_connections when the worker
+# starts, before the first client: that share is measured too (the worker's
+# RSS beside a second nginx with worker_connections 512) and printed with
+# it, and the ratio is given both ways.
 #
 #   benches/idle.sh [CONNECTIONS=8000]
 #   MOLTD=/path/to/moltd benches/idle.sh ...   # use that binary, skip cargo
@@ -84,8 +88,36 @@ PY
     sleep 0.5
     after=$(worker_rss "$3")
     wait "$client" || true
-    python3 -c "b,a,n=$before,$after,$N; print(f'{\"$1\":<6} worker RSS {b} kB -> {a} kB with {n} idle connections: {(a-b)*1024/n:.0f} bytes each')"
+    PER=$(python3 -c "print(($after - $before) / $N)")
+    python3 -c "print(f'{\"$1\":<6} worker RSS $before kB -> $after kB with $N idle connections: {$PER:.2f} KB each')"
 }
 
+# nginx's connection table, allocated at start: its worker's RSS with
+# worker_connections N+100 against the same with 512.
+nginx_table() {
+    mkdir -p "$TMP/small/logs"
+    sed -e "s/worker_connections $((N + 100))/worker_connections 512/" \
+        -e "s|$TMP/nginx/logs|$TMP/small/logs|g" -e "s/:$NPORT;/:$SPORT;/" \
+        "$TMP/nginx/nginx.conf" > "$TMP/small/nginx.conf"
+    "$NGINX" -p "$TMP/small" -c "$TMP/small/nginx.conf"
+    wait_for 10 "nginx (512)" curl -sf "http://127.0.0.1:$SPORT/" -o /dev/null
+    curl -sf "http://127.0.0.1:$NPORT/" -o /dev/null
+    local big small
+    big=$(worker_rss "$TMP/nginx/logs/nginx.pid")
+    small=$(worker_rss "$TMP/small/logs/nginx.pid")
+    kill -TERM "$(cat "$TMP/small/logs/nginx.pid")"
+    python3 -c "print(max(0, $big - $small) / ($N + 100 - 512))"
+}
+
+SPORT=$(free_port)
 measure moltd "$MPORT" "$TMP/moltd/logs/moltd.pid"
+MOLTD_KB=$PER
+TABLE_KB=$(nginx_table)
 measure nginx "$NPORT" "$TMP/nginx/logs/nginx.pid"
+python3 - "$MOLTD_KB" "$PER" "$TABLE_KB" <<'PY'
+import sys
+m, n, t = map(float, sys.argv[1:])
+print(f"nginx  + {t:.2f} KB each allocated at start for worker_connections: {n + t:.2f} KB each in all")
+ratio = lambda a, b: f"{a / b:.1f}x" if b > 0 else "n/a"
+print(f"moltd/nginx per idle connection: {ratio(m, n + t)} (nginx's start-up table counted), {ratio(m, n)} (growth only)")
+PY

@@ -30,6 +30,9 @@ mod http_edge;
 /// Conditionals, ranges, precompressed siblings, headers, error pages,
 /// symlinks and traversal attempts.
 mod http_files;
+/// On-the-fly compression: coding choice, Vary, ETag and 304 per form,
+/// HEAD, ranges, files rewritten on disk, precompressed siblings.
+mod http_gzip;
 /// Listings in HTML and JSON.
 mod http_listing;
 /// Virtual hosts and locations.
@@ -51,6 +54,8 @@ mod metrics;
 mod readiness;
 /// HUP: good and bad configs, listens added and removed.
 mod reload;
+/// `keepalive_requests` over HTTP/1.1, HTTPS and HTTP/2.
+mod request_cap;
 /// QUIT, TERM, INT, USR1, WINCH, CHLD (respawn), kill -9 of the master.
 mod signals;
 /// systemd: `sd_notify` messages through start, HUP, upgrade, rollback
@@ -60,6 +65,8 @@ mod systemd;
 mod tls;
 /// SNI picks the certificate of the server that answers (one matcher).
 mod tls_sni;
+/// HTTP/2 and HTTPS/1.1 clients through an upgrade and a rollback.
+mod tls_upgrade;
 /// USR2 binary upgrade: commit, rollback, failed binaries, refusals.
 mod upgrade;
 /// `moltd -s upgrade`: commit, rollback at each step, a concurrent run,

@@ -15,6 +15,10 @@ pub struct Limits {
     pub worker_connections: usize,
     /// Idle keep-alive connections are closed after this (75s).
     pub keepalive_timeout: Duration,
+    /// Requests one connection may make (1000): the last one's response
+    /// closes it (HTTP/1) or sends GOAWAY (HTTP/2), so no client holds a
+    /// connection, and the memory it has grown, forever.
+    pub keepalive_requests: u64,
     /// Time to receive a request's headers (60s): slowloris is cut.
     pub client_header_timeout: Duration,
     /// A connection on which no byte moves for this long is closed (60s):
@@ -43,6 +47,7 @@ impl Default for Limits {
         Limits {
             worker_connections: 512,
             keepalive_timeout: Duration::from_secs(75),
+            keepalive_requests: 1000,
             client_header_timeout: Duration::from_secs(60),
             send_timeout: Duration::from_secs(60),
             client_max_body_size: 1024 * 1024,
@@ -152,21 +157,28 @@ impl Validator<'_> {
         })
     }
 
+    /// A whole number from 1 to `max`; `None` when not set.
+    fn number<T: TryFrom<i64>>(
+        &self,
+        at: &Option<Spanned<i64>>,
+        key: &str,
+        max: i64,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(n) = at else { return Ok(None) };
+        (1..=max)
+            .contains(n.get_ref())
+            .then(|| T::try_from(*n.get_ref()).ok())
+            .flatten()
+            .map(Some)
+            .ok_or_else(|| self.err(n, key, format!("expected a number from 1 to {max}")))
+    }
+
     pub(super) fn limits(&self, raw: &RawConfig) -> Result<Limits, ConfigError> {
         let d = Limits::default();
-        let worker_connections = match &raw.worker_connections {
-            None => d.worker_connections,
-            Some(n) => usize::try_from(*n.get_ref())
-                .ok()
-                .filter(|n| (1..=1_000_000).contains(n))
-                .ok_or_else(|| {
-                    self.err(
-                        n,
-                        "worker_connections",
-                        "expected a number from 1 to 1000000".into(),
-                    )
-                })?,
-        };
+        let worker_connections =
+            self.number(&raw.worker_connections, "worker_connections", 1_000_000)?;
+        let keepalive_requests =
+            self.number(&raw.keepalive_requests, "keepalive_requests", 1_000_000_000)?;
         let client_max_body_size = match &raw.client_max_body_size {
             None => d.client_max_body_size,
             Some(b) => size::parse_value(b.get_ref())
@@ -201,13 +213,14 @@ impl Validator<'_> {
             }
         };
         Ok(Limits {
-            worker_connections,
+            worker_connections: worker_connections.unwrap_or(d.worker_connections),
             keepalive_timeout: time(
                 self,
                 &raw.keepalive_timeout,
                 "keepalive_timeout",
                 d.keepalive_timeout,
             )?,
+            keepalive_requests: keepalive_requests.unwrap_or(d.keepalive_requests),
             client_header_timeout: time(
                 self,
                 &raw.client_header_timeout,

@@ -8,6 +8,7 @@
 pub mod cert_validity;
 pub mod certs;
 pub mod cidr;
+pub mod compression;
 pub mod duration;
 mod effective;
 mod error;

@@ -35,6 +35,9 @@ pub struct RawConfig {
     pub worker_connections: Option<Spanned<i64>>,
     /// Idle keep-alive connections are closed after this.
     pub keepalive_timeout: Option<Spanned<String>>,
+    /// Requests served on one connection before it is closed (HTTP/1) or
+    /// sent GOAWAY (HTTP/2).
+    pub keepalive_requests: Option<Spanned<i64>>,
     /// A client must send a request's headers within this.
     pub client_header_timeout: Option<Spanned<String>>,
     /// A connection where nothing moves for this long is closed.
@@ -85,6 +88,17 @@ macro_rules! with_settings {
             pub gzip_static: Option<bool>,
             /// Serve `FILE.br` to clients that accept br.
             pub brotli_static: Option<bool>,
+            /// Compress responses of `gzip_types` on the fly (once per
+            /// file version, kept in the open-file cache).
+            pub gzip: Option<bool>,
+            /// MIME types compressed; `"*"` for all (text/html always).
+            pub gzip_types: Option<Spanned<Vec<String>>>,
+            /// Files shorter than this are not compressed.
+            pub gzip_min_length: Option<Spanned<toml::Value>>,
+            /// Compression level, 1 to 9.
+            pub gzip_comp_level: Option<Spanned<i64>>,
+            /// Codings offered besides gzip: `["br", "zstd"]`.
+            pub compress_extra: Option<Spanned<Vec<String>>>,
             /// `"utf-8"` (or another name) to add `; charset=...` to text
             /// types, `"off"` for none.
             pub charset: Option<Spanned<String>>,

@@ -3,6 +3,7 @@
 //! error pages...): a block inherits whatever it does not set.
 
 use super::cidr::Cidr;
+use super::compression::{Compression, RawCompression};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -60,6 +61,8 @@ pub struct Settings {
     pub gzip_static: bool,
     /// Serve `.br` siblings.
     pub brotli_static: bool,
+    /// On-the-fly compression (`gzip` and its keys).
+    pub compression: Compression,
     /// Charset added to text types.
     pub charset: Option<String>,
     /// Type for unknown extensions.
@@ -113,6 +116,7 @@ impl Settings {
             add_header: Vec::new(),
             gzip_static: false,
             brotli_static: false,
+            compression: Compression::default(),
             charset: None,
             default_type: "application/octet-stream".into(),
             types: BTreeMap::new(),
@@ -147,6 +151,7 @@ pub(super) struct RawSettings<'a> {
     pub(super) add_header: &'a Option<Spanned<toml::Table>>,
     pub(super) gzip_static: Option<bool>,
     pub(super) brotli_static: Option<bool>,
+    pub(super) compression: RawCompression<'a>,
     pub(super) charset: &'a Option<Spanned<String>>,
     pub(super) default_type: &'a Option<Spanned<String>>,
     pub(super) types: &'a Option<Spanned<toml::Table>>,
@@ -170,6 +175,13 @@ macro_rules! raw_settings {
             add_header: &$b.add_header,
             gzip_static: $b.gzip_static,
             brotli_static: $b.brotli_static,
+            compression: $crate::config::compression::RawCompression {
+                gzip: $b.gzip,
+                types: &$b.gzip_types,
+                min_length: &$b.gzip_min_length,
+                level: &$b.gzip_comp_level,
+                extra: &$b.compress_extra,
+            },
             charset: &$b.charset,
             default_type: &$b.default_type,
             types: &$b.types,
@@ -217,6 +229,7 @@ impl Validator<'_> {
         if let Some(b) = r.brotli_static {
             s.brotli_static = b;
         }
+        self.compression(r.compression, &mut s.compression)?;
         if let Some(c) = r.charset {
             let c = c.get_ref();
             s.charset = (c != "off").then(|| c.clone());

@@ -56,6 +56,16 @@ fn bad_values_name_key_and_line() {
     let e = parse_str("[[server]]\nlisten = [\"80\"]\nroot = \"no/such/dir\"\n")
         .expect_err("missing root");
     assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("root")));
+    for bad in ["0", "-1", "1000000001"] {
+        let e = parse_str(&format!(
+            "keepalive_requests = {bad}\n[[server]]\nlisten = [\"80\"]\n"
+        ))
+        .expect_err("bad keepalive_requests");
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(1), Some("keepalive_requests"))
+        );
+    }
     let e = parse_str("daemon = \"yes\"\n").expect_err("wrong type");
     assert_eq!(e.line, Some(1));
 }

@@ -194,7 +194,7 @@ impl hyper::body::Body for Body {
             } => {
                 let want = remaining.min(FILE_CHUNK) as usize;
                 let mut buf = bytes::BytesMut::with_capacity(want);
-                match crate::sys::io::pread_buf(&file, &mut buf, offset) {
+                match crate::sys::io::pread_buf(&file, &mut buf, offset, want) {
                     Ok(0) => Poll::Ready(Some(Err(std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,
                         "file shrank while being sent",

@@ -13,7 +13,8 @@
 //!    `disable_symlinks` is set): a directory without its slash is
 //!    redirected (`redirect.rs`); a directory is answered by its index
 //!    (`index.rs`) or a listing (`autoindex.rs`); a file by
-//!    `static_file.rs`, which applies `precompressed.rs`,
+//!    `static_file.rs`, which applies `precompressed.rs`, `compress.rs`
+//!    (on-the-fly compression, once per file version),
 //!    `conditional.rs` and `range.rs`, and `file_body.rs` for the bytes;
 //! 6. errors (`error_page.rs`), then `expires`/`add_header` (`headers.rs`),
 //!    `Server`, and `Connection: close` while draining.
@@ -21,8 +22,10 @@
 pub mod autoindex;
 pub mod body;
 pub mod cache;
+pub mod compress;
 pub mod conditional;
 pub mod date;
+pub mod encode;
 pub mod error_page;
 pub mod file_body;
 pub mod headers;
@@ -30,6 +33,7 @@ pub mod index;
 pub mod location;
 pub mod lookup;
 pub mod mime;
+pub mod negotiate;
 pub mod path;
 pub mod precompressed;
 pub mod range;

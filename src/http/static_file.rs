@@ -1,5 +1,6 @@
-//! A regular file, in three steps: the variant (a precompressed sibling
-//! or the file itself, opened or read from the cache), its validators
+//! A regular file, in three steps: the variant (a precompressed sibling,
+//! the file compressed on the fly (`compress.rs`), or the file itself,
+//! opened or read from the cache), its validators
 //! (ETag and Last-Modified, and the preconditions they answer: 304/412),
 //! then the body plan (`file_body.rs`: ranges 206/416, the whole file
 //! 200, nothing for HEAD), with Content-Type, Content-Length,
@@ -21,7 +22,7 @@ use super::file_body::{self, Data};
 use super::range;
 use super::refusal::Refusal;
 use super::resolve::Target;
-use super::{Body, mime, precompressed};
+use super::{Body, compress, mime, precompressed};
 use crate::config::Settings;
 
 /// Maps a file-system error to the status an operator expects.
@@ -64,10 +65,16 @@ struct Variant {
     data: Data,
     /// The metadata they were read or opened under.
     meta: Meta,
-    /// `Content-Encoding`, for a precompressed sibling.
+    /// Its length: the file's, unless compressed on the fly.
+    len: u64,
+    /// `Content-Encoding`, for a precompressed sibling or a compressed
+    /// form.
     encoding: Option<&'static str>,
-    /// A sibling exists: the response varies by Accept-Encoding.
+    /// A sibling exists, or the type is compressed: the response varies
+    /// by Accept-Encoding.
     vary: bool,
+    /// Ranges apply (not to a form compressed on the fly).
+    ranges: bool,
     /// Header values of this version.
     rendered: Rendered,
 }
@@ -107,10 +114,43 @@ fn variant(
     Ok(Variant {
         data,
         meta,
+        len: meta.len,
         encoding,
         vary: choice.vary,
+        ranges: true,
         rendered,
     })
+}
+
+/// Swaps the file in `v` for its compressed form when the request and
+/// the settings call for one (never over a precompressed sibling).
+fn compressed(
+    v: &mut Variant,
+    path: &Target<'_>,
+    settings: &Settings,
+    method: &Method,
+    headers: &HeaderMap,
+    cache: &FileCache,
+) {
+    if v.encoding.is_some() {
+        return;
+    }
+    let src = compress::Source {
+        target: path,
+        meta: &v.meta,
+        data: &v.data,
+        content_type: &v.rendered.content_type,
+        etag: &v.rendered.etag,
+    };
+    let choice = compress::choose(src, settings, method, headers, cache);
+    v.vary |= choice.vary;
+    if let Some((coding, body, etag)) = choice.encoded {
+        v.len = body.len() as u64;
+        v.data = Data::Mem(body);
+        v.encoding = Some(coding.name());
+        v.rendered.etag = etag;
+        v.ranges = false;
+    }
 }
 
 /// The validators of `v` on `resp`, and the status the request's
@@ -150,7 +190,8 @@ pub fn respond(
     headers: &HeaderMap,
     cache: &FileCache,
 ) -> Result<Response<Body>, Refusal> {
-    let v = variant(path, meta, settings, headers, cache)?;
+    let mut v = variant(path, meta, settings, headers, cache)?;
+    compressed(&mut v, path, settings, method, headers, cache);
     let mut resp = Response::new(Body::empty());
     if let Some(status) = validators(&v, method, headers, &mut resp)? {
         *resp.status_mut() = status;
@@ -158,11 +199,11 @@ pub fn respond(
     }
     let h = resp.headers_mut();
     h.insert(CONTENT_TYPE, v.rendered.content_type.clone());
-    if settings.max_ranges > 0 {
+    if settings.max_ranges > 0 && v.ranges {
         h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
     // Ranges apply to GET only, and only while If-Range still matches.
-    let range_header = if method == Method::GET {
+    let range_header = if method == Method::GET && v.ranges {
         let tag = v.rendered.etag.to_str().unwrap_or("");
         let last_modified = v.rendered.last_modified.to_str().ok();
         header(headers, RANGE).filter(|_| {
@@ -173,13 +214,13 @@ pub fn respond(
         None
     };
     let plan = range_header.map_or(range::Plan::Full, |r| {
-        range::plan(r, v.meta.len, settings.max_ranges)
+        range::plan(r, v.len, settings.max_ranges)
     });
     let ctype = v
         .rendered
         .content_type
         .to_str()
         .unwrap_or("application/octet-stream");
-    file_body::apply(plan, &v.data, v.meta.len, ctype, &mut resp)?;
+    file_body::apply(plan, &v.data, v.len, ctype, &mut resp)?;
     Ok(resp)
 }

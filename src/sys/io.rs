@@ -27,17 +27,20 @@ pub fn recv_buf(fd: BorrowedFd<'_>, buf: &mut bytes::BytesMut) -> std::io::Resul
     Ok(n)
 }
 
-/// `pread(2)` of up to `buf`'s spare capacity from `file` at `offset`,
-/// growing its length by the bytes read. Returns that count (0 at end of
-/// file).
+/// `pread(2)` of at most `max` bytes (and at most `buf`'s spare capacity)
+/// from `file` at `offset`, growing `buf`'s length by the bytes read.
+/// Returns that count (0 at end of file).
 pub fn pread_buf(
     file: &std::fs::File,
     buf: &mut bytes::BytesMut,
     offset: u64,
+    max: usize,
 ) -> std::io::Result<usize> {
     let offset = libc::off_t::try_from(offset)
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    let dst = buf.spare_capacity_mut();
+    let spare = buf.spare_capacity_mut();
+    let room = spare.len().min(max);
+    let dst = &mut spare[..room];
     let n = loop {
         // SAFETY: `dst` is the allocated, unused tail of `buf`; pread writes
         // at most `dst.len()` bytes into it, and `file` is borrowed for the
@@ -56,4 +59,24 @@ pub fn pread_buf(
     // spare capacity, and `n <= dst.len()`.
     unsafe { buf.set_len(buf.len() + n) };
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pread_buf_reads_no_more_than_asked_whatever_the_capacity() {
+        let path = std::env::temp_dir().join(format!("moltd-pread-{}", std::process::id()));
+        std::fs::write(&path, (0..=255u8).collect::<Vec<u8>>()).expect("write");
+        let file = std::fs::File::open(&path).expect("open");
+        let mut buf = bytes::BytesMut::with_capacity(4096);
+        assert_eq!(pread_buf(&file, &mut buf, 10, 5).expect("read"), 5);
+        assert_eq!(&buf[..], &[10, 11, 12, 13, 14]);
+        // Up to the end of the file, then 0.
+        assert_eq!(pread_buf(&file, &mut buf, 250, 100).expect("read"), 6);
+        assert_eq!(pread_buf(&file, &mut buf, 256, 100).expect("read"), 0);
+        assert_eq!(buf.len(), 11);
+        let _ = std::fs::remove_file(&path);
+    }
 }

@@ -3,7 +3,7 @@
 //! timeouts and the drain.
 
 use crate::metrics::{self, Gauge};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use tokio::time::Instant;
 
@@ -12,7 +12,8 @@ use socket2::SockRef;
 use tokio::net::TcpStream;
 
 /// Milliseconds since `epoch` of the last read or write. On tokio's clock,
-/// so the timeouts that read it can be tested under paused time.
+/// so the timeouts that read it can be tested under paused time. Every
+/// connection holds one, idle or not: its counts are 32 bits.
 #[derive(Debug)]
 pub struct Activity {
     epoch: Instant,
@@ -26,13 +27,15 @@ pub struct Activity {
     /// sent nothing waits for a head, but holds none).
     head_bytes: std::sync::atomic::AtomicBool,
     /// Responses whose bodies are not finished yet.
-    in_flight: AtomicU64,
+    in_flight: AtomicU32,
     /// Counted as reading in the gauges: bytes of a head are in, the head
     /// is not complete (a request body counts as writing, as with nginx).
     reading: std::sync::atomic::AtomicBool,
     /// Requests whose head is in and whose response has not started: with
     /// `in_flight`, nginx's "writing" (a status request counts itself).
-    processing: AtomicU64,
+    processing: AtomicU32,
+    /// Requests the connection has made (for `keepalive_requests`).
+    requests: AtomicU32,
 }
 
 impl Activity {
@@ -46,8 +49,9 @@ impl Activity {
             written: AtomicU64::new(0),
             head_since: AtomicU64::new(1),
             head_bytes: std::sync::atomic::AtomicBool::new(false),
-            in_flight: AtomicU64::new(0),
-            processing: AtomicU64::new(0),
+            in_flight: AtomicU32::new(0),
+            processing: AtomicU32::new(0),
+            requests: AtomicU32::new(0),
             reading: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -110,8 +114,14 @@ impl Activity {
     pub fn request_in(&self) {
         let _ = self.touch();
         metrics::count(metrics::Counter::Requests);
+        self.requests.fetch_add(1, Ordering::Relaxed);
         self.processing.fetch_add(1, Ordering::Relaxed);
         metrics::gauge(Gauge::Writing, 1);
+    }
+
+    /// Requests the connection has made so far.
+    pub fn requests(&self) -> u32 {
+        self.requests.load(Ordering::Relaxed)
     }
 
     /// A whole request head arrived: nothing is pending any more.
@@ -172,7 +182,7 @@ impl Drop for Activity {
         if *self.reading.get_mut() {
             metrics::gauge(Gauge::Reading, -1);
         }
-        let writing = *self.in_flight.get_mut() + *self.processing.get_mut();
+        let writing = u64::from(*self.in_flight.get_mut()) + u64::from(*self.processing.get_mut());
         if writing > 0 {
             metrics::gauge(Gauge::Writing, -(writing as i64));
         }

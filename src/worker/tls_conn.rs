@@ -20,6 +20,7 @@ use super::http1::{framing, respond};
 use super::io::Activity;
 use super::tls_io::Counted;
 use super::tls_records::Records;
+use super::watchdog;
 
 /// Serves `stream` over TLS until the client leaves or the drain ends it.
 pub async fn serve(
@@ -30,26 +31,27 @@ pub async fn serve(
     _slot: OwnedSemaphorePermit,
 ) {
     let limits = c.ctx.limits().clone();
-    // The ClientHello first: its SNI picks the server, whose certificate
-    // and ALPN list (h2 or not) the handshake then uses.
-    let handshake = async {
-        let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream).await?;
-        let config = listen.for_name(start.client_hello().server_name());
-        start.into_stream(config).await
+    let Some(tls) = handshake(stream, &listen, limits.client_header_timeout).await else {
+        return;
     };
-    let tls = match tokio::time::timeout(limits.client_header_timeout, handshake).await {
-        Ok(Ok(tls)) => tls,
-        _ => return,
-    };
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let activity = Arc::new(Activity::new());
     let watch = Arc::clone(&activity);
     let io = TokioIo::new(Records::new(Counted::new(tls, Arc::clone(&activity))));
     let c = Arc::new(c);
     let drain = c.drain.clone();
+    // `keepalive_requests`: once the last request allowed has come, the
+    // connection ends gracefully (HTTP/1.1 closes after its response,
+    // HTTP/2 sends GOAWAY and finishes the streams it has).
+    let used_up = Arc::new(tokio::sync::Notify::new());
+    let last = Arc::clone(&used_up);
     let service = hyper::service::service_fn(move |req| {
         let (c, activity) = (Arc::clone(&c), Arc::clone(&activity));
+        activity.request_in();
+        if u64::from(activity.requests()) == limits.keepalive_requests {
+            last.notify_one();
+        }
         async move {
-            activity.request_in();
             // hyper has the head whole: not reading any more.
             activity.request_started();
             // The framing rules of plain HTTP/1 hold here too.
@@ -66,37 +68,69 @@ pub async fn serve(
     tokio::pin!(conn);
     let stalled = || watch.busy() && watch.quiet_for() >= limits.send_timeout;
     let idle = || !watch.busy() && watch.quiet_for() >= limits.keepalive_timeout;
-    // Ends gracefully when the worker drains or the connection idles past
+    // HTTP/1.1 keeps plain HTTP's drain rule: every response says close,
+    // and a connection with no request in progress ends only once quiet
+    // for a grace (a request already on its way is answered, not lost).
+    let drained =
+        || drain.started() && !watch.busy() && watch.quiet_for() >= watchdog::DRAIN_IDLE_GRACE;
+    // Ends gracefully when the worker drains (HTTP/2: GOAWAY at once, the
+    // open streams finish) or the connection idles past
     // `keepalive_timeout`; at once when a client stops reading for
     // `send_timeout` (plain HTTP's stall rule).
     loop {
         tokio::select! {
             _ = conn.as_mut() => return,
-            () = drain.wait_started() => break,
+            () = drain.wait_started(), if h2 => break,
+            () = used_up.notified() => break,
             () = tokio::time::sleep(IDLE_CHECK) => {
                 if stalled() {
                     return;
                 }
-                if idle() {
+                if idle() || drained() {
                     break;
                 }
             }
         }
     }
     conn.as_mut().graceful_shutdown();
-    // A graceful end waits for the client (an HTTP/2 ping, open streams):
-    // a client that never answers must not keep its slot, or the drain.
+    bounded_end(conn, &watch, limits.send_timeout).await;
+}
+
+/// Lets a connection that was told to end finish, within bounds: a
+/// graceful end waits for the client (an HTTP/2 ping, open streams), and
+/// a client that never answers must not keep its slot, or the drain.
+async fn bounded_end<F: std::future::Future>(
+    mut conn: std::pin::Pin<&mut F>,
+    watch: &Activity,
+    send_timeout: std::time::Duration,
+) {
     loop {
         tokio::select! {
             _ = conn.as_mut() => return,
             () = tokio::time::sleep(IDLE_CHECK) => {
                 let quiet = watch.quiet_for();
-                if (!watch.busy() && quiet >= IDLE_CHECK) || quiet >= limits.send_timeout {
+                if (!watch.busy() && quiet >= IDLE_CHECK) || quiet >= send_timeout {
                     return;
                 }
             }
         }
     }
+}
+
+/// The TLS handshake, within `limit`. The ClientHello first: its SNI
+/// picks the server, whose certificate and ALPN list (h2 or not) the
+/// handshake then uses.
+async fn handshake(
+    stream: TcpStream,
+    listen: &crate::config::sni::TlsListen,
+    limit: std::time::Duration,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let handshake = async {
+        let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream).await?;
+        let config = listen.for_name(start.client_hello().server_name());
+        start.into_stream(config).await
+    };
+    tokio::time::timeout(limit, handshake).await.ok()?.ok()
 }
 
 /// What plain HTTP/1 would refuse in this request (its framing rules, and

@@ -39,85 +39,101 @@ pub enum Alarm {
 /// Resolves with the first [`Alarm`] for this connection; `Idle` is not
 /// raised once `closing` (the connection was already asked to close). One
 /// timer serves all three deadlines.
-pub async fn watch(
+///
+/// Written as a block capturing its arguments (an `async fn` would hold
+/// them twice): this future sits in every idle connection's task.
+#[allow(clippy::manual_async_fn)] // see above: not an `async fn` on purpose
+pub fn watch<'a>(
+    drain: &'a Drain,
+    activity: &'a Activity,
+    stream: &'a TcpStream,
+    limits: &'a Limits,
+    closing: bool,
+) -> impl Future<Output = Alarm> + Send + 'a {
+    async move {
+        // Set when the worker ran out of connection slots: an idle
+        // keep-alive connection then closes at once instead of after
+        // keepalive_timeout.
+        let mut squeezed = false;
+        loop {
+            let squeezing = std::mem::take(&mut squeezed);
+            let wait = match next_wake(drain, activity, stream, limits, closing, squeezing) {
+                Ok(wait) => wait,
+                Err(alarm) => return alarm,
+            };
+            if closing || drain.started() {
+                tokio::time::sleep(wait).await;
+            } else if tokio::time::timeout(wait, drain.nudged()).await.is_ok() {
+                // A squeeze, unless it was the drain starting.
+                squeezed = !drain.started();
+            }
+        }
+    }
+}
+
+/// The alarm due now, or how long to sleep before looking again.
+fn next_wake(
     drain: &Drain,
     activity: &Activity,
     stream: &TcpStream,
     limits: &Limits,
     closing: bool,
-) -> Alarm {
-    let sleep = tokio::time::sleep(Duration::ZERO);
-    tokio::pin!(sleep);
-    // Set when the worker ran out of connection slots: an idle keep-alive
-    // connection then closes at once instead of after keepalive_timeout.
-    let mut squeezed = false;
-    loop {
-        let header = limits.client_header_timeout;
-        let mut wait = match activity.head_pending_for() {
-            Some(d) if d >= header => return Alarm::HeaderOverdue,
-            Some(d) => header - d,
-            None => header,
-        };
-        let quiet = activity.quiet_for();
-        let stall = stall_limit(limits, closing);
-        if quiet >= stall {
-            return Alarm::Stalled;
-        }
-        wait = wait.min(stall - quiet);
-        let squeezing = std::mem::take(&mut squeezed);
-        if !closing {
-            let draining = drain.started();
-            let limit = if draining {
-                DRAIN_IDLE_GRACE
-            } else if squeezing {
-                SQUEEZE_IDLE.min(limits.keepalive_timeout)
-            } else {
-                limits.keepalive_timeout
-            };
-
-            // Never while a response is going out: its head may not say
-            // `Connection: close`, and the client would send its next
-            // request into a closing connection. A stuck response is the
-            // stall limit's business.
-            let busy = activity.responding();
-            // keepalive_timeout only runs between a finished response and
-            // the next request's first byte; a head on its way (or awaited
-            // on a fresh connection) is client_header_timeout's. A drain
-            // does close a fresh connection that has sent nothing.
-            let awaiting = if draining {
-                activity.head_bytes_pending()
-            } else {
-                activity.head_pending_for().is_some()
-            };
-            let idle = quiet >= limit && !busy && !awaiting;
-            if idle && !has_pending_input(stream) {
-                // Made room for a waiting client only while the worker's
-                // budget for it lasts: a few, not every idle connection.
-                let by_squeeze = squeezing && !draining && quiet < limits.keepalive_timeout;
-                if !by_squeeze || drain.take_squeeze() {
-                    return Alarm::Idle;
-                }
-            }
-            if busy || idle {
-                wait = wait.min(Duration::from_millis(250));
-            } else if !awaiting {
-                wait = wait.min(limit.saturating_sub(quiet).max(Duration::from_millis(10)));
-            }
-        }
-        // Capped: the conditions are checked again on every wake, and a
-        // configured timeout of years must not overflow the deadline.
-        let wait = wait.min(Duration::from_secs(86_400));
-        sleep.as_mut().reset(tokio::time::Instant::now() + wait);
-        if closing || drain.started() {
-            sleep.as_mut().await;
+    squeezing: bool,
+) -> Result<Duration, Alarm> {
+    let header = limits.client_header_timeout;
+    let mut wait = match activity.head_pending_for() {
+        Some(d) if d >= header => return Err(Alarm::HeaderOverdue),
+        Some(d) => header - d,
+        None => header,
+    };
+    let quiet = activity.quiet_for();
+    let stall = stall_limit(limits, closing);
+    if quiet >= stall {
+        return Err(Alarm::Stalled);
+    }
+    wait = wait.min(stall - quiet);
+    if !closing {
+        let draining = drain.started();
+        let limit = if draining {
+            DRAIN_IDLE_GRACE
+        } else if squeezing {
+            SQUEEZE_IDLE.min(limits.keepalive_timeout)
         } else {
-            tokio::select! {
-                _ = sleep.as_mut() => {}
-                _ = drain.wait_started() => {}
-                _ = drain.squeezed() => squeezed = true,
+            limits.keepalive_timeout
+        };
+
+        // Never while a response is going out: its head may not say
+        // `Connection: close`, and the client would send its next
+        // request into a closing connection. A stuck response is the
+        // stall limit's business.
+        let busy = activity.responding();
+        // keepalive_timeout only runs between a finished response and
+        // the next request's first byte; a head on its way (or awaited
+        // on a fresh connection) is client_header_timeout's. A drain
+        // does close a fresh connection that has sent nothing.
+        let awaiting = if draining {
+            activity.head_bytes_pending()
+        } else {
+            activity.head_pending_for().is_some()
+        };
+        let idle = quiet >= limit && !busy && !awaiting;
+        if idle && !has_pending_input(stream) {
+            // Made room for a waiting client only while the worker's
+            // budget for it lasts: a few, not every idle connection.
+            let by_squeeze = squeezing && !draining && quiet < limits.keepalive_timeout;
+            if !by_squeeze || drain.take_squeeze() {
+                return Err(Alarm::Idle);
             }
+        }
+        if busy || idle {
+            wait = wait.min(Duration::from_millis(250));
+        } else if !awaiting {
+            wait = wait.min(limit.saturating_sub(quiet).max(Duration::from_millis(10)));
         }
     }
+    // Capped: the conditions are checked again on every wake, and a
+    // configured timeout of years must not overflow the deadline.
+    Ok(wait.min(Duration::from_secs(86_400)))
 }
 
 /// How long a connection may see no byte move before it is dropped:

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::super::raw::{RawConfig, RawLocation, RawServer};
 use super::super::{Config, EMBEDDED_DEFAULT, Source, parse};
 use super::spelling;
+use crate::config::compression::Coding;
 
 fn prefix() -> PathBuf {
     let d = std::env::temp_dir().join(format!("moltd-effective-test-{}", std::process::id()));
@@ -27,6 +28,7 @@ server_tokens = true
 access_log_buffer = "9999999999g"
 worker_connections = 77
 keepalive_timeout = "5s"
+keepalive_requests = 12
 client_header_timeout = "1500ms"
 send_timeout = "2h"
 client_max_body_size = 0
@@ -49,6 +51,11 @@ expires = "500ms"
 add_header = { X-Frame-Options = "DENY", "x-frame-options" = "SAMEORIGIN", X-A = "1" }
 gzip_static = true
 brotli_static = true
+gzip = true
+gzip_types = ["application/javascript", "Text/CSS"]
+gzip_min_length = "1k"
+gzip_comp_level = 6
+compress_extra = ["zstd", "br"]
 charset = "utf-8"
 default_type = "text/plain"
 types = { ".MD" = "text/markdown" }
@@ -177,6 +184,12 @@ fn servers_locations_limits_and_headers_read_back_the_same() {
     );
     assert!(b.servers[0].locations[0].settings.add_header.is_empty());
     assert!(b.servers[0].locations[0].settings.error_page.is_empty());
+    let c = &b.servers[0].locations[0].settings.compression;
+    assert!(c.gzip, "inherited by the location");
+    let extra = [Coding::Zstd, Coding::Br];
+    assert_eq!(c.extra, extra, "in the order given");
+    assert_eq!((c.min_length, c.level), (1024, 6));
+    assert_eq!(c.types, ["application/javascript", "text/css"]);
 }
 
 /// Every key the file format has is printed, so none can be forgotten:
@@ -199,6 +212,7 @@ fn every_key_is_printed() {
         server_tokens,
         worker_connections,
         keepalive_timeout,
+        keepalive_requests,
         client_header_timeout,
         send_timeout,
         client_max_body_size,
@@ -215,6 +229,7 @@ fn every_key_is_printed() {
     assert!(shutdown_delay.is_some() && upgrade_ready_timeout.is_some());
     assert!(user.is_some() && group.is_some() && server_tokens.is_some());
     assert!(worker_connections.is_some() && keepalive_timeout.is_some());
+    assert!(keepalive_requests.is_some());
     assert!(client_header_timeout.is_some() && send_timeout.is_some());
     assert!(client_max_body_size.is_some() && large_client_header_buffers.is_some());
     assert!(open_file_cache.is_some() && open_file_cache_valid.is_some());
@@ -223,12 +238,17 @@ fn every_key_is_printed() {
     assert_eq!(server.len(), 2);
 }
 
-/// The same for the keys of servers and locations.
-#[test]
-fn every_server_and_location_key_is_printed() {
+/// FULL, printed and read back as the raw structs.
+fn printed_full() -> (RawConfig, String) {
     let a = parse(FULL, Source::File("a.toml".into()), &prefix()).expect("original");
     let dump = a.effective_toml().expect("effective toml");
-    let raw: RawConfig = toml::from_str(&dump).expect("raw");
+    (toml::from_str(&dump).expect("raw"), dump)
+}
+
+/// The same for the keys of servers.
+#[test]
+fn every_server_key_is_printed() {
+    let (raw, _) = printed_full();
     let RawServer {
         listen,
         server_name,
@@ -248,6 +268,11 @@ fn every_server_and_location_key_is_printed() {
         add_header: _,
         gzip_static: _,
         brotli_static: _,
+        gzip: _,
+        gzip_types: _,
+        gzip_min_length: _,
+        gzip_comp_level: _,
+        compress_extra: _,
         charset: _,
         default_type: _,
         types: _,
@@ -260,7 +285,18 @@ fn every_server_and_location_key_is_printed() {
     } = raw.server[0].get_ref();
     assert!(listen.is_some() && server_name.is_some() && default_server.is_some());
     assert!(access_log.is_some() && http2.is_some());
-    let locations = location.as_ref().expect("locations");
+    assert_eq!(location.as_ref().map(Vec::len), Some(2));
+}
+
+/// The same for the keys of locations.
+#[test]
+fn every_location_key_is_printed() {
+    let (raw, dump) = printed_full();
+    let locations = raw.server[0]
+        .get_ref()
+        .location
+        .as_ref()
+        .expect("locations");
     // The settings, as a location inherits them: all of them are there.
     let RawLocation {
         prefix,
@@ -273,6 +309,11 @@ fn every_server_and_location_key_is_printed() {
         add_header,
         gzip_static,
         brotli_static,
+        gzip,
+        gzip_types,
+        gzip_min_length,
+        gzip_comp_level,
+        compress_extra,
         charset,
         default_type,
         types,
@@ -293,6 +334,11 @@ fn every_server_and_location_key_is_printed() {
         add_header.is_some(),
         gzip_static.is_some(),
         brotli_static.is_some(),
+        gzip.is_some(),
+        gzip_types.is_some(),
+        gzip_min_length.is_some(),
+        gzip_comp_level.is_some(),
+        compress_extra.is_some(),
         charset.is_some(),
         default_type.is_some(),
         types.is_some(),

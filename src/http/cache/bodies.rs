@@ -79,6 +79,7 @@ impl FileCache {
                         body: Some(bytes.clone()),
                         rendered: None,
                         file: None,
+                        encoded: Vec::new(),
                     },
                 );
                 inner.bytes += added;

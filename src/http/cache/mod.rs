@@ -28,10 +28,12 @@
 //! Here: the entries and their lookup (`stat`, rendered headers); the
 //! settle rule in `meta.rs`; bodies and descriptors in `bodies.rs`;
 //! bounds, sweeping and fd shedding in `sweep.rs`, the replacement
-//! policy in `clock.rs`; listings in `listing.rs`.
+//! policy in `clock.rs`; listings in `listing.rs`; compressed forms in
+//! `encoded.rs`.
 
 mod bodies;
 mod clock;
+mod encoded;
 mod listing;
 mod meta;
 mod pack;
@@ -50,6 +52,7 @@ use hyper::header::HeaderValue;
 
 use super::resolve::Target;
 use clock::Clock;
+pub use encoded::Encoded;
 use listing::Listing;
 pub use meta::{Meta, SETTLE};
 pub use sweep::is_out_of_fds;
@@ -68,6 +71,8 @@ struct Entry {
     /// The open file, for a file too large to keep in memory: sent with
     /// sendfile, it need not be opened, stat'ed and closed per request.
     file: Option<Arc<File>>,
+    /// Compressed forms of this version (`encoded.rs`).
+    encoded: Vec<Encoded>,
 }
 
 /// Header values that depend only on a file version, rendered once.
@@ -239,7 +244,8 @@ impl FileCache {
             }
             Some(e) => {
                 crate::metrics::count(crate::metrics::Counter::CacheMisses);
-                let freed = e.body.take().map_or(0, |b| b.len() as u64);
+                let freed = e.body.take().map_or(0, |b| b.len() as u64) + e.encoded_bytes();
+                e.encoded = Vec::new();
                 let closed = e.file.take().is_some();
                 e.rendered = None;
                 e.meta = meta;
@@ -262,6 +268,7 @@ impl FileCache {
                         body: None,
                         rendered: None,
                         file: None,
+                        encoded: Vec::new(),
                     },
                 );
             }

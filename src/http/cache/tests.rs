@@ -143,8 +143,7 @@ fn check_counts(c: &FileCache) {
     let bytes: u64 = inner
         .map
         .values()
-        .filter_map(|e| e.body.as_ref())
-        .map(|b| b.len() as u64)
+        .map(|e| e.body.as_ref().map_or(0, |b| b.len() as u64) + e.encoded_bytes())
         .sum();
     let fds = inner.map.values().filter(|e| e.file.is_some()).count();
     assert_eq!((inner.bytes, inner.fds), (bytes, fds), "counts drifted");
@@ -194,5 +193,61 @@ fn a_file_in_use_keeps_its_body_while_others_pass_through() {
         let again = c.body(&t(&hot), &m).expect("body");
         assert_eq!(again.as_ptr(), first.as_ptr(), "hot body read again at {i}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn compressed_forms_are_counted_dropped_with_their_version_and_kept_only_settled() {
+    use crate::http::negotiate::Coding;
+    let dir = std::env::temp_dir().join(format!("moltd-cache-enc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let p = dir.join("app.js");
+    std::fs::write(&p, "one").expect("write");
+    let form = |body: &'static [u8]| Encoded {
+        coding: Coding::Gzip,
+        level: 1,
+        body: Some(Bytes::from_static(body)),
+        etag: HeaderValue::from_static("\"x-gzip\""),
+    };
+    let bytes = |c: &FileCache| c.inner.lock().expect("lock").bytes;
+    // Written just now: not kept.
+    let mut c = cache(Duration::ZERO);
+    c.settle = SETTLE;
+    let m = c.stat(&t(&p)).expect("stat");
+    c.keep_encoded(&p, &m, &form(b"zz"));
+    assert!(c.encoded(&p, &m, Coding::Gzip, 1).is_none());
+    assert_eq!(bytes(&c), 0);
+    // Settled: kept once, per coding and level, and counted.
+    let c = cache(Duration::ZERO);
+    let m = c.stat(&t(&p)).expect("stat");
+    c.keep_encoded(&p, &m, &form(b"zz"));
+    c.keep_encoded(&p, &m, &form(b"zz"));
+    assert_eq!(bytes(&c), 2);
+    assert!(c.encoded(&p, &m, Coding::Gzip, 1).is_some());
+    assert!(c.encoded(&p, &m, Coding::Gzip, 9).is_none());
+    assert!(c.encoded(&p, &m, Coding::Br, 1).is_none());
+    // Rewritten: the old form is gone with its bytes, never served.
+    std::fs::write(&p, "two").expect("rewrite");
+    let m2 = c.stat(&t(&p)).expect("stat");
+    assert!(c.encoded(&p, &m2, Coding::Gzip, 1).is_none());
+    assert!(c.encoded(&p, &m, Coding::Gzip, 1).is_none());
+    assert_eq!(bytes(&c), 0);
+    // A form for an older version than the entry's is not kept.
+    c.keep_encoded(&p, &m, &form(b"zz"));
+    assert_eq!(bytes(&c), 0);
+    // Too large for the cache (1024 bytes): not kept.
+    c.keep_encoded(&p, &m2, &form(&[0; 2000]));
+    assert_eq!(bytes(&c), 0);
+    // Evicting the entry gives its bytes back.
+    c.keep_encoded(&p, &m2, &form(b"zzz"));
+    assert_eq!(bytes(&c), 3);
+    for i in 0..20 {
+        let q = dir.join(format!("other-{i}"));
+        std::fs::write(&q, "x").expect("write");
+        c.stat(&t(&q)).expect("stat");
+    }
+    assert!(c.encoded(&p, &m2, Coding::Gzip, 1).is_none());
+    assert_eq!(bytes(&c), 0);
+    check_counts(&c);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -64,23 +64,69 @@ struct Answer {
     refused: bool,
 }
 
+/// A connection's buffers: held only while a request is on its way in or
+/// being answered, so an idle keep-alive connection holds none (as nginx
+/// frees its buffers between requests).
+#[derive(Default)]
+struct Buffers {
+    /// What the client sent and nobody has parsed yet.
+    input: BytesMut,
+    /// The response head being written.
+    head: Vec<u8>,
+    /// How far `input` has been searched for the end of a head: a head
+    /// sent a byte at a time is scanned once, not parsed again on every
+    /// byte.
+    scanned: usize,
+}
+
 /// Serves the connection's requests until it ends.
-pub async fn serve_connection(
-    c: &Arc<Client>,
-    stream: &TcpStream,
-    activity: &Arc<Activity>,
-) -> End {
+///
+/// Written as a block capturing its arguments (an `async fn` would hold
+/// them twice): this future sits in every idle connection's task.
+#[allow(clippy::manual_async_fn)] // see above: not an `async fn` on purpose
+pub fn serve_connection<'a>(
+    c: &'a Client,
+    stream: &'a TcpStream,
+    activity: &'a Arc<Activity>,
+) -> impl Future<Output = End> + Send + 'a {
+    async move {
+        loop {
+            // Idle (fresh, or every request answered): nothing is
+            // allocated until the client's next byte is there.
+            if read::readable(stream).await.is_err() {
+                return End::Broken;
+            }
+            // Boxed: the state of requests in progress (their buffers,
+            // parsing, the body, the response on its way out) exists only
+            // while they do, not in every idle connection's task.
+            if let Some(end) = Box::pin(exchange(c, stream, activity)).await {
+                return end;
+            }
+        }
+    }
+}
+
+/// Serves requests while the client's bytes keep coming; `None` once the
+/// connection is idle again (all it sent is answered), `Some` when it ends.
+async fn exchange(c: &Client, stream: &TcpStream, activity: &Arc<Activity>) -> Option<End> {
     let max_head = c.ctx.limits().max_head().max(8192);
-    let mut buf = BytesMut::with_capacity(4096);
-    let mut head = Vec::with_capacity(512);
-    // How far `buf` has been searched for the end of a head: a head sent a
-    // byte at a time is scanned once, not parsed again on every byte.
-    let mut scanned = 0;
+    let mut b = Buffers::default();
+    let buf = &mut b.input;
+    buf.reserve(4096);
+    match read::read_now(stream, buf, activity) {
+        // Woken with nothing there after all: idle again.
+        Ok(None) => return None,
+        // The client left.
+        Ok(Some(0)) => return Some(End::Close),
+        Ok(Some(_)) => {}
+        Err(_) => return Some(End::Broken),
+    }
+    let cap = c.ctx.limits().keepalive_requests;
     loop {
-        let answer = match next_head(&mut buf, &mut scanned) {
-            Parsed::Request(p) => match answer_request(c, p, &mut buf, stream, activity).await {
+        let mut answer = match next_head(buf, &mut b.scanned) {
+            Parsed::Request(p) => match answer_request(c, p, buf, stream, activity).await {
                 Ok(a) => a,
-                Err(end) => return end,
+                Err(end) => return Some(end),
             },
             Parsed::Bad(status) => rejected(c, status, activity),
             Parsed::Partial if buf.len() >= max_head => {
@@ -93,21 +139,25 @@ pub async fn serve_connection(
                 };
                 rejected(c, status, activity)
             }
+            // Every request answered and nothing more here.
+            Parsed::Partial if buf.is_empty() => return None,
             Parsed::Partial => {
                 if buf.capacity() - buf.len() < 1024 {
                     buf.reserve(4096);
                 }
-                match read::read(stream, &mut buf, activity).await {
+                match read::read(stream, buf, activity).await {
                     // The client left, perhaps with a head cut short.
-                    Ok(0) => return End::Close,
+                    Ok(0) => return Some(End::Close),
                     Ok(_) => {}
-                    Err(_) => return End::Broken,
+                    Err(_) => return Some(End::Broken),
                 }
                 continue;
             }
         };
-        if let Some(end) = write_answer(answer, &mut head, &buf, stream, activity).await {
-            return end;
+        // `keepalive_requests`: the last request allowed is told so.
+        answer.keep_alive &= u64::from(activity.requests()) < cap;
+        if let Some(end) = write_answer(answer, &mut b.head, buf, stream, activity).await {
+            return Some(end);
         }
         if !buf.is_empty() {
             // Part of the next head is already here: its
@@ -209,6 +259,7 @@ async fn write_answer(
     activity: &Activity,
 ) -> Option<End> {
     head.clear();
+    head.reserve(512);
     let after = response_head::render_head(&a.resp, a.version, a.keep_alive, head);
     let sent = send::send(stream, activity, head, a.resp.body_mut()).await;
     // Dropping the body writes the access-log line.
