@@ -20,14 +20,11 @@
 //! during an upgrade each binary's workers balance among themselves, and
 //! the socket handover stays as it was.
 
-use std::os::fd::{AsFd, OwnedFd};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
-use tokio::time::Instant;
 
 use crate::sys::shm::Segment;
 
@@ -116,6 +113,11 @@ impl<'a> Board<'a> {
         }
     }
 
+    /// The connections the worker in `slot` holds.
+    pub fn open(&self, slot: usize) -> u64 {
+        self.words[Self::at(slot) + 1].load(Ordering::Relaxed)
+    }
+
     /// Publishes the connections the worker in `slot` holds.
     pub fn set_open(&self, slot: usize, open: u64) {
         self.words[Self::at(slot) + 1].store(open, Ordering::Relaxed);
@@ -128,7 +130,7 @@ impl<'a> Board<'a> {
     /// True if the worker in `slot` holds more than the average of the
     /// workers on the board plus [`SLACK`].
     pub fn over_share(&self, slot: usize) -> bool {
-        let mine = self.words[Self::at(slot) + 1].load(Ordering::Relaxed);
+        let mine = self.open(slot);
         if mine <= SLACK {
             return false;
         }
@@ -140,8 +142,17 @@ impl<'a> Board<'a> {
                 workers += 1;
             }
         }
-        workers > 1 && mine * workers > total + SLACK * workers
+        over(mine, total, workers)
     }
+}
+
+/// The decision itself: a worker holding `mine` of the `total` connections
+/// of `workers` (itself included) is over its share when it holds more
+/// than the average plus [`SLACK`]. Two workers can never both be over (the
+/// excesses over an average sum to zero), so deferring is never mutual;
+/// alone, a worker is never over.
+pub fn over(mine: u64, total: u64, workers: u64) -> bool {
+    mine > SLACK && workers > 1 && mine * workers > total + SLACK * workers
 }
 
 /// The master's board, mapped before any worker is forked.
@@ -195,6 +206,7 @@ pub fn opened(open: usize) {
 /// This worker now holds `open` connections, one fewer than before: an
 /// accept loop waiting for its turn looks again.
 pub fn closed(open: usize) {
+    CLOSES.fetch_add(1, Ordering::Relaxed);
     publish(open);
     if WAITING.load(Ordering::Relaxed) > 0 {
         CLOSED.notify_waiters();
@@ -213,6 +225,10 @@ fn publish(open: usize) {
 static CLOSED: Notify = Notify::const_new();
 static WAITING: AtomicUsize = AtomicUsize::new(0);
 
+/// Connections this worker has closed since it started: how fast they
+/// turn over ([`pacer`]).
+static CLOSES: AtomicU64 = AtomicU64::new(0);
+
 /// Counts an accept loop in [`WAITING`] while it lives.
 struct Waiting;
 
@@ -229,136 +245,23 @@ impl Drop for Waiting {
     }
 }
 
+/// The connections this worker holds, as published.
+fn open_now() -> u64 {
+    let slot = MINE.load(Ordering::Acquire);
+    match board() {
+        Some(b) if slot != NONE => b.open(slot),
+        _ => 0,
+    }
+}
+
 /// True if this worker holds more than its share of connections.
 pub fn over_share() -> bool {
     let slot = MINE.load(Ordering::Acquire);
     slot != NONE && board().is_some_and(|b| b.over_share(slot))
 }
 
-/// How a worker over its share came to accept again.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Turn {
-    /// It is back within its share.
-    Fair,
-    /// A client waited and no sibling took it.
-    Unclaimed,
-}
-
-/// One accept loop's pacing. After an unclaimed client the worker accepts
-/// as many more as are waiting, up to a batch that doubles with each
-/// unclaimed turn in a row: a sibling that lags by a few milliseconds
-/// (waiting for a core) loses a client or two, and one that is stuck
-/// does not leave clients waiting a turn each.
-pub struct Pacer {
-    /// A second registration of the listening socket, woken by every
-    /// arriving client without accepting it; `None` if the descriptor
-    /// could not be duplicated (the worker then accepts freely).
-    arrivals: Option<AsyncFd<OwnedFd>>,
-    streak: u32,
-    credit: u32,
-}
-
-/// The largest batch is `1 << MAX_STREAK` clients.
-const MAX_STREAK: u32 = 10;
-
-impl Pacer {
-    /// Pacing for accepts on `listener`, inside the worker's runtime.
-    pub fn new(listener: &impl AsFd) -> Self {
-        let arrivals = crate::sys::fd::readiness_dup(listener.as_fd()).ok();
-        Pacer {
-            arrivals,
-            streak: 0,
-            credit: 0,
-        }
-    }
-
-    /// True if the next accept must wait for [`Pacer::wait`].
-    pub fn must_wait(&mut self) -> bool {
-        let Some(arrivals) = &self.arrivals else {
-            return false;
-        };
-        if self.credit > 0 {
-            if super::io::readable_now(arrivals) {
-                self.credit -= 1;
-                return false;
-            }
-            self.credit = 0;
-        }
-        if over_share() {
-            return true;
-        }
-        self.streak = 0;
-        false
-    }
-
-    /// Waits for this worker's turn.
-    pub async fn wait(&mut self) {
-        if let Some(arrivals) = &self.arrivals {
-            let _waiting = Waiting::new();
-            let turn = wait_turn(arrivals, over_share, &CLOSED).await;
-            self.waited(turn);
-        }
-    }
-
-    fn waited(&mut self, turn: Turn) {
-        match turn {
-            Turn::Fair => self.streak = 0,
-            Turn::Unclaimed => {
-                self.credit = (1 << self.streak.min(MAX_STREAK)) - 1;
-                self.streak += 1;
-            }
-        }
-    }
-}
-
-/// Waits while `over` (this worker is over its share: [`over_share`])
-/// holds, looking again when one of its connections closes (`closes`) and
-/// when a client arrives on `arrivals`; a client still waiting
-/// [`PATIENCE`] after it arrived is this worker's after all.
-pub async fn wait_turn(
-    arrivals: &AsyncFd<OwnedFd>,
-    over: impl Fn() -> bool,
-    closes: &Notify,
-) -> Turn {
-    let mut arrived: Option<Instant> = None;
-    loop {
-        if !over() {
-            return Turn::Fair;
-        }
-        // Created before anything can close (one thread): no wake is lost.
-        let closed = closes.notified();
-        if arrived.is_none() && super::io::readable_now(arrivals) {
-            arrived = Some(Instant::now());
-        }
-        match arrived {
-            None => tokio::select! {
-                _ = closed => {}
-                // Siblings' counts change without waking this worker.
-                _ = tokio::time::sleep(RECHECK) => {}
-                ready = arrivals.readable() => match ready {
-                    // Cleared, so the next wait lasts until the next arrival.
-                    Ok(mut guard) => {
-                        guard.clear_ready();
-                        arrived = Some(Instant::now());
-                    }
-                    Err(_) => return Turn::Unclaimed,
-                },
-            },
-            Some(at) => tokio::select! {
-                _ = closed => {}
-                _ = tokio::time::sleep_until(at + PATIENCE) => {
-                    if !over() {
-                        return Turn::Fair;
-                    }
-                    if super::io::readable_now(arrivals) {
-                        return Turn::Unclaimed;
-                    }
-                    arrived = None;
-                }
-            },
-        }
-    }
-}
+mod pacer;
+pub use pacer::{Pacer, Turn, wait_turn};
 
 #[cfg(test)]
 mod tests;

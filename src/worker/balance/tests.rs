@@ -5,7 +5,8 @@ use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 
-use super::{Board, PATIENCE, Pacer, SLACK, Turn, wait_turn};
+use super::pacer::{Churn, MAX_STREAK, TURNOVER};
+use super::{Board, PATIENCE, Pacer, SLACK, Turn, over, wait_turn};
 
 fn words(n: usize) -> Vec<AtomicU64> {
     (0..n).map(|_| AtomicU64::new(0)).collect()
@@ -141,44 +142,41 @@ async fn with_no_client_waiting_a_worker_over_its_share_sleeps() {
 
 #[test]
 fn each_unclaimed_turn_in_a_row_doubles_the_batch_and_a_fair_one_resets_it() {
-    let mut p = Pacer {
-        arrivals: None,
-        streak: 0,
-        credit: 0,
-    };
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let mut p = Pacer::new(&l);
     let credits: Vec<u32> = (0..4)
         .map(|_| {
             p.waited(Turn::Unclaimed);
-            p.credit
+            p.credit()
         })
         .collect();
     assert_eq!(credits, [0, 1, 3, 7]);
     p.waited(Turn::Fair);
     p.waited(Turn::Unclaimed);
-    assert_eq!(p.credit, 0);
+    assert_eq!(p.credit(), 0);
     for _ in 0..40 {
         p.waited(Turn::Unclaimed);
     }
-    assert_eq!(p.credit, (1 << super::MAX_STREAK) - 1);
+    assert_eq!(p.credit(), (1 << MAX_STREAK) - 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_batch_is_spent_only_on_clients_that_wait() {
     let (l, _client) = listener_with_a_waiting_client();
-    let mut p = Pacer {
-        arrivals: Some(arrivals(&l)),
-        streak: 3,
-        credit: 2,
-    };
+    let mut p = Pacer::new(&l);
+    for _ in 0..3 {
+        p.waited(Turn::Unclaimed);
+    }
+    assert_eq!(p.credit(), 3);
     assert!(!p.must_wait());
-    assert_eq!(p.credit, 1);
+    assert_eq!(p.credit(), 2);
     let _taken = l.accept().expect("accept");
     assert!(!p.must_wait(), "not on the board: never over its share");
     assert_eq!(
-        p.credit, 0,
+        p.credit(),
+        0,
         "nobody waits: the rest of the batch is dropped"
     );
-    assert_eq!(p.streak, 0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -212,4 +210,62 @@ async fn a_worker_sees_its_siblings_catch_up_without_being_woken() {
     let start = tokio::time::Instant::now();
     assert_eq!(turn.await, Turn::Fair);
     assert!(start.elapsed() <= super::RECHECK);
+}
+
+#[test]
+fn the_decision_never_defers_a_lone_worker_and_never_two_at_once() {
+    // Alone (its siblings died, left or were never there): never over.
+    assert!(!over(1000, 1000, 1));
+    // A stopped sibling holding nothing: the live one is over, and is
+    // the only one (it accepts after all once a client waits PATIENCE).
+    assert!(over(10, 10, 2));
+    assert!(!over(0, 10, 2));
+    // However the counts stand, at most one of two or three workers is
+    // over its share: no worker can wait for a sibling that waits too.
+    for a in 0..40u64 {
+        for b in 0..40u64 {
+            let two = [a, b];
+            assert!(two.iter().filter(|&&m| over(m, a + b, 2)).count() <= 1);
+            for c in [0, 7, 39] {
+                let three = [a, b, c];
+                let n = three.iter().filter(|&&m| over(m, a + b + c, 3)).count();
+                assert!(n <= 2, "{three:?}");
+                // Two of three may be over only if the third holds less.
+                if n == 2 {
+                    assert!(three.iter().any(|&m| !over(m, a + b + c, 3)));
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_whose_wake_a_sibling_spent_is_still_accepted_in_time() {
+    let (l, _client) = listener_with_a_waiting_client();
+    let a = arrivals(&l);
+    // The readiness edge is consumed before the wait begins (a sibling's
+    // accept, or an earlier pass): only the direct look at the backlog
+    // can see the client.
+    a.readable().await.expect("readable").clear_ready();
+    let start = tokio::time::Instant::now();
+    assert_eq!(
+        wait_turn(&a, || true, &Notify::new()).await,
+        Turn::Unclaimed
+    );
+    assert!(start.elapsed() <= super::RECHECK + PATIENCE);
+}
+
+#[test]
+fn connections_that_end_within_the_window_turn_pacing_off() {
+    let t0 = tokio::time::Instant::now();
+    let mut c = Churn::new(t0);
+    // No window counted yet: pace.
+    assert!(!c.fast(t0, 0));
+    // 500 closes in one window (Connection: close traffic).
+    assert!(c.fast(t0 + TURNOVER, 500), "not on the board: holds 0");
+    // A burst of keep-alive connections that stay: no closes.
+    assert!(!c.fast(t0 + 2 * TURNOVER, 500));
+    // After a quiet spell the old window says nothing.
+    let mut c = Churn::new(t0);
+    assert!(!c.fast(t0 + 10 * TURNOVER, 100_000));
 }
