@@ -38,6 +38,9 @@ mod http_files;
 mod http_gzip;
 /// Listings in HTML and JSON.
 mod http_listing;
+/// Kept response heads: replayed byte for byte, per settings, method,
+/// version and keep-alive; never for conditionals, ranges or a changed file.
+mod http_replay;
 /// Virtual hosts and locations.
 mod http_vhosts;
 /// The plain path's writer: sendfile bodies, HTTP/1.0, pipelining across

@@ -4,8 +4,8 @@
 
 use std::process::Command;
 
+use crate::support::tls::cert;
 use crate::support::{self, Server, free_port, wait_for};
-use crate::tls::cert;
 
 /// Fetches `/` five times with one curl (which reuses its connection when
 /// it may) and returns, per transfer, the status and whether it needed a

@@ -2,16 +2,8 @@ use std::process::Command;
 
 use nix::sys::signal::Signal;
 
-use crate::support::{self, Server, free_port, install_binary, wait_for};
-
-/// A self-signed certificate for `names`, written as `NAME.pem` and
-/// `NAME.key` in the prefix.
-pub(crate) fn cert(s: &Server, file: &str, names: &[&str]) {
-    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let c = rcgen::generate_simple_self_signed(names).expect("certificate");
-    std::fs::write(s.path(&format!("{file}.pem")), c.cert.pem()).expect("write cert");
-    std::fs::write(s.path(&format!("{file}.key")), c.key_pair.serialize_pem()).expect("write key");
-}
+use crate::support::tls::{cert, curl};
+use crate::support::{self, Server, free_port, install_binary, tls, wait_for};
 
 fn config(port: u16) -> String {
     format!(
@@ -34,26 +26,6 @@ ssl_certificate_key = "b.key"
 http2 = false
 "#
     )
-}
-
-/// `curl` over HTTPS trusting `ca`; returns (HTTP version, body).
-pub(crate) fn curl(s: &Server, port: u16, host: &str, ca: &str, version: &str) -> (String, String) {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "10", version, "--cacert"])
-        .arg(s.path(ca))
-        .args(["--resolve", &format!("{host}:{port}:127.0.0.1")])
-        .args(["-w", "\n%{http_version}"])
-        .arg(format!("https://{host}:{port}/"))
-        .output()
-        .expect("run curl");
-    assert!(
-        out.status.success(),
-        "curl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, v) = text.rsplit_once('\n').expect("version line");
-    (v.to_string(), format!("{body}\n").replace("\n\n", "\n"))
 }
 
 fn started() -> (Server, u16, nix::unistd::Pid) {
@@ -339,18 +311,7 @@ fn tls_client_alpn(
     port: u16,
     alpn: &[u8],
 ) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls::pki_types::CertificateDer::pem_file_iter(s.path(ca)).expect("ca") {
-        roots.add(c.expect("cert")).expect("add root");
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![alpn.to_vec()];
+    let config = tls::client_config(s, ca, alpn);
     let name = rustls::pki_types::ServerName::try_from(host.to_string()).expect("name");
     let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).expect("client");
     let sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");

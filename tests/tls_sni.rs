@@ -1,8 +1,8 @@
 //! SNI and Host share one matcher: overlapping wildcards and `name.*`
 //! patterns show the certificate of the very server that then answers.
 
+use crate::support::tls::{cert, curl};
 use crate::support::{self, Server, free_port, wait_for};
-use crate::tls::{cert, curl};
 
 #[test]
 fn sni_picks_the_certificate_of_the_server_that_answers() {

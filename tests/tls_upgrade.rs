@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use nix::sys::signal::Signal;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
+use crate::support::tls::cert;
 use crate::support::{self, Server, free_port, procs, wait_for};
-use crate::tls::cert;
 
 const BODY: &str = "hello from moltd\n";
 
@@ -33,18 +33,7 @@ impl Stats {
 
 /// A TLS client trusting the test certificate, offering `alpn`.
 fn connector(s: &Server, alpn: &[u8]) -> tokio_rustls::TlsConnector {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls::pki_types::CertificateDer::pem_file_iter(s.path("a.pem")).expect("ca") {
-        roots.add(c.expect("cert")).expect("add root");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![alpn.to_vec()];
+    let config = support::tls::client_config(s, "a.pem", alpn);
     tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 

@@ -18,6 +18,10 @@
 //!    `conditional.rs` and `range.rs`, and `file_body.rs` for the bytes;
 //! 6. errors (`error_page.rs`), then `expires`/`add_header` (`headers.rs`),
 //!    `Server`, and `Connection: close` while draining.
+//!
+//! `replay.rs` says which requests a kept response head may answer
+//! without steps 5-6 (a plain GET or HEAD of a file), and checks a head
+//! this pipeline's answer produced before the cache keeps it.
 
 pub mod autoindex;
 pub mod body;
@@ -39,6 +43,7 @@ pub mod precompressed;
 pub mod range;
 pub mod redirect;
 pub mod refusal;
+pub mod replay;
 pub mod resolve;
 pub mod route;
 pub mod static_file;
@@ -212,6 +217,24 @@ impl Lifecycle {
     };
 }
 
+/// The port a request on plain `listen` is redirected to, under
+/// `redirect_https`.
+fn https_port(routed: &Routed<'_>, listen: SocketAddr) -> Option<u16> {
+    routed
+        .server_config
+        .redirect_https
+        .filter(|_| !routed.server_config.ssl.contains(&listen) && !routed.bad_host)
+}
+
+/// The location's `allow` list admits `remote`.
+fn allows(routed: &Routed<'_>, remote: IpAddr) -> bool {
+    routed
+        .settings
+        .allow
+        .as_ref()
+        .is_none_or(|nets| nets.iter().any(|n| n.contains(remote)))
+}
+
 /// Answers one request that arrived on listen address `listen`, at the
 /// worker's point in its `life`.
 pub fn handle<B>(
@@ -227,15 +250,8 @@ pub fn handle<B>(
             server: ServerId(0),
         };
     };
-    let to_https = routed
-        .server_config
-        .redirect_https
-        .filter(|_| !routed.server_config.ssl.contains(&listen) && !routed.bad_host);
-    let allowed = routed
-        .settings
-        .allow
-        .as_ref()
-        .is_none_or(|nets| nets.iter().any(|n| n.contains(remote)));
+    let to_https = https_port(&routed, listen);
+    let allowed = allows(&routed, remote);
     let result = match &routed.path {
         _ if !allowed => Err(StatusCode::FORBIDDEN.into()),
         _ if let Some(port) = to_https => Ok(redirect::to_https(

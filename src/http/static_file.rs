@@ -104,7 +104,8 @@ fn variant(
     if !meta.is_file {
         return Err(StatusCode::NOT_FOUND.into());
     }
-    let rendered = cache.rendered(send_path.path(), &meta, || Rendered {
+    let by = std::ptr::from_ref(settings) as usize;
+    let rendered = cache.rendered(send_path.path(), &meta, by, || Rendered {
         etag: HeaderValue::from_str(&etag(&meta)).unwrap_or(HeaderValue::from_static("\"\"")),
         last_modified: HeaderValue::from_str(&super::date::http_date(meta.mtime))
             .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),

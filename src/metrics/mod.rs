@@ -61,6 +61,8 @@ pub enum Counter {
     CacheHits,
     /// Open-file cache misses.
     CacheMisses,
+    /// Requests answered from a kept response head.
+    HeadReplays,
 }
 
 /// Responses by status class (1xx..5xx): words 16..21.
@@ -273,6 +275,7 @@ pub fn snapshot() -> Snapshot {
         WorkerRestarts,
         CacheHits,
         CacheMisses,
+        HeadReplays,
     ];
     let load = |i: usize| w[i].load(Ordering::Relaxed);
     let mut s = Snapshot {

@@ -32,7 +32,7 @@ fn counter(out: &mut String, name: &str, help: &str, value: u64) {
 }
 
 /// The plain counters: name, help, which.
-const COUNTERS: [(&str, &str, Counter); 9] = [
+const COUNTERS: [(&str, &str, Counter); 10] = [
     (
         "moltd_connections_accepted_total",
         "Connections accepted.",
@@ -77,6 +77,11 @@ const COUNTERS: [(&str, &str, Counter); 9] = [
         "moltd_file_cache_misses_total",
         "Open-file cache misses.",
         Counter::CacheMisses,
+    ),
+    (
+        "moltd_head_replays_total",
+        "Requests answered from a kept response head.",
+        Counter::HeadReplays,
     ),
 ];
 

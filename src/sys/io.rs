@@ -7,24 +7,12 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 /// `recv(2)` into the spare capacity of `buf`, growing its length by the
 /// bytes received. Returns that count (0 at end of stream).
 pub fn recv_buf(fd: BorrowedFd<'_>, buf: &mut bytes::BytesMut) -> std::io::Result<usize> {
-    let dst = buf.spare_capacity_mut();
-    let n = loop {
+    fill_spare(buf, usize::MAX, |dst| {
         // SAFETY: `dst` is the allocated, unused tail of `buf`; recv writes
         // at most `dst.len()` bytes into it, and the fd is borrowed for the
         // call.
-        let n = unsafe { libc::recv(fd.as_raw_fd(), dst.as_mut_ptr().cast(), dst.len(), 0) };
-        if n >= 0 {
-            break n as usize;
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    };
-    // SAFETY: the kernel initialised exactly the first `n` bytes of the
-    // spare capacity, and `n <= dst.len()`.
-    unsafe { buf.set_len(buf.len() + n) };
-    Ok(n)
+        unsafe { libc::recv(fd.as_raw_fd(), dst.as_mut_ptr().cast(), dst.len(), 0) }
+    })
 }
 
 /// `pread(2)` of at most `max` bytes (and at most `buf`'s spare capacity)
@@ -38,25 +26,38 @@ pub fn pread_buf(
 ) -> std::io::Result<usize> {
     let offset = libc::off_t::try_from(offset)
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    fill_spare(buf, max, |dst| {
+        // SAFETY: `dst` is the allocated, unused tail of `buf`; pread writes
+        // at most `dst.len()` bytes into it, and `file` is borrowed for the
+        // call.
+        unsafe { libc::pread(file.as_raw_fd(), dst.as_mut_ptr().cast(), dst.len(), offset) }
+    })
+}
+
+/// Lets `read` (a system call writing at most `dst.len()` bytes and
+/// returning their count, or -1 with errno) fill up to `max` bytes of
+/// `buf`'s spare capacity, retrying on EINTR, and counts the bytes it
+/// wrote as part of `buf`: the one place that trusts the kernel's count.
+fn fill_spare(
+    buf: &mut bytes::BytesMut,
+    max: usize,
+    mut read: impl FnMut(&mut [std::mem::MaybeUninit<u8>]) -> isize,
+) -> std::io::Result<usize> {
     let spare = buf.spare_capacity_mut();
     let room = spare.len().min(max);
     let dst = &mut spare[..room];
     let n = loop {
-        // SAFETY: `dst` is the allocated, unused tail of `buf`; pread writes
-        // at most `dst.len()` bytes into it, and `file` is borrowed for the
-        // call.
-        let n =
-            unsafe { libc::pread(file.as_raw_fd(), dst.as_mut_ptr().cast(), dst.len(), offset) };
+        let n = read(dst);
         if n >= 0 {
-            break n as usize;
+            break (n as usize).min(room);
         }
         let e = std::io::Error::last_os_error();
         if e.kind() != std::io::ErrorKind::Interrupted {
             return Err(e);
         }
     };
-    // SAFETY: the kernel initialised exactly the first `n` bytes of the
-    // spare capacity, and `n <= dst.len()`.
+    // SAFETY: the kernel initialised the first `n` bytes of the spare
+    // capacity (its count, never more than it was offered: `n <= room`).
     unsafe { buf.set_len(buf.len() + n) };
     Ok(n)
 }

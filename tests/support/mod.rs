@@ -9,6 +9,7 @@
 
 pub mod http;
 pub mod procs;
+pub mod tls;
 
 use std::collections::HashSet;
 use std::net::{TcpListener, TcpStream};

@@ -80,6 +80,7 @@ impl FileCache {
                         rendered: None,
                         file: None,
                         encoded: Vec::new(),
+                        heads: Vec::new(),
                     },
                 );
                 inner.bytes += added;

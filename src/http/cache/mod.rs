@@ -29,11 +29,12 @@
 //! settle rule in `meta.rs`; bodies and descriptors in `bodies.rs`;
 //! bounds, sweeping and fd shedding in `sweep.rs`, the replacement
 //! policy in `clock.rs`; listings in `listing.rs`; compressed forms in
-//! `encoded.rs`.
+//! `encoded.rs`; whole response heads in `heads.rs`.
 
 mod bodies;
 mod clock;
 mod encoded;
+mod heads;
 mod listing;
 mod meta;
 mod pack;
@@ -53,6 +54,7 @@ use hyper::header::HeaderValue;
 use super::resolve::Target;
 use clock::Clock;
 pub use encoded::Encoded;
+pub use heads::{Cached, Head, HeadKey};
 use listing::Listing;
 pub use meta::{Meta, SETTLE};
 pub use sweep::is_out_of_fds;
@@ -67,12 +69,17 @@ struct Entry {
     checked: Instant,
     used: Instant,
     body: Option<Bytes>,
-    rendered: Option<Rendered>,
+    /// The header values, and the settings they were made under (the
+    /// type depends on `types`, `default_type` and `charset`, which two
+    /// locations or servers serving one file may set differently).
+    rendered: Option<(usize, Rendered)>,
     /// The open file, for a file too large to keep in memory: sent with
     /// sendfile, it need not be opened, stat'ed and closed per request.
     file: Option<Arc<File>>,
     /// Compressed forms of this version (`encoded.rs`).
     encoded: Vec<Encoded>,
+    /// Whole response heads of this version (`heads.rs`).
+    heads: Vec<Head>,
 }
 
 /// Header values that depend only on a file version, rendered once.
@@ -244,8 +251,11 @@ impl FileCache {
             }
             Some(e) => {
                 crate::metrics::count(crate::metrics::Counter::CacheMisses);
-                let freed = e.body.take().map_or(0, |b| b.len() as u64) + e.encoded_bytes();
+                let freed = e.body.take().map_or(0, |b| b.len() as u64)
+                    + e.encoded_bytes()
+                    + e.head_bytes();
                 e.encoded = Vec::new();
+                e.heads = Vec::new();
                 let closed = e.file.take().is_some();
                 e.rendered = None;
                 e.meta = meta;
@@ -269,6 +279,7 @@ impl FileCache {
                         rendered: None,
                         file: None,
                         encoded: Vec::new(),
+                        heads: Vec::new(),
                     },
                 );
             }
@@ -276,24 +287,31 @@ impl FileCache {
         Ok(meta)
     }
 
-    /// The header values of `path` at version `meta`: cached with the
-    /// entry, else made by `make` (and kept if the entry still matches).
-    pub fn rendered(&self, path: &Path, meta: &Meta, make: impl FnOnce() -> Rendered) -> Rendered {
+    /// The header values of `path` at version `meta` under the settings
+    /// `by` names: cached with the entry, else made by `make` (and kept if
+    /// the entry still matches).
+    pub fn rendered(
+        &self,
+        path: &Path,
+        meta: &Meta,
+        by: usize,
+        make: impl FnOnce() -> Rendered,
+    ) -> Rendered {
         if !self.enabled() {
             return make();
         }
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         match inner.map.get_mut(key(path)) {
             Some(e) if e.meta == *meta => match &e.rendered {
-                Some(r) => r.clone(),
-                None => {
+                Some((made_by, r)) if *made_by == by => r.clone(),
+                _ => {
                     let mut r = make();
                     if let Some((body, packed)) = pack::pack(e.body.as_ref(), &r) {
                         // Same length: the byte count holds.
                         e.body = body;
                         r = packed;
                     }
-                    e.rendered = Some(r.clone());
+                    e.rendered = Some((by, r.clone()));
                     r
                 }
             },

@@ -90,7 +90,9 @@ impl FileCache {
 impl Inner {
     /// Takes what `old`, just removed, held off the counts.
     pub(super) fn forget(&mut self, old: &Entry) {
-        self.bytes -= old.body.as_ref().map_or(0, |b| b.len() as u64) + old.encoded_bytes();
+        self.bytes -= old.body.as_ref().map_or(0, |b| b.len() as u64)
+            + old.encoded_bytes()
+            + old.head_bytes();
         self.fds -= usize::from(old.file.is_some());
     }
 }

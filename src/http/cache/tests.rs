@@ -143,7 +143,7 @@ fn check_counts(c: &FileCache) {
     let bytes: u64 = inner
         .map
         .values()
-        .map(|e| e.body.as_ref().map_or(0, |b| b.len() as u64) + e.encoded_bytes())
+        .map(|e| e.body.as_ref().map_or(0, |b| b.len() as u64) + e.encoded_bytes() + e.head_bytes())
         .sum();
     let fds = inner.map.values().filter(|e| e.file.is_some()).count();
     assert_eq!((inner.bytes, inner.fds), (bytes, fds), "counts drifted");
@@ -247,6 +247,54 @@ fn compressed_forms_are_counted_dropped_with_their_version_and_kept_only_settled
         c.stat(&t(&q)).expect("stat");
     }
     assert!(c.encoded(&p, &m2, Coding::Gzip, 1).is_none());
+    assert_eq!(bytes(&c), 0);
+    check_counts(&c);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn heads_are_kept_per_key_counted_and_dropped_with_their_version() {
+    let dir = std::env::temp_dir().join(format!("moltd-cache-head-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let p = dir.join("page.html");
+    std::fs::write(&p, "one").expect("write");
+    let key = |flags| HeadKey { settings: 1, flags };
+    let head = |flags, text: &'static str, any_encoding| Head {
+        key: key(flags),
+        bytes: Bytes::from_static(text.as_bytes()),
+        date_at: 0,
+        any_encoding,
+    };
+    let bytes = |c: &FileCache| c.inner.lock().expect("lock").bytes;
+    let c = cache(Duration::ZERO);
+    let m = c.stat(&t(&p)).expect("stat");
+    c.keep_head(&p, &m, head(0, "HTTP/1.1 200 OK\r\n\r\n", false));
+    c.keep_head(&p, &m, head(1, "HEAD", true));
+    assert_eq!(bytes(&c), 23);
+    // Per key; one that varies by Accept-Encoding answers only without.
+    let got = c.head(&p, &m, key(0), false).expect("kept");
+    assert_eq!(&got.head.bytes[..], b"HTTP/1.1 200 OK\r\n\r\n");
+    assert!(c.head(&p, &m, key(0), true).is_none());
+    assert!(c.head(&p, &m, key(1), true).is_some());
+    assert!(c.head(&p, &m, key(2), false).is_none());
+    // Kept again under the same key: replaced, not added.
+    c.keep_head(&p, &m, head(1, "HEAD2", true));
+    assert_eq!(bytes(&c), 24);
+    // Bounded per version: the oldest goes.
+    for f in 2..12 {
+        c.keep_head(&p, &m, head(f, "x", true));
+    }
+    assert!(c.head(&p, &m, key(0), false).is_none());
+    assert!(c.head(&p, &m, key(11), false).is_some());
+    check_counts(&c);
+    // Rewritten: every head of the old version goes, with its bytes, and
+    // one made for the old version is not kept for the new.
+    std::fs::write(&p, "two").expect("rewrite");
+    let m2 = c.stat(&t(&p)).expect("stat");
+    assert!(c.head(&p, &m2, key(11), false).is_none());
+    assert!(c.head(&p, &m, key(11), false).is_none());
+    assert_eq!(bytes(&c), 0);
+    c.keep_head(&p, &m, head(0, "old", true));
     assert_eq!(bytes(&c), 0);
     check_counts(&c);
     let _ = std::fs::remove_dir_all(&dir);

@@ -29,14 +29,15 @@ pub mod send;
 
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use hyper::{Response, StatusCode, Version};
 use socket2::SockRef;
 use tokio::net::TcpStream;
 
 use super::client::Client;
 use super::io::{Activity, has_pending_input};
-use crate::http::Body;
+use crate::http::replay::{self, Plan, Slot};
+use crate::http::{Body, Site};
 use keep_alive::After;
 use request_body::{BodyError, Framing, Socket, Source};
 use request_head::{Head, Parsed};
@@ -62,6 +63,11 @@ struct Answer {
     /// Refused or rejected: what follows in the stream cannot be trusted
     /// to start a request.
     refused: bool,
+    /// A kept head to send instead of rendering `resp`'s (which then has
+    /// no headers), and where its `Date` line goes.
+    kept: Option<(Bytes, usize)>,
+    /// Where `resp`'s head may be kept for replay.
+    slot: Option<Slot>,
 }
 
 /// A connection's buffers: held only while a request is on its way in or
@@ -156,7 +162,8 @@ async fn exchange(c: &Client, stream: &TcpStream, activity: &Arc<Activity>) -> O
         };
         // `keepalive_requests`: the last request allowed is told so.
         answer.keep_alive &= u64::from(activity.requests()) < cap;
-        if let Some(end) = write_answer(answer, &mut b.head, buf, stream, activity).await {
+        let site = &c.ctx.site;
+        if let Some(end) = write_answer(answer, site, &mut b.head, buf, stream, activity).await {
             return Some(end);
         }
         if !buf.is_empty() {
@@ -199,6 +206,8 @@ fn rejected(c: &Client, status: StatusCode, activity: &Arc<Activity>) -> Answer 
         keep_alive: false,
         version: Version::HTTP_11,
         refused: true,
+        kept: None,
+        slot: None,
     }
 }
 
@@ -232,12 +241,7 @@ async fn answer_request(
         Ok(()) => {
             // Body bytes are not the next head.
             activity.request_started();
-            Answer {
-                resp: respond::answer(c, &p.req, activity),
-                keep_alive: p.keep_alive,
-                version,
-                refused: false,
-            }
+            answered(c, &p, activity)
         }
         // Answered at once and closed: what follows in the stream cannot
         // be trusted to start a request.
@@ -246,13 +250,47 @@ async fn answer_request(
             keep_alive: false,
             version,
             refused: true,
+            kept: None,
+            slot: None,
         },
     })
+}
+
+/// The answer to request `p`: from a kept head when the pipeline says one
+/// stands for it, else in full.
+fn answered(c: &Client, p: &Head, activity: &Arc<Activity>) -> Answer {
+    // `keepalive_requests`: the last request allowed is told so.
+    let keep_alive =
+        p.keep_alive && u64::from(activity.requests()) < c.ctx.limits().keepalive_requests;
+    let version = p.req.version();
+    let conn = replay::Conn {
+        version,
+        keep_alive,
+    };
+    let life = c.drain.lifecycle();
+    let site = &c.ctx.site;
+    let (resp, kept, slot) = match replay::plan(site, c.listen, c.peer.ip(), &p.req, conn, life) {
+        Plan::Replay(r) => {
+            let (resp, head, date_at) = respond::replayed(c, &p.req, r, activity);
+            (resp, Some((head, date_at)), None)
+        }
+        Plan::Fill(slot) => (respond::answer(c, &p.req, activity), None, Some(slot)),
+        Plan::Full => (respond::answer(c, &p.req, activity), None, None),
+    };
+    Answer {
+        resp,
+        keep_alive,
+        version,
+        refused: false,
+        kept,
+        slot,
+    }
 }
 
 /// Writes `a`; `Some` when the connection ends after it.
 async fn write_answer(
     mut a: Answer,
+    site: &Site,
     head: &mut Vec<u8>,
     buf: &BytesMut,
     stream: &TcpStream,
@@ -260,7 +298,22 @@ async fn write_answer(
 ) -> Option<End> {
     head.clear();
     head.reserve(512);
-    let after = response_head::render_head(&a.resp, a.version, a.keep_alive, head);
+    let after = match a.kept.take() {
+        Some((kept, date_at)) => {
+            response_head::splice_date(&kept, date_at, head);
+            keep_alive::after(a.keep_alive, false)
+        }
+        None => {
+            let (after, date) = response_head::render_dated(&a.resp, a.version, a.keep_alive, head);
+            if let (Some(slot), Some(date)) = (a.slot.take(), date) {
+                let mut kept = Vec::with_capacity(head.len() - date.len());
+                kept.extend_from_slice(&head[..date.start]);
+                kept.extend_from_slice(&head[date.end..]);
+                slot.keep(site, &a.resp, Bytes::from(kept), date.start);
+            }
+            after
+        }
+    };
     let sent = send::send(stream, activity, head, a.resp.body_mut()).await;
     // Dropping the body writes the access-log line.
     drop(a.resp);

@@ -5,10 +5,12 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use hyper::{Request, Response, StatusCode};
 
 use super::super::client::Client;
 use super::super::io::Activity;
+use crate::http::replay::Replay;
 use crate::http::{self, Body, Outcome};
 use crate::log::access::Pending;
 
@@ -20,6 +22,24 @@ pub fn answer<B>(c: &Client, req: &Request<B>, activity: &Arc<Activity>) -> Resp
         Pending::for_request(req, c.peer.ip(), status)
     });
     out.response
+}
+
+/// Answers a request from a kept head (`http::replay`): tracked and
+/// logged as the full answer would be.
+pub fn replayed<B>(
+    c: &Client,
+    req: &Request<B>,
+    r: Replay,
+    activity: &Arc<Activity>,
+) -> (Response<Body>, Bytes, usize) {
+    let mut out = Outcome {
+        response: Response::new(r.body),
+        server: r.server,
+    };
+    finish(c, &mut out, activity, |status| {
+        Pending::for_request(req, c.peer.ip(), status)
+    });
+    (out.response, r.head, r.date_at)
 }
 
 /// Answers a request the worker refuses (bad framing, too large).

@@ -2,6 +2,7 @@
 //! buffer in the wire form clients expect (nginx's order and spelling),
 //! so the head and a small body leave in one `writev`.
 
+use std::ops::Range;
 use std::time::SystemTime;
 
 use hyper::header::{CONTENT_LENGTH, DATE, HeaderMap, SERVER};
@@ -22,6 +23,18 @@ pub fn render_head(
     keep_alive: bool,
     dst: &mut Vec<u8>,
 ) -> After {
+    render_dated(resp, version, keep_alive, dst).0
+}
+
+/// [`render_head`], also saying where in `dst` the `Date` line went (if
+/// one was added): the rest of the head is the same every second, and may
+/// be kept for replay.
+pub fn render_dated(
+    resp: &Response<Body>,
+    version: Version,
+    keep_alive: bool,
+    dst: &mut Vec<u8>,
+) -> (After, Option<Range<usize>>) {
     let h = resp.headers();
     let says_close = keep_alive::says_close(h);
     let after = keep_alive::after(keep_alive, says_close);
@@ -44,10 +57,11 @@ pub fn render_head(
         dst.extend_from_slice(server.as_bytes());
         dst.extend_from_slice(b"\r\n");
     }
+    let mut date = None;
     if !h.contains_key(DATE) {
-        dst.extend_from_slice(b"Date: ");
-        with_date(|d| dst.extend_from_slice(d));
-        dst.extend_from_slice(b"\r\n");
+        let at = dst.len();
+        date_line(dst);
+        date = Some(at..dst.len());
     }
     write_headers(h, dst);
     if !h.contains_key(CONTENT_LENGTH) && may_have_body(status) {
@@ -65,7 +79,22 @@ pub fn render_head(
         _ => {}
     }
     dst.extend_from_slice(b"\r\n");
-    after
+    (after, date)
+}
+
+/// Writes `head`, a head kept without its `Date` line, with the current
+/// one put back at `date_at`.
+pub fn splice_date(head: &[u8], date_at: usize, dst: &mut Vec<u8>) {
+    let (before, after) = head.split_at(date_at.min(head.len()));
+    dst.extend_from_slice(before);
+    date_line(dst);
+    dst.extend_from_slice(after);
+}
+
+fn date_line(dst: &mut Vec<u8>) {
+    dst.extend_from_slice(b"Date: ");
+    with_date(|d| dst.extend_from_slice(d));
+    dst.extend_from_slice(b"\r\n");
 }
 
 fn may_have_body(status: StatusCode) -> bool {
@@ -186,6 +215,29 @@ mod tests {
                 .0
                 .contains("Content-Length")
         );
+    }
+
+    #[test]
+    fn a_head_kept_without_its_date_is_spliced_back_to_the_same_bytes() {
+        let resp = Response::builder()
+            .header("server", "moltd")
+            .header("etag", "\"1\"")
+            .header("content-length", "5")
+            .body(Body::bytes("hello"))
+            .expect("response");
+        let mut full = Vec::new();
+        let (after, date) = render_dated(&resp, Version::HTTP_10, true, &mut full);
+        assert_eq!(after, After::KeepAlive);
+        let date = date.expect("a date line");
+        assert!(full[date.clone()].starts_with(b"Date: ") && full[..date.end].ends_with(b"\r\n"));
+        let mut kept = full[..date.start].to_vec();
+        kept.extend_from_slice(&full[date.end..]);
+        let mut again = Vec::new();
+        splice_date(&kept, date.start, &mut again);
+        assert_eq!(again.len(), full.len());
+        assert!(again[date.clone()].starts_with(b"Date: "));
+        assert_eq!(again[..date.start], full[..date.start]);
+        assert_eq!(again[date.end..], full[date.end..]);
     }
 
     #[test]

@@ -1,0 +1,113 @@
+//! Whole HTTP/1 response heads (all but `Date`) of a file version, kept
+//! with its entry so that a plain request for it is answered without
+//! building a response: keyed by what besides the version shapes the head
+//! (`HeadKey`), dropped with the entry's body when the file changes, and
+//! counted in `open_file_cache_max_size`.
+//!
+//! A head depends on the version only through its size and whole-second
+//! mtime (Content-Length, ETag, Last-Modified), which the caller checks
+//! on the response before offering it, so a head needs no settling; the
+//! body it is replayed with is the entry's own, kept under the settle rule.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{Entry, FileCache, Meta, key};
+
+/// Most heads one version keeps: one per location, method, protocol
+/// version and keep-alive that asks for it; a ninth replaces the oldest.
+const MAX_HEADS: usize = 8;
+
+/// What besides the file version decides a head's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadKey {
+    /// The settings that answered (per configuration generation, and each
+    /// worker generation has its own cache): `add_header`, `expires`,
+    /// types and `charset`.
+    pub settings: usize,
+    /// HEAD, HTTP/1.0, keep-alive: bits of the request and the connection.
+    pub flags: u8,
+}
+
+/// A kept head.
+#[derive(Debug, Clone)]
+pub struct Head {
+    /// Its key.
+    pub key: HeadKey,
+    /// The head as written, without its `Date` line.
+    pub bytes: Bytes,
+    /// Where the `Date` line goes in `bytes`.
+    pub date_at: usize,
+    /// The response does not vary by Accept-Encoding: it answers requests
+    /// with any, not only those without.
+    pub any_encoding: bool,
+}
+
+/// A kept head and the entry's body or open file to send after it.
+#[derive(Debug)]
+pub struct Cached {
+    /// The head.
+    pub head: Head,
+    /// The whole body, for a small file.
+    pub body: Option<Bytes>,
+    /// The open file, for a larger one.
+    pub file: Option<Arc<File>>,
+}
+
+impl Entry {
+    /// Bytes the heads hold.
+    pub(super) fn head_bytes(&self) -> u64 {
+        self.heads.iter().map(|h| h.bytes.len() as u64).sum()
+    }
+}
+
+impl FileCache {
+    /// The head kept for `path` at version `meta` under `which`, if the
+    /// entry still is that version; with its body or open file if one is
+    /// kept (a GET needs one; a HEAD does not).
+    pub fn head(&self, path: &Path, meta: &Meta, which: HeadKey, encoded: bool) -> Option<Cached> {
+        if !self.enabled() {
+            return None;
+        }
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let e = inner.map.get(key(path)).filter(|e| e.meta == *meta)?;
+        let head = e
+            .heads
+            .iter()
+            .find(|h| h.key == which && (h.any_encoding || !encoded))?;
+        Some(Cached {
+            head: head.clone(),
+            body: e.body.clone(),
+            file: e.file.clone(),
+        })
+    }
+
+    /// Keeps `head` for `path` at version `meta`, if the entry still is
+    /// that version and there is room.
+    pub fn keep_head(&self, path: &Path, meta: &Meta, head: Head) {
+        let added = head.bytes.len() as u64;
+        if !self.enabled() || added > self.limits.bytes {
+            return;
+        }
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if !inner.map.get(key(path)).is_some_and(|e| e.meta == *meta) {
+            return;
+        }
+        self.make_room(&mut inner, added, false);
+        // Room may have been made by giving up this very entry.
+        let Some(e) = inner.map.get_mut(key(path)).filter(|e| e.meta == *meta) else {
+            return;
+        };
+        let mut freed = 0;
+        if let Some(i) = e.heads.iter().position(|h| h.key == head.key) {
+            freed += e.heads.remove(i).bytes.len() as u64;
+        } else if e.heads.len() >= MAX_HEADS {
+            freed += e.heads.remove(0).bytes.len() as u64;
+        }
+        e.heads.push(head);
+        inner.bytes = inner.bytes - freed + added;
+    }
+}
