@@ -30,7 +30,9 @@
 # peak RSS of a worker (VmHWM, reset before each run), errors (socket errors
 # + non-2xx, summed over rounds), and the median of the paired per-round
 # ratios to nginx-tuned with "k/n": in how many rounds that ratio was on the
-# same side of 1 as the median.
+# same side of 1 as the median. With --workers 2 or more, each round and the
+# end also give the busiest worker's share of the write syscalls (/proc/PID/io
+# syscw; about its share of the requests for small files, as benches/balance.sh).
 #
 #   benches/compare.sh [--quick] [--close] [--workers N] [--log on|off]
 #                      [--files "index.html 1k.bin ..."] [--rounds N]
@@ -125,6 +127,8 @@ chmod 755 "$TMP"   # nginx's workers (nobody, when started as root) read the roo
 ROOT=$TMP/www
 RESULTS=$TMP/results.tsv
 : > "$RESULTS"
+SHARES=$TMP/shares.tsv   # server, file, busiest worker's % of write syscalls (--workers 2+)
+: > "$SHARES"
 
 cleanup() {
     local f
@@ -289,6 +293,16 @@ peak_rss_kb() { # largest VmHWM among the workers
     echo "$m"
 }
 alive() { [ -f "${PIDFILE[$1]}" ] && kill -0 "$(master "$1")" 2>/dev/null; }
+syscw() { awk '/^syscw/ { print $2 }' "/proc/$1/io" 2>/dev/null || echo 0; }
+busiest_share() { # "w1:n1 w2:n2 ..." before, after: the largest worker's % of write syscalls
+    python3 - "$1" "$2" <<'PY'
+import sys
+b = dict(x.split(":") for x in sys.argv[1].split())
+d = [int(n) - int(b.get(w, 0)) for w, n in (x.split(":") for x in sys.argv[2].split())]
+print("%.1f" % (100 * max(d) / sum(d)) if d and sum(d) > 0 else "-")
+PY
+}
+writes() { local w; for w in $(workers "$1"); do printf '%s:%s ' "$w" "$(syscw "$w")"; done; }
 nworkers_ready() { is_floor "$1" || [ "$(workers "$1" | wc -w)" -ge "$WORKERS" ]; }
 
 for s in $SERVERS; do
@@ -373,9 +387,16 @@ run() { # round, server, file, seconds; appends a line to $RESULTS (round 0 = wa
     alive "$s" || { echo "$s is not running any more" >&2; tail -5 "$TMP/$s/logs/error.log" >&2; exit 1; }
     w0=$(workers "$s")
     reset_rss "$s"
+    local wr0 share=""
+    wr0=$(writes "$s")
     before=$(cpu_ticks "$s")
     out=$(load "$secs" "$url" 2>&1) || { echo "load failed: $out" >&2; exit 1; }
     after=$(cpu_ticks "$s")
+    if [ "$WORKERS" -gt 1 ] && ! is_floor "$s"; then
+        share=$(busiest_share "$wr0" "$(writes "$s")")
+        [ "$round" -gt 0 ] && printf '%s\t%s\t%s\n' "$s" "$f" "$share" >> "$SHARES"
+        share=", busiest worker $share%"
+    fi
     rss=$(peak_rss_kb "$s")
     w1=$(workers "$s")
     local res
@@ -389,7 +410,7 @@ run() { # round, server, file, seconds; appends a line to $RESULTS (round 0 = wa
             "$((after - before))" "$rss" "$([ "$w0" = "$w1" ] && echo 0 || echo 1)" >> "$RESULTS"
         printf '  round %d %-13s %-10s %s\n' "$round" "$s" "$f" \
             "$(awk '{ printf "%.0f req/s, errors: connect %d read %d write %d timeout %d non-2xx %d",
-                    $1 / $3 * 1e6, $6, $7, $8, $9, $10 }' <<< "$res")"
+                    $1 / $3 * 1e6, $6, $7, $8, $9, $10 }' <<< "$res")$share"
     fi
     if [ "$LOG" = on ]; then : > "$TMP/$s/logs/access.log"; fi   # keep the disk use bounded
 }
@@ -468,6 +489,21 @@ print("x = median of per-round ratios to nginx-tuned, k/n = rounds on the same s
 for n in notes:
     print(n)
 PY
+if [ -s "$SHARES" ]; then
+    echo
+    python3 - "$SHARES" <<'PY'
+import statistics, sys
+from collections import defaultdict
+v = defaultdict(list)
+for line in open(sys.argv[1]):
+    s, f, x = line.split("\t")
+    if x.strip() != "-":
+        v[s, f].append(float(x))
+for (s, f), xs in v.items():
+    print("%-13s %-10s busiest worker's share of write syscalls (~requests): median %.1f%%, worst %.1f%%"
+          % (s, f, statistics.median(xs), max(xs)))
+PY
+fi
 
 for s in $SERVERS; do
     n=$(grep -cE '\[(alert|crit|emerg)\]' "$TMP/$s/logs/error.log" 2>/dev/null || true)

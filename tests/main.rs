@@ -7,6 +7,9 @@ mod support;
 mod access_log;
 /// Import boundaries between the layers, and `unsafe` only in `sys`.
 mod architecture;
+/// Sharing connections between workers: a stopped or killed worker,
+/// `worker_processes` changed on HUP.
+mod balance;
 /// `-t`, `-T`, `-s`, `-v`, `-V` and bad flags.
 mod cli;
 /// `-T`'s effective configuration, read back by `-t -c`.

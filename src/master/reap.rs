@@ -50,6 +50,7 @@ impl Master {
             }
             self.world.worker_pipes.retain(|(p, _)| *p != pid);
             crate::metrics::release_slot(pid.as_raw() as u32);
+            crate::worker::balance::release(pid.as_raw() as u32);
             self.feed(Event::Exited(pid.as_raw(), how));
         }
     }

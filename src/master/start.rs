@@ -161,6 +161,9 @@ fn boot(start: &Start, handover: &Handover, complaint: Option<String>) -> Result
     if let Some(note) = crate::metrics::init(handover.take_metrics()) {
         crate::warn!("{note}");
     }
+    if let Err(e) = crate::worker::balance::init() {
+        crate::warn!("no shared memory to balance connections between workers ({e})");
+    }
     // After the error log is open, so `using inherited sockets` lands there.
     let mut inherited = handover.adopt();
     if handover.moltd.is_some() && !handover.is_upgrade() {

@@ -119,7 +119,7 @@ pub fn init(handed: Option<OwnedFd>) -> Option<String> {
             }
         }
     }
-    match Segment::create(WORDS) {
+    match Segment::create(c"moltd-metrics", WORDS) {
         Ok(seg) => {
             seg.words()[0].store(MAGIC, Ordering::Relaxed);
             seg.words()[1].store(LAYOUT, Ordering::Relaxed);

@@ -1,5 +1,6 @@
 //! File-descriptor mechanics: close-on-exec, adopting an inherited fd,
-//! closing what a child must not keep, and stdio redirection.
+//! closing what a child must not keep, stdio redirection, and a duplicate
+//! that only waits for readability.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
@@ -154,4 +155,21 @@ pub fn stdio_to_devnull() -> std::io::Result<()> {
 /// Points stderr at `fd` (the error log), so a panic message lands there.
 pub fn stderr_to(fd: BorrowedFd<'_>) -> nix::Result<()> {
     nix::unistd::dup2_stderr(fd)
+}
+
+/// A duplicate of `fd`, registered with the current tokio runtime for
+/// readability: a wait on it wakes when `fd` becomes readable, without
+/// reading (a listening socket's duplicate wakes when a client arrives,
+/// and the original's accept stays where it is).
+pub fn readiness_dup(
+    fd: std::os::fd::BorrowedFd<'_>,
+) -> std::io::Result<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>> {
+    let dup = fd.try_clone_to_owned()?;
+    // SAFETY: the OwnedFd owns its descriptor, which stays open until it is
+    // dropped together with the AsyncFd, and its `as_raw_fd` always returns
+    // that same descriptor.
+    let registered = unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(dup, tokio::io::Interest::READABLE)
+    };
+    registered.map_err(std::io::Error::from)
 }

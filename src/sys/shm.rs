@@ -23,12 +23,10 @@ pub struct Segment {
 }
 
 impl Segment {
-    /// A fresh, zeroed segment of `words` counters.
-    pub fn create(words: usize) -> std::io::Result<Self> {
-        let fd = memfd_create(
-            c"moltd-metrics",
-            MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
-        )?;
+    /// A fresh, zeroed segment of `words` counters; `name` shows in
+    /// `/proc/PID/fd`.
+    pub fn create(name: &std::ffi::CStr, words: usize) -> std::io::Result<Self> {
+        let fd = memfd_create(name, MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)?;
         nix::unistd::ftruncate(&fd, (words * 8) as i64)?;
         // Sealed at its size: no process can shrink it under a mapping
         // (SIGBUS), and an fd that carries these seals is one of ours, not

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::Ctx;
+use super::balance;
 use super::client::Client;
 use super::conn;
 use super::drain::Drain;
@@ -42,6 +43,7 @@ pub async fn run(
     let mut backoff = Duration::from_millis(5);
     let mut last_logged: Option<Instant> = None;
     let mut last_full: Option<Instant> = None;
+    let mut pacer = balance::Pacer::new(&listener);
     loop {
         // Wait for a slot first, so that beyond the cap clients wait in the
         // kernel backlog rather than being accepted and left unserved.
@@ -65,26 +67,18 @@ pub async fn run(
                 }
             }
         };
+        if pacer.must_wait() {
+            tokio::select! {
+                _ = pacer.wait() => {}
+                _ = drain.wait_started() => break,
+            }
+        }
         tokio::select! {
             res = listener.accept() => match res {
                 Ok((stream, peer)) => {
-                    crate::metrics::count(crate::metrics::Counter::Accepted);
-                    crate::metrics::count(crate::metrics::Counter::Handled);
                     backoff = Duration::from_millis(5);
-                    let _ = stream.set_nodelay(true);
-                    let c = Client {
-                        listen: addr,
-                        peer,
-                        ctx: Arc::clone(&ctx),
-                        drain: drain.clone(),
-                    };
-                    match &tls {
-                        Some(t) => {
-                            let t = Arc::clone(t);
-                            tokio::spawn(super::tls_conn::serve(stream, c, t, drain.guard(), permit))
-                        }
-                        None => tokio::spawn(conn::serve(stream, c, drain.guard(), permit)),
-                    };
+                    let c = Client { listen: addr, peer, ctx: Arc::clone(&ctx), drain: drain.clone() };
+                    start(stream, c, &tls, permit);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => {}
                 Err(e) => {
@@ -99,6 +93,28 @@ pub async fn run(
             _ = drain.wait_started() => break,
         }
     }
+    // Off the board, so that its siblings' shares no longer count it.
+    balance::leave();
+}
+
+/// Serves an accepted connection in a task of its own.
+fn start(
+    stream: tokio::net::TcpStream,
+    c: Client,
+    tls: &Option<Arc<crate::config::sni::TlsListen>>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    crate::metrics::count(crate::metrics::Counter::Accepted);
+    crate::metrics::count(crate::metrics::Counter::Handled);
+    let _ = stream.set_nodelay(true);
+    let guard = c.drain.guard();
+    match tls {
+        Some(t) => {
+            let t = Arc::clone(t);
+            tokio::spawn(super::tls_conn::serve(stream, c, t, guard, permit))
+        }
+        None => tokio::spawn(conn::serve(stream, c, guard, permit)),
+    };
 }
 
 /// Resolves once a client waits on `listener` (without accepting it).

@@ -29,7 +29,9 @@ pub struct Guard(Arc<Shared>);
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if self.0.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+        let was = self.0.open.fetch_sub(1, Ordering::AcqRel);
+        super::balance::closed(was - 1);
+        if was == 1 {
             self.0.idle.notify_waiters();
         }
     }
@@ -74,7 +76,8 @@ impl Drain {
 
     /// Registers a connection.
     pub fn guard(&self) -> Guard {
-        self.0.open.fetch_add(1, Ordering::AcqRel);
+        let was = self.0.open.fetch_add(1, Ordering::AcqRel);
+        super::balance::opened(was + 1);
         Guard(Arc::clone(&self.0))
     }
 

@@ -12,6 +12,7 @@
 //! HUP and WINCH are logged and ignored.
 
 pub mod accept;
+pub mod balance;
 pub mod client;
 pub mod conn;
 pub mod drain;
@@ -79,6 +80,7 @@ pub fn run(setup: Setup<'_>) -> i32 {
             "no free metrics slot: this worker's connections are left out of the connection gauges"
         );
     }
+    balance::join(std::process::id());
     // Our own listener copies, then drop every fd that belongs to the master.
     let mut listeners = Vec::new();
     for (l, addr) in &setup.listeners {
