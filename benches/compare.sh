@@ -87,7 +87,7 @@ for f in $FILES; do
 done
 
 cd "$(dirname "$0")/.."
-need() { command -v "$1" >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "$2"; }; }
+. benches/lib.sh
 need wrk wrk
 [ "$H2" = 1 ] && need h2load nghttp2-client
 [ "$TLS" = 1 ] && need openssl openssl
@@ -95,8 +95,7 @@ if [ "$TLS" = 1 ] && [[ " $SERVERS " == *" hyper-floor "* ]]; then
     echo "hyper-floor speaks plain HTTP only: left out with --tls" >&2
     SERVERS=$(tr ' ' '\n' <<< "$SERVERS" | grep -vx hyper-floor | xargs)
 fi
-[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || need nginx nginx
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+nginx_binary
 if [ -z "${MOLTD:-}" ]; then
     cargo build --release --quiet
     MOLTD=$PWD/target/release/moltd
@@ -122,26 +121,13 @@ else
     SERVER_CPUS=all WRK_CPUS=all SRV_PIN=() WRK_PIN=()
 fi
 
-TMP=$(mktemp -d /tmp/moltd-compare.XXXXXX)
-chmod 755 "$TMP"   # nginx's workers (nobody, when started as root) read the root
+bench_tmp compare
 ROOT=$TMP/www
 RESULTS=$TMP/results.tsv
 : > "$RESULTS"
 SHARES=$TMP/shares.tsv   # server, file, busiest worker's % of write syscalls (--workers 2+)
 : > "$SHARES"
 
-cleanup() {
-    local f
-    for f in "$TMP"/*/logs/*.pid; do
-        if [ -f "$f" ]; then kill -TERM "$(cat "$f")" 2>/dev/null || true; fi
-    done
-    wait 2>/dev/null || true
-    if [ "${KEEP:-0}" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-. benches/lib.sh
 
 # --- deterministic doc root -------------------------------------------------
 mkdir -p "$ROOT/dir"
@@ -238,11 +224,7 @@ http {
     tcp_nopush on;
     keepalive_requests 1000000;
     $cache
-    client_body_temp_path tmp/body;
-    proxy_temp_path tmp/proxy;
-    fastcgi_temp_path tmp/fastcgi;
-    uwsgi_temp_path tmp/uwsgi;
-    scgi_temp_path tmp/scgi;
+$(nginx_temp_paths)
     server {
         listen 127.0.0.1:${PORT[$name]}$ssl;
         $tls
@@ -267,22 +249,12 @@ start_floor() { # name
 is_floor() { [ "$1" = hyper-floor ]; }
 skip() { is_floor "$1" && [ "$2" = /dir/ ]; } # server, path: the floor lists nothing
 
-tree_pids() { # pid -> it and all its descendants
-    local c
-    echo "$1"
-    for c in $(pgrep -P "$1" || true); do tree_pids "$c"; done
-}
 master() { cat "${PIDFILE[$1]}"; }
 workers() {
     if is_floor "$1"; then master "$1"; return; fi
     pgrep -P "$(master "$1")" | sort -n | tr '\n' ' ' || true
 }
-cpu_ticks() { # utime+stime(+cutime+cstime: reaped workers) of the whole tree
-    local stats=() p
-    for p in $(tree_pids "$(master "$1")"); do stats+=("/proc/$p/stat"); done
-    cat "${stats[@]}" 2>/dev/null |
-        awk '{ sub(/.*\) /, ""); s += $12 + $13 + $14 + $15 } END { print s + 0 }' || true
-}
+cpu_ticks() { tree_cpu_ticks "$(master "$1")"; }
 reset_rss() { local w; for w in $(workers "$1"); do echo 5 > "/proc/$w/clear_refs" 2>/dev/null || true; done; }
 peak_rss_kb() { # largest VmHWM among the workers
     local w m=0 v

@@ -41,30 +41,17 @@ while [ $# -gt 0 ]; do
 done
 
 cd "$(dirname "$0")/.."
-need() { command -v "$1" >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "$2"; }; }
-need wrk wrk
-[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || need nginx nginx
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 . benches/lib.sh
+need wrk wrk
+nginx_binary
 moltd_binary
 CLK_TCK=$(getconf CLK_TCK)
 if [ "$(nproc)" -ge 2 ]; then SRV_PIN=(taskset -c 0) WRK_PIN=(taskset -c 1); else SRV_PIN=() WRK_PIN=(); fi
 
-TMP=$(mktemp -d /tmp/moltd-gzip.XXXXXX)
-chmod 755 "$TMP"
+bench_tmp gzip
 ROOT=$TMP/www
 mkdir -p "$ROOT"
 declare -A PORT PIDFILE
-cleanup() {
-    local s
-    for s in "${!PIDFILE[@]}"; do
-        if [ -f "${PIDFILE[$s]}" ]; then kill -TERM "$(cat "${PIDFILE[$s]}")" 2>/dev/null || true; fi
-    done
-    wait 2>/dev/null || true
-    if [ "${KEEP:-0}" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # --- a text-like JavaScript file of 100 KB -----------------------------------
 python3 - "$ROOT/app.js" <<'PY'
@@ -142,11 +129,7 @@ http {
     gzip on;
     gzip_types application/javascript;
     gzip_comp_level 1;
-    client_body_temp_path tmp/body;
-    proxy_temp_path tmp/proxy;
-    fastcgi_temp_path tmp/fastcgi;
-    uwsgi_temp_path tmp/uwsgi;
-    scgi_temp_path tmp/scgi;
+$(nginx_temp_paths)
     server {
         listen 127.0.0.1:${PORT[nginx]};
         root $ROOT;
@@ -159,12 +142,7 @@ CONF
 SERVERS="moltd nginx"
 start_moltd
 start_nginx
-tree_pids() { local c; echo "$1"; for c in $(pgrep -P "$1" || true); do tree_pids "$c"; done; }
-cpu_ticks() {
-    local stats=() p
-    for p in $(tree_pids "$(cat "${PIDFILE[$1]}")"); do stats+=("/proc/$p/stat"); done
-    cat "${stats[@]}" 2>/dev/null | awk '{ sub(/.*\) /, ""); s += $12 + $13 } END { print s + 0 }'
-}
+cpu_ticks() { tree_cpu_ticks "$(cat "${PIDFILE[$1]}")"; }
 URL() { echo "http://127.0.0.1:${PORT[$1]}/app.js"; }
 for s in $SERVERS; do
     wait_for 10 "$s pid file" test -s "${PIDFILE[$s]}"

@@ -7,6 +7,14 @@
 #   upgrade_prefix W   makes PREFIX (sbin/moltd copy, html/index.html, conf
 #                      with W workers on PORT) and defines install_bin, which
 #                      renames a fresh copy of BIN over sbin/moltd
+#   need CMD PKG       installs Debian's PKG when CMD is missing
+#   nginx_binary       sets NGINX (installing Debian's nginx if needed)
+#   bench_tmp NAME     makes TMP (/tmp/moltd-NAME.*, readable by nginx's
+#                      workers) and a trap that stops every server whose pid
+#                      file is TMP/*/logs/*.pid and removes TMP (KEEP=1 keeps it)
+#   tree_pids PID      PID and all its descendants
+#   tree_cpu_ticks PID utime+stime (+cutime+cstime: reaped children) of the tree
+#   nginx_temp_paths   nginx's temp directories under its prefix, one per line
 
 moltd_binary() {
     if [ -n "${MOLTD:-}" ]; then
@@ -43,3 +51,42 @@ CONF
 }
 
 install_bin() { cp "$BIN" "$PREFIX/sbin/moltd.new" && mv "$PREFIX/sbin/moltd.new" "$PREFIX/sbin/moltd"; }
+
+need() { command -v "$1" >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "$2"; }; }
+
+nginx_binary() {
+    [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || need nginx nginx
+    NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+}
+
+bench_tmp() { # name
+    TMP=$(mktemp -d "/tmp/moltd-$1.XXXXXX")
+    chmod 755 "$TMP"   # nginx's workers (nobody, when started as root) read the root
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
+bench_cleanup() {
+    local f
+    for f in "$TMP"/*/logs/*.pid; do
+        if [ -f "$f" ]; then kill -TERM "$(cat "$f")" 2>/dev/null || true; fi
+    done
+    wait 2>/dev/null || true
+    if [ "${KEEP:-0}" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
+}
+
+tree_pids() { local c; echo "$1"; for c in $(pgrep -P "$1" || true); do tree_pids "$c"; done; }
+
+tree_cpu_ticks() { # pid
+    local stats=() p
+    for p in $(tree_pids "$1"); do stats+=("/proc/$p/stat"); done
+    cat "${stats[@]}" 2>/dev/null |
+        awk '{ sub(/.*\) /, ""); s += $12 + $13 + $14 + $15 } END { print s + 0 }' || true
+}
+
+nginx_temp_paths() {
+    local t
+    for t in client_body proxy fastcgi uwsgi scgi; do
+        echo "    ${t}_temp_path tmp/${t/client_body/body};"
+    done
+}

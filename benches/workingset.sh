@@ -34,28 +34,14 @@ CONNS=${CONNS:-50}
 
 cd "$(dirname "$0")/.."
 . benches/lib.sh
-command -v wrk >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; }
-[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || {
-    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx; }
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+need wrk wrk
+nginx_binary
 moltd_binary
 CLK_TCK=$(getconf CLK_TCK)
 if [ "$(nproc)" -ge 2 ]; then SRV_PIN=(taskset -c 0) WRK_PIN=(taskset -c 1); else SRV_PIN=() WRK_PIN=(); fi
 
-TMP=$(mktemp -d /tmp/moltd-workingset.XXXXXX)
-chmod 755 "$TMP"
+bench_tmp workingset
 ROOT=$TMP/www
-cleanup() {
-    local f
-    for f in "$TMP"/*/logs/*.pid; do
-        if [ -f "$f" ]; then kill -TERM "$(cat "$f")" 2>/dev/null || true; fi
-    done
-    wait 2>/dev/null || true
-    if [ "${KEEP:-0}" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 # --- doc root and wrk script: f00000.bin ... ----------------------------------
 mkdir -p "$ROOT" "$TMP/nginx/logs" "$TMP/nginx/tmp"
 python3 - "$ROOT" "$NFILES" <<'PY'
@@ -117,11 +103,7 @@ http {
     keepalive_requests 1000000;
     open_file_cache max=$CACHE inactive=60s;
     open_file_cache_valid 60s;
-    client_body_temp_path tmp/body;
-    proxy_temp_path tmp/proxy;
-    fastcgi_temp_path tmp/fastcgi;
-    uwsgi_temp_path tmp/uwsgi;
-    scgi_temp_path tmp/scgi;
+$(nginx_temp_paths)
     server { listen 127.0.0.1:$NPORT; root $ROOT; }
 }
 CONF
@@ -130,15 +112,9 @@ CONF
 PORT[nginx]=$NPORT
 PIDFILE[nginx]=$TMP/nginx/logs/nginx.pid
 
-tree_pids() { local c; echo "$1"; for c in $(pgrep -P "$1" || true); do tree_pids "$c"; done; }
 master() { cat "${PIDFILE[$1]}"; }
 workers() { pgrep -P "$(master "$1")" || true; }
-cpu_ticks() { # utime+stime(+cutime+cstime) of the whole tree
-    local stats=() p
-    for p in $(tree_pids "$(master "$1")"); do stats+=("/proc/$p/stat"); done
-    cat "${stats[@]}" 2>/dev/null |
-        awk '{ sub(/.*\) /, ""); s += $12 + $13 + $14 + $15 } END { print s + 0 }' || true
-}
+cpu_ticks() { tree_cpu_ticks "$(master "$1")"; }
 peak_rss_kb() {
     local w m=0 v
     for w in $(workers "$1"); do
