@@ -248,3 +248,49 @@ fn a_large_file_changed_on_disk_is_served_new_at_once() {
         "in-place rewrite served new bytes"
     );
 }
+
+/// A response after which the server closes is queued to go out with the
+/// FIN (`MSG_MORE`): it must still arrive whole, followed by the close,
+/// whichever way the connection ends (an immediate close, or a shutdown and
+/// linger when the request left bytes unread), and after keep-alive
+/// responses on the same connection too.
+#[test]
+fn a_response_the_server_closes_after_arrives_whole_with_the_close() {
+    let (_s, port) = serve();
+    let cases: [(&str, &str); 5] = [
+        (
+            "GET /small.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            "small\n",
+        ),
+        (
+            "HEAD /small.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            "Content-Length: 6\r\nConnection: close\r\n\r\n",
+        ),
+        (
+            "GET /missing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            "</html>\r\n",
+        ),
+        // A body to discard: the close goes through shutdown and linger.
+        (
+            "GET /small.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello",
+            "small\n",
+        ),
+        (
+            "GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n\
+             GET /small.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            "\r\n\r\nsmall\n",
+        ),
+    ];
+    for (req, tail) in cases {
+        let mut c = http::connect(port).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        send(&mut c, req);
+        let mut raw = Vec::new();
+        c.read_to_end(&mut raw)
+            .expect("the response and the close, not a reset or a wait");
+        let raw = String::from_utf8_lossy(&raw);
+        assert!(raw.ends_with(tail), "{req:?} got {raw:?}");
+        assert!(raw.contains("\r\nConnection: close\r\n"), "{raw}");
+    }
+}

@@ -314,7 +314,11 @@ async fn write_answer(
             after
         }
     };
-    let sent = send::send(stream, activity, head, a.resp.body_mut()).await;
+    let then = match after {
+        After::Close => send::Then::Close,
+        After::KeepAlive => send::Then::Open,
+    };
+    let sent = send::send(stream, activity, head, a.resp.body_mut(), then).await;
     // Dropping the body writes the access-log line.
     drop(a.resp);
     if sent.is_err() {
@@ -361,6 +365,7 @@ async fn body(
             activity,
             b"HTTP/1.1 100 Continue\r\n\r\n",
             &mut none,
+            send::Then::Open,
         )
         .await
         .is_err()

@@ -21,6 +21,18 @@ use crate::http::body::Part;
 /// fast reader of a large file does not hold the worker's one thread.
 const SENDFILE_CHUNK: u64 = 2 * 1024 * 1024;
 
+/// What follows a response on its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    /// More responses, or a wait for the next request.
+    Open,
+    /// The connection is closed (or its write side shut) right after: the
+    /// response's in-memory bytes are queued with `MSG_MORE`, and the close
+    /// sends them with the FIN in one segment, as a corked socket would,
+    /// instead of a data segment and then a FIN segment (each acknowledged).
+    Close,
+}
+
 /// Sends `head` and then `body`, counting body bytes into the body (for the
 /// access log). An error means the connection is unusable: the response
 /// may be cut short, so the caller closes it.
@@ -29,6 +41,7 @@ pub async fn send(
     activity: &Activity,
     head: &[u8],
     body: &mut Body,
+    then: Then,
 ) -> io::Result<()> {
     let mut head = Some(head);
     while let Some(part) = body.take_part() {
@@ -38,7 +51,7 @@ pub async fn send(
                     IoSlice::new(head.take().unwrap_or(&[])),
                     IoSlice::new(&bytes),
                 ];
-                write_all(stream, activity, &mut slices).await?;
+                write_all(stream, activity, &mut slices, then).await?;
                 body.count_sent(bytes.len() as u64);
             }
             Part::File {
@@ -60,7 +73,7 @@ pub async fn send(
         }
     }
     if let Some(h) = head {
-        write_all(stream, activity, &mut [IoSlice::new(h)]).await?;
+        write_all(stream, activity, &mut [IoSlice::new(h)], then).await?;
     }
     Ok(())
 }
@@ -69,11 +82,16 @@ async fn write_all(
     stream: &TcpStream,
     activity: &Activity,
     mut slices: &mut [IoSlice<'_>],
+    then: Then,
 ) -> io::Result<()> {
     IoSlice::advance_slices(&mut slices, 0);
     while !slices.is_empty() {
         stream.writable().await?;
-        match stream.try_write_vectored(slices) {
+        let res = match then {
+            Then::Open => stream.try_write_vectored(slices),
+            Then::Close => stream.try_io(Interest::WRITABLE, || write_last(stream, slices)),
+        };
+        match res {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
                 activity.wrote(n);
@@ -87,6 +105,14 @@ async fn write_all(
         tokio::task::coop::consume_budget().await;
     }
     Ok(())
+}
+
+/// One `sendmsg` of `slices` with `MSG_MORE`: the close that follows
+/// sends them (see [`Then::Close`]).
+fn write_last(stream: &TcpStream, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+    let flags = MsgFlags::MSG_NOSIGNAL | MsgFlags::from_bits_retain(libc::MSG_MORE);
+    nix::sys::socket::sendmsg::<()>(stream.as_raw_fd(), slices, &[], flags, None)
+        .map_err(io::Error::from)
 }
 
 /// Writes a head that file data follows, with `MSG_MORE` so the kernel
@@ -177,7 +203,7 @@ async fn copy_file(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        write_all(stream, activity, &mut [IoSlice::new(&buf[..n])]).await?;
+        write_all(stream, activity, &mut [IoSlice::new(&buf[..n])], Then::Open).await?;
         sent += n as u64;
         body.count_sent(n as u64);
     }
