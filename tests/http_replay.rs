@@ -253,3 +253,40 @@ fn a_changed_file_gets_a_new_head() {
     check(&get());
     assert!(replays(port) > before, "replayed once settled");
 }
+
+/// A head is replayed only with the bytes or descriptor it was kept with:
+/// those prove the file could be read. A file that never settled keeps
+/// neither, so once it is removed (within `open_file_cache_valid`, which
+/// trusts the old stat) a HEAD answers as a GET does, not from the head.
+#[test]
+fn a_head_without_the_file_behind_it_is_not_replayed() {
+    let port = free_port();
+    let mut s = Server::new();
+    s.config(&format!(
+        r#"worker_processes = 1
+open_file_cache_valid = "60s"
+
+[[server]]
+listen = ["127.0.0.1:{port}"]
+root = "html"
+
+[[server.location]]
+exact = "/metrics"
+status = "prometheus"
+"#
+    ));
+    s.start(port);
+    // Written now: not settled, so no body or descriptor is kept.
+    std::fs::write(s.path("html/fresh.txt"), "fresh\n").expect("fresh");
+    for _ in 0..3 {
+        let r = http::request(port, "HEAD", "/fresh.txt").expect("HEAD");
+        assert_eq!(r.status, 200);
+    }
+    assert_eq!(replays(port), 0, "replayed a head with nothing kept");
+    std::fs::remove_file(s.path("html/fresh.txt")).expect("remove");
+    let get = http::get(port, "/fresh.txt").expect("GET").status;
+    let head = http::request(port, "HEAD", "/fresh.txt")
+        .expect("HEAD")
+        .status;
+    assert_eq!(head, get, "HEAD and GET of a removed file disagree");
+}

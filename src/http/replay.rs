@@ -111,7 +111,10 @@ pub fn plan<B>(
 ) -> Plan {
     let method = req.method();
     let h = req.headers();
+    // Without an open-file cache nothing is ever kept: planning would
+    // only add a route and a stat to every request.
     if life.closing
+        || !site.cache.enabled()
         || (method != Method::GET && method != Method::HEAD)
         || CONDITIONAL.iter().any(|n| h.contains_key(n))
     {
@@ -153,14 +156,14 @@ pub fn plan<B>(
     let Some(kept) = site.cache.head(target.path(), &meta, key, encoded) else {
         return fill();
     };
-    let body = if method == Method::HEAD {
-        Body::empty()
-    } else if let Some(b) = kept.body {
-        Body::bytes(b)
-    } else if let Some(f) = kept.file {
-        Body::file(f, 0, meta.len)
-    } else {
-        return fill();
+    // HEAD too needs the kept bytes or descriptor: they prove the file
+    // was readable, which a stat alone does not (a file made unreadable
+    // within `open_file_cache_valid` is a 403 in full, never a 200 here).
+    let body = match (kept.body, kept.file) {
+        (None, None) => return fill(),
+        _ if method == Method::HEAD => Body::empty(),
+        (Some(b), _) => Body::bytes(b),
+        (None, Some(f)) => Body::file(f, 0, meta.len),
     };
     crate::metrics::count(crate::metrics::Counter::HeadReplays);
     Plan::Replay(Replay {

@@ -206,7 +206,8 @@ impl FileCache {
         self.fd_cap
     }
 
-    fn enabled(&self) -> bool {
+    /// Whether the cache keeps anything at all (`open_file_cache` on).
+    pub fn enabled(&self) -> bool {
         self.limits.entries > 0
     }
 
