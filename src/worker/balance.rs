@@ -48,6 +48,10 @@ const USED: usize = 0;
 /// worth a wait.
 pub const SLACK: u64 = 2;
 
+/// More connections than any worker holds (a worker's count is bounded by
+/// its descriptors).
+const MAX_OPEN: u64 = 1 << 32;
+
 /// How often a worker over its share looks at the board again while no
 /// client waits and none of its connections closes.
 const RECHECK: Duration = Duration::from_millis(10);
@@ -115,7 +119,11 @@ impl<'a> Board<'a> {
 
     /// The connections the worker in `slot` holds.
     pub fn open(&self, slot: usize) -> u64 {
-        self.words[Self::at(slot) + 1].load(Ordering::Relaxed)
+        // Clamped: the page is shared, and a count no worker could hold
+        // (a crashed writer's garbage) must not overflow the sums below.
+        self.words[Self::at(slot) + 1]
+            .load(Ordering::Relaxed)
+            .min(MAX_OPEN)
     }
 
     /// Publishes the connections the worker in `slot` holds.
@@ -138,7 +146,7 @@ impl<'a> Board<'a> {
         for s in 0..self.used() {
             let at = Self::at(s);
             if self.words[at].load(Ordering::Acquire) != 0 {
-                total += self.words[at + 1].load(Ordering::Relaxed);
+                total += self.open(s);
                 workers += 1;
             }
         }
@@ -148,11 +156,14 @@ impl<'a> Board<'a> {
 
 /// The decision itself: a worker holding `mine` of the `total` connections
 /// of `workers` (itself included) is over its share when it holds more
-/// than the average plus [`SLACK`]. Two workers can never both be over (the
-/// excesses over an average sum to zero), so deferring is never mutual;
-/// alone, a worker is never over.
+/// than the average plus [`SLACK`]. Not every worker can be above the
+/// average (the excesses over it sum to zero), so some live worker always
+/// accepts: with two, deferring is never mutual; alone, a worker is never
+/// over.
 pub fn over(mine: u64, total: u64, workers: u64) -> bool {
-    mine > SLACK && workers > 1 && mine * workers > total + SLACK * workers
+    mine > SLACK
+        && workers > 1
+        && mine.saturating_mul(workers) > total.saturating_add(SLACK.saturating_mul(workers))
 }
 
 /// The master's board, mapped before any worker is forked.

@@ -269,3 +269,19 @@ fn connections_that_end_within_the_window_turn_pacing_off() {
     let mut c = Churn::new(t0);
     assert!(!c.fast(t0 + 10 * TURNOVER, 100_000));
 }
+
+/// The page is shared: counts no worker could hold (a crashed writer's
+/// garbage) must not overflow the decision (a panic in a test build, a
+/// wrapped sum in a release one).
+#[test]
+fn garbage_counts_do_not_overflow_the_decision() {
+    for (mine, total, workers) in [
+        (u64::MAX, u64::MAX, u64::MAX),
+        (u64::MAX, 0, 2),
+        (3, u64::MAX, 2),
+    ] {
+        let _ = over(mine, total, workers);
+    }
+    assert!(over(10, 10, 2), "still over with sane counts");
+    assert!(!over(u64::MAX, u64::MAX, 2), "the sum saturates, not wraps");
+}
