@@ -21,8 +21,11 @@
 //! cut the frame header's 9-byte tail into a record of its own. For it a
 //! flush right after a write only wakes the connection's task: h2 goes on
 //! writing frames, and flushes again on the next poll with nothing new
-//! written, which sends. Every poll of h2 that waits ends with that flush,
-//! so nothing is left unsent.
+//! written, which sends. Every poll of h2's open connection that waits
+//! ends with that flush, so nothing is left unsent. The handshake is
+//! different (its poll waits for the client's preface without flushing
+//! again), so nothing is deferred until one flush has really sent: the
+//! server's SETTINGS leave at once.
 
 use std::io::IoSlice;
 use std::pin::Pin;
@@ -43,6 +46,8 @@ pub struct Records<S> {
     defer: bool,
     /// Whether something was written since the last flush.
     wrote: bool,
+    /// Whether a flush has really sent (deferring starts after it).
+    flushed: bool,
 }
 
 impl<S> Records<S> {
@@ -53,6 +58,7 @@ impl<S> Records<S> {
             pending: Vec::new(),
             defer: false,
             wrote: false,
+            flushed: false,
         }
     }
 
@@ -124,12 +130,14 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Records<S> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        if std::mem::take(&mut self.wrote) && self.defer {
+        if std::mem::take(&mut self.wrote) && self.defer && self.flushed {
             cx.waker().wake_by_ref();
             return Poll::Ready(Ok(()));
         }
         ready!(self.poll_drain(cx))?;
-        Pin::new(&mut self.inner).poll_flush(cx)
+        ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
+        self.flushed = true;
+        Poll::Ready(Ok(()))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -242,6 +250,14 @@ mod tests {
         let waker = std::task::Waker::from(std::sync::Arc::clone(&wakes));
         let mut cx = Context::from_waker(&waker);
         let mut r = Records::deferring(sink(usize::MAX).inner);
+        // The first flush sends (the server's SETTINGS, in the handshake).
+        let settings = [0u8; 15];
+        assert!(matches!(
+            Pin::new(&mut r).poll_write(&mut cx, &settings),
+            Poll::Ready(Ok(15))
+        ));
+        assert!(Pin::new(&mut r).poll_flush(&mut cx).is_ready());
+        assert_eq!(r.inner.writes, [15], "the first flush sends");
         let all = frames(2);
         for f in &all {
             let mut at = 0;
@@ -253,16 +269,20 @@ mod tests {
             }
             assert!(Pin::new(&mut r).poll_flush(&mut cx).is_ready());
         }
-        assert_eq!(r.inner.writes, [RECORD, RECORD], "only full records left");
+        assert_eq!(
+            r.inner.writes,
+            [15, RECORD, RECORD],
+            "only full records left"
+        );
         assert_eq!(wakes.0.load(std::sync::atomic::Ordering::Relaxed), 4);
         assert!(matches!(
             Pin::new(&mut r).poll_flush(&mut cx),
             Poll::Ready(Ok(()))
         ));
-        assert_eq!(r.inner.writes, [RECORD, RECORD, 18]);
+        assert_eq!(r.inner.writes, [15, RECORD, RECORD, 18]);
         assert_eq!(
             r.inner.bytes,
-            all.concat(),
+            [&settings[..], &all.concat()].concat(),
             "a flush with nothing new sends"
         );
         assert_eq!(wakes.0.load(std::sync::atomic::Ordering::Relaxed), 4);
