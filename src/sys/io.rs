@@ -7,12 +7,15 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 /// `recv(2)` into the spare capacity of `buf`, growing its length by the
 /// bytes received. Returns that count (0 at end of stream).
 pub fn recv_buf(fd: BorrowedFd<'_>, buf: &mut bytes::BytesMut) -> std::io::Result<usize> {
-    fill_spare(buf, usize::MAX, |dst| {
+    let recv = |dst: &mut [std::mem::MaybeUninit<u8>]| {
         // SAFETY: `dst` is the allocated, unused tail of `buf`; recv writes
         // at most `dst.len()` bytes into it, and the fd is borrowed for the
         // call.
         unsafe { libc::recv(fd.as_raw_fd(), dst.as_mut_ptr().cast(), dst.len(), 0) }
-    })
+    };
+    // SAFETY: recv(2) initialises the first n bytes of `dst` when it
+    // returns n >= 0.
+    unsafe { fill_spare(buf, usize::MAX, recv) }
 }
 
 /// `pread(2)` of at most `max` bytes (and at most `buf`'s spare capacity)
@@ -26,19 +29,27 @@ pub fn pread_buf(
 ) -> std::io::Result<usize> {
     let offset = libc::off_t::try_from(offset)
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    fill_spare(buf, max, |dst| {
+    let pread = |dst: &mut [std::mem::MaybeUninit<u8>]| {
         // SAFETY: `dst` is the allocated, unused tail of `buf`; pread writes
         // at most `dst.len()` bytes into it, and `file` is borrowed for the
         // call.
         unsafe { libc::pread(file.as_raw_fd(), dst.as_mut_ptr().cast(), dst.len(), offset) }
-    })
+    };
+    // SAFETY: pread(2) initialises the first n bytes of `dst` when it
+    // returns n >= 0.
+    unsafe { fill_spare(buf, max, pread) }
 }
 
 /// Lets `read` (a system call writing at most `dst.len()` bytes and
 /// returning their count, or -1 with errno) fill up to `max` bytes of
 /// `buf`'s spare capacity, retrying on EINTR, and counts the bytes it
 /// wrote as part of `buf`: the one place that trusts the kernel's count.
-fn fill_spare(
+///
+/// # Safety
+///
+/// `read` must initialise the first `n` bytes of the slice it is given
+/// when it returns `n >= 0` (a system call's count of bytes written).
+unsafe fn fill_spare(
     buf: &mut bytes::BytesMut,
     max: usize,
     mut read: impl FnMut(&mut [std::mem::MaybeUninit<u8>]) -> isize,
@@ -56,8 +67,8 @@ fn fill_spare(
             return Err(e);
         }
     };
-    // SAFETY: the kernel initialised the first `n` bytes of the spare
-    // capacity (its count, never more than it was offered: `n <= room`).
+    // SAFETY: `read` initialised the first `n` bytes of the spare capacity
+    // (the caller's promise; never more than it was offered: `n <= room`).
     unsafe { buf.set_len(buf.len() + n) };
     Ok(n)
 }
