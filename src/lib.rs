@@ -19,6 +19,8 @@ pub mod master;
 pub mod metrics;
 pub mod pidfile;
 pub mod preflight;
+#[cfg(test)]
+pub(crate) mod scratch;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod upgrade_cmd;

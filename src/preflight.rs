@@ -110,20 +110,21 @@ fn try_listen(config: &Config) -> Result<(), PreflightError> {
 mod tests {
     use super::*;
 
-    fn prefix(test: &str, config: &str) -> Location {
-        let d = std::env::temp_dir().join(format!("moltd-preflight-{}-{test}", std::process::id()));
-        std::fs::create_dir_all(d.join("html")).expect("create test prefix");
+    /// A prefix holding `config` (removed when the scratch is dropped).
+    fn prefix(test: &str, config: &str) -> (crate::scratch::Scratch, Location) {
+        let d = crate::scratch::Scratch::new(&format!("preflight-{test}"), &["html"]);
         std::fs::write(d.join("html/index.html"), "x").expect("write a file");
         std::fs::write(d.join("t.toml"), config).expect("write the config");
-        Location {
-            prefix: d,
+        let loc = Location {
+            prefix: d.to_path_buf(),
             file: Some("t.toml".into()),
-        }
+        };
+        (d, loc)
     }
 
     #[test]
     fn a_reload_checks_the_pid_file_only_where_it_moved() {
-        let loc = prefix(
+        let (_dir, loc) = prefix(
             "pid",
             "error_log = \"stderr\"\npid = \"html/index.html/m.pid\"\n\
              [[server]]\nlisten = \"127.0.0.1:0\"\naccess_log = \"off\"\n",
@@ -146,7 +147,7 @@ mod tests {
 
     #[test]
     fn errors_read_as_the_checks_word_them() {
-        let loc = prefix("errors", "[[server]]\nlisten = \"nowhere\"\n");
+        let (_dir, loc) = prefix("errors", "[[server]]\nlisten = \"nowhere\"\n");
         let e = preflight(&loc, Purpose::Test).expect_err("bad listen");
         assert!(matches!(e, PreflightError::Config(_)), "{e:?}");
         assert!(

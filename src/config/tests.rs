@@ -2,10 +2,8 @@
 
 use super::*;
 
-fn tmp_prefix() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("moltd-config-test-{}", std::process::id()));
-    std::fs::create_dir_all(d.join("html")).expect("create test prefix");
-    d
+fn tmp_prefix() -> crate::scratch::Scratch {
+    crate::scratch::Scratch::new("config-test", &["html"])
 }
 
 fn parse_str(text: &str) -> Result<Config, ConfigError> {
@@ -14,13 +12,14 @@ fn parse_str(text: &str) -> Result<Config, ConfigError> {
 
 #[test]
 fn embedded_default_is_valid() {
-    let c = parse(EMBEDDED_DEFAULT, Source::Embedded, &tmp_prefix()).expect("default");
+    let prefix = tmp_prefix();
+    let c = parse(EMBEDDED_DEFAULT, Source::Embedded, &prefix).expect("default");
     assert_eq!(
         c.listen_addrs(),
         vec!["127.0.0.1:8080".parse().expect("addr")]
     );
     assert!(c.worker_processes >= 1);
-    assert_eq!(c.pid, tmp_prefix().join("logs/moltd.pid"));
+    assert_eq!(c.pid, prefix.join("logs/moltd.pid"));
 }
 
 #[test]

@@ -1,17 +1,12 @@
 //! `-T`'s output read back: the same configuration, and every key there.
 
-use std::path::PathBuf;
-
 use super::super::raw::{RawConfig, RawLocation, RawServer};
 use super::super::{Config, EMBEDDED_DEFAULT, Source, parse};
 use super::spelling;
 use crate::config::compression::Coding;
 
-fn prefix() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("moltd-effective-test-{}", std::process::id()));
-    std::fs::create_dir_all(d.join("html/assets")).expect("create test prefix");
-    std::fs::create_dir_all(d.join("other")).expect("create test prefix");
-    d
+fn prefix() -> crate::scratch::Scratch {
+    crate::scratch::Scratch::new("effective-test", &["html/assets", "other"])
 }
 
 const FULL: &str = r#"
@@ -87,9 +82,10 @@ expires = "max"
 "#;
 
 fn round_trip(text: &str) -> (Config, Config) {
-    let a = parse(text, Source::File("a.toml".into()), &prefix()).expect("original");
+    let prefix = prefix();
+    let a = parse(text, Source::File("a.toml".into()), &prefix).expect("original");
     let dump = a.effective_toml().expect("effective toml");
-    let b = parse(&dump, Source::File("b.toml".into()), &prefix())
+    let b = parse(&dump, Source::File("b.toml".into()), &prefix)
         .unwrap_or_else(|e| panic!("{e}\n{dump}"));
     let again = b.effective_toml().expect("effective toml");
     assert_eq!(dump, again, "printing is a fixed point");
