@@ -41,14 +41,13 @@ SERVERS=${SERVERS:-moltd nginx}
 
 cd "$(dirname "$0")/.."
 . benches/lib.sh
-command -v wrk >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; }
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+need wrk wrk
+nginx_binary
 moltd_binary
 SRV_PIN=() WRK_PIN=()
 if [ "$PIN" = 1 ]; then SRV_PIN=(taskset -c 0) WRK_PIN=(taskset -c 1); fi
 
-TMP=$(mktemp -d /tmp/moltd-balance.XXXXXX)
-chmod 755 "$TMP"
+bench_tmp balance
 mkdir -p "$TMP/www"
 python3 - "$TMP/www/index.html" <<'PY'
 import sys
@@ -56,16 +55,6 @@ body = "".join("<li>item %02d of the benchmark page</li>\n" % i for i in range(1
 open(sys.argv[1], "w").write("<!DOCTYPE html>\n<html>\n<head>\n<title>moltd benchmark</title>\n</head>\n"
     "<body>\n<h1>moltd benchmark</h1>\n<ul>\n%s</ul>\n</body>\n</html>\n" % body)
 PY
-cleanup() {
-    local f
-    for f in "$TMP"/*/logs/*.pid; do
-        if [ -f "$f" ]; then kill -TERM "$(cat "$f")" 2>/dev/null || true; fi
-    done
-    wait 2>/dev/null || true
-    if [ "${KEEP:-0}" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 declare -A PORT PIDFILE
 start_moltd() {
