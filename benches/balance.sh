@@ -90,11 +90,7 @@ http {
     keepalive_requests 1000000;
     open_file_cache max=10000 inactive=60s;
     open_file_cache_valid 60s;
-    client_body_temp_path tmp/body;
-    proxy_temp_path tmp/proxy;
-    fastcgi_temp_path tmp/fastcgi;
-    uwsgi_temp_path tmp/uwsgi;
-    scgi_temp_path tmp/scgi;
+$(nginx_temp_paths)
     server { listen 127.0.0.1:${PORT[nginx]}; root $TMP/www; }
 }
 CONF
