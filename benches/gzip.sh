@@ -45,8 +45,7 @@ cd "$(dirname "$0")/.."
 need wrk wrk
 nginx_binary
 moltd_binary
-CLK_TCK=$(getconf CLK_TCK)
-if [ "$(nproc)" -ge 2 ]; then SRV_PIN=(taskset -c 0) WRK_PIN=(taskset -c 1); else SRV_PIN=() WRK_PIN=(); fi
+pin_cpus
 
 bench_tmp gzip
 ROOT=$TMP/www

@@ -15,6 +15,8 @@
 #   tree_pids PID      PID and all its descendants
 #   tree_cpu_ticks PID utime+stime (+cutime+cstime: reaped children) of the tree
 #   nginx_temp_paths   nginx's temp directories under its prefix, one per line
+#   pin_cpus           sets CLK_TCK, and SRV_PIN/WRK_PIN (taskset to core 0 / 1
+#                      on a machine with two cores or more, else nothing)
 
 moltd_binary() {
     if [ -n "${MOLTD:-}" ]; then
@@ -89,4 +91,9 @@ nginx_temp_paths() {
     for t in client_body proxy fastcgi uwsgi scgi; do
         echo "    ${t}_temp_path tmp/${t/client_body/body};"
     done
+}
+
+pin_cpus() {
+    CLK_TCK=$(getconf CLK_TCK)
+    if [ "$(nproc)" -ge 2 ]; then SRV_PIN=(taskset -c 0) WRK_PIN=(taskset -c 1); else SRV_PIN=() WRK_PIN=(); fi
 }

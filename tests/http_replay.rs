@@ -53,10 +53,7 @@ fn settle() {
 
 fn replays(port: u16) -> u64 {
     let r = http::get(port, "/metrics").expect("scrape");
-    r.text()
-        .lines()
-        .find_map(|l| l.strip_prefix("moltd_head_replays_total ")?.parse().ok())
-        .expect("moltd_head_replays_total")
+    http::metric(&r.text(), "moltd_head_replays_total")
 }
 
 /// Reads one whole response as raw bytes, its `Date` value blanked.

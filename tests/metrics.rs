@@ -4,6 +4,7 @@ use std::process::{Command, Stdio};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+use crate::support::http::metric;
 use crate::support::{self, Server, free_port, http, install_binary, procs, wait_for};
 
 fn config(port: u16, workers: usize) -> String {
@@ -29,13 +30,6 @@ status = "stub"
 allow = ["10.0.0.0/8"]
 "#
     )
-}
-
-/// The value of an unlabelled metric (or of the exact `name{labels}`).
-fn metric(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
 
 fn scrape(port: u16) -> String {

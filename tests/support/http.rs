@@ -233,3 +233,11 @@ pub fn raw(port: u16, raw: &[u8]) -> io::Result<Response> {
     s.write_all(raw)?;
     read_response(&mut BufReader::new(s), "GET")
 }
+
+/// The value of an unlabelled metric (or of the exact `name{labels}`) in a
+/// Prometheus scrape.
+pub fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
