@@ -7,11 +7,17 @@ use crate::support::{Server, free_port, http};
 /// One worker (so one cache and one set of counters), two servers on the
 /// same root with different headers, a large file sent by descriptor.
 fn serve() -> (Server, u16) {
+    serve_with("0")
+}
+
+/// As [`serve`], with stats trusted for `valid`.
+fn serve_with(valid: &str) -> (Server, u16) {
     let port = free_port();
     let mut s = Server::new();
     s.config(&format!(
         r#"worker_processes = 1
 open_file_cache_max_file = 1024
+open_file_cache_valid = "{valid}"
 
 [[server]]
 listen = ["127.0.0.1:{port}"]
@@ -107,6 +113,20 @@ fn text(raw: &[u8]) -> String {
 #[test]
 fn replayed_heads_are_the_full_answers_bytes() {
     let (_s, port) = serve();
+    same_bytes_replayed(port);
+}
+
+/// With the stat trusted, the plan's one look at the entry gives both the
+/// version and its head; a miss is answered from that lookup.
+#[test]
+fn with_stats_trusted_replayed_heads_are_the_full_answers_bytes() {
+    let (_s, port) = serve_with("60s");
+    same_bytes_replayed(port);
+}
+
+/// Every kind of plain request: answered in full, then twice replayed with
+/// the same bytes but `Date`.
+fn same_bytes_replayed(port: u16) {
     let cases = [
         ("GET", "HTTP/1.1", "", true),
         ("HEAD", "HTTP/1.1", "", true),

@@ -64,7 +64,19 @@ pub fn answer<B>(
     if !meta.is_file {
         return Err(StatusCode::NOT_FOUND.into());
     }
-    static_file::respond(&target, &meta, s, method, req.headers(), &site.cache)
+    file(site, s, &target, &meta, req)
+}
+
+/// Answers `req` with the regular file `target`, whose metadata `meta` was
+/// just looked up, under settings `s`.
+pub fn file<B>(
+    site: &Site,
+    s: &Settings,
+    target: &resolve::Target<'_>,
+    meta: &cache::Meta,
+    req: &Request<B>,
+) -> Result<Response<Body>, Refusal> {
+    static_file::respond(target, meta, s, req.method(), req.headers(), &site.cache)
 }
 
 /// A readiness probe's answer: 200 while the server serves, 503 once it

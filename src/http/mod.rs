@@ -265,6 +265,19 @@ pub fn handle<B>(
         Ok(rel) => lookup::answer(site, &routed, listen, req, rel, life),
         Err(status) => Err((*status).into()),
     };
+    complete(site, &routed, req, life, result)
+}
+
+/// Step 6 for a request routed to `routed` and answered (or refused) by
+/// `result`: shared by `handle` and by a planned request the cache has no
+/// head for (`replay.rs`), so both give the same response.
+fn complete<B>(
+    site: &Site,
+    routed: &Routed<'_>,
+    req: &Request<B>,
+    life: Lifecycle,
+    result: Result<Response<Body>, Refusal>,
+) -> Outcome {
     let mut overloaded = false;
     let mut resp = match result {
         Ok(r) => r,

@@ -6,7 +6,9 @@
 //! and a copy of the head, not a response built and rendered.
 //!
 //! The head itself is only ever the full pipeline's: the first request of
-//! a kind is answered by `handle`, and its rendered head is offered back
+//! a kind is answered by the rest of it (`lookup::file`, then the steps
+//! `handle` ends with) from the plan's own route and lookup, so nothing is
+//! routed or stat'ed twice, and its rendered head is offered back
 //! through a [`Slot`], which keeps it only if the response is what a
 //! replay would stand for (a whole 200 of exactly the version the slot
 //! was planned for). Left out, so always answered in full: locations with
@@ -14,6 +16,9 @@
 //! changing the file), an `expires` that moves with the clock, health and
 //! status pages, a draining worker, and a request with Accept-Encoding
 //! for a response that varies by it.
+
+#[cfg(test)]
+mod tests;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -27,7 +32,7 @@ use hyper::{Method, Request, Response, StatusCode, Version};
 
 use super::cache::{Head, HeadKey, Meta};
 use super::resolve::Target;
-use super::{Body, Lifecycle, ServerId, Site, route, static_file};
+use super::{Body, Lifecycle, Outcome, ServerId, Site, lookup, route, static_file};
 use crate::config::{Expires, Settings};
 
 /// Request headers that make the answer depend on more than the version.
@@ -77,8 +82,9 @@ pub struct Slot {
 pub enum Plan {
     /// From a kept head.
     Replay(Replay),
-    /// In full; its head may then be kept.
-    Fill(Slot),
+    /// Answered in full (from the route and lookup the plan made); its
+    /// head may then be kept.
+    Fill(Outcome, Slot),
     /// In full.
     Full,
 }
@@ -136,39 +142,43 @@ pub fn plan<B>(
         return Plan::Full;
     }
     let target = Target::new(&s.root, &rel.relative, s.disable_symlinks);
-    let meta = match site.cache.stat(&target) {
-        Ok(m) if m.is_file => m,
-        _ => return Plan::Full,
-    };
     let key = HeadKey {
         settings: std::ptr::from_ref(s) as usize,
         flags: flags(method, conn),
     };
     let encoded = h.contains_key(ACCEPT_ENCODING);
-    let fill = || {
-        Plan::Fill(Slot {
-            path: target.path().to_path_buf(),
-            meta,
-            key,
-            encoded,
-        })
-    };
-    let Some(kept) = site.cache.head(target.path(), &meta, key, encoded) else {
-        return fill();
+    let (meta, kept) = match site.cache.stat_head(&target, key, encoded) {
+        Ok((m, kept)) if m.is_file => (m, kept),
+        _ => return Plan::Full,
     };
     // HEAD too needs the kept bytes or descriptor: they prove the file
     // was readable, which a stat alone does not (a file made unreadable
     // within `open_file_cache_valid` is a 403 in full, never a 200 here).
-    let body = match (kept.body, kept.file) {
-        (None, None) => return fill(),
-        _ if method == Method::HEAD => Body::empty(),
-        (Some(b), _) => Body::bytes(b),
-        (None, Some(f)) => Body::file(f, 0, meta.len),
+    let replay = kept.and_then(|k| {
+        let body = match (k.body, k.file) {
+            (None, None) => return None,
+            _ if method == Method::HEAD => Body::empty(),
+            (Some(b), _) => Body::bytes(b),
+            (None, Some(f)) => Body::file(f, 0, meta.len),
+        };
+        Some((k.head, body))
+    });
+    let Some((head, body)) = replay else {
+        // The rest of the full pipeline, from the lookup just made.
+        let result = lookup::file(site, s, &target, &meta, req);
+        let out = super::complete(site, &routed, req, life, result);
+        let slot = Slot {
+            path: target.into_path(),
+            meta,
+            key,
+            encoded,
+        };
+        return Plan::Fill(out, slot);
     };
     crate::metrics::count(crate::metrics::Counter::HeadReplays);
     Plan::Replay(Replay {
-        head: kept.head.bytes,
-        date_at: kept.head.date_at,
+        head: head.bytes,
+        date_at: head.date_at,
         body,
         server: routed.server,
     })

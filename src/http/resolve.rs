@@ -66,6 +66,12 @@ impl<'a> Target<'a> {
         &self.full
     }
 
+    /// The full path, given up (kept as the cache's key once the lookup
+    /// is done with it).
+    pub fn into_path(self) -> PathBuf {
+        self.full
+    }
+
     /// Whether symlinks leaving the root are refused.
     pub fn beneath(&self) -> bool {
         self.beneath

@@ -12,10 +12,12 @@
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 
 use super::{Entry, FileCache, Meta, key};
+use crate::http::resolve::Target;
 
 /// Most heads one version keeps: one per location, method, protocol
 /// version and keep-alive that asks for it; a ninth replaces the oldest.
@@ -62,9 +64,43 @@ impl Entry {
     pub(super) fn head_bytes(&self) -> u64 {
         self.heads.iter().map(|h| h.bytes.len() as u64).sum()
     }
+
+    /// The head kept under `which` (one that varies by Accept-Encoding
+    /// answers only a request without it, `encoded` false), with what is
+    /// kept to send after it.
+    fn cached(&self, which: HeadKey, encoded: bool) -> Option<Cached> {
+        let head = self
+            .heads
+            .iter()
+            .find(|h| h.key == which && (h.any_encoding || !encoded))?;
+        Some(Cached {
+            head: head.clone(),
+            body: self.body.clone(),
+            file: self.file.clone(),
+        })
+    }
 }
 
 impl FileCache {
+    /// The metadata of `t` (as [`FileCache::stat`] finds it) and the head
+    /// kept for that version under `which`, in one look at the entry
+    /// while its stat is trusted: a planned request's lookup.
+    pub fn stat_head(
+        &self,
+        t: &Target<'_>,
+        which: HeadKey,
+        encoded: bool,
+    ) -> std::io::Result<(Meta, Option<Cached>)> {
+        if self.enabled() && !self.limits.valid.is_zero() {
+            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(e) = self.trusted(&mut inner, t, Instant::now()) {
+                return Ok((e.meta, e.cached(which, encoded)));
+            }
+        }
+        let meta = self.stat(t)?;
+        Ok((meta, self.head(t.path(), &meta, which, encoded)))
+    }
+
     /// The head kept for `path` at version `meta` under `which`, if the
     /// entry still is that version; with its body or open file if one is
     /// kept (a GET needs one; a HEAD does not).
@@ -73,16 +109,11 @@ impl FileCache {
             return None;
         }
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let e = inner.map.get(key(path)).filter(|e| e.meta == *meta)?;
-        let head = e
-            .heads
-            .iter()
-            .find(|h| h.key == which && (h.any_encoding || !encoded))?;
-        Some(Cached {
-            head: head.clone(),
-            body: e.body.clone(),
-            file: e.file.clone(),
-        })
+        inner
+            .map
+            .get(key(path))
+            .filter(|e| e.meta == *meta)?
+            .cached(which, encoded)
     }
 
     /// Keeps `head` for `path` at version `meta`, if the entry still is
@@ -93,7 +124,10 @@ impl FileCache {
             return;
         }
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if !inner.map.get(key(path)).is_some_and(|e| e.meta == *meta) {
+        // Only beside the bytes or descriptor a replay needs (one without
+        // is never replayed, so it would only take memory).
+        let holds = |e: &Entry| e.meta == *meta && (e.body.is_some() || e.file.is_some());
+        if !inner.map.get(key(path)).is_some_and(holds) {
             return;
         }
         self.make_room(&mut inner, added, false);
@@ -106,6 +140,10 @@ impl FileCache {
             freed += e.heads.remove(i).bytes.len() as u64;
         } else if e.heads.len() >= MAX_HEADS {
             freed += e.heads.remove(0).bytes.len() as u64;
+        } else if e.heads.is_empty() {
+            // Most versions are asked for one way only: room for one
+            // head, not the four a first push makes.
+            e.heads.reserve_exact(1);
         }
         e.heads.push(head);
         inner.bytes = inner.bytes - freed + added;

@@ -201,6 +201,13 @@ impl FileCache {
         }
     }
 
+    /// Keeps bodies however recently their file changed: a test cannot
+    /// age a ctime.
+    #[cfg(test)]
+    pub fn settle_at_once(&mut self) {
+        self.settle = Duration::ZERO;
+    }
+
     /// Most descriptors the cache keeps open.
     pub fn fd_cap(&self) -> usize {
         self.fd_cap
@@ -217,19 +224,37 @@ impl FileCache {
         if !self.enabled() {
             return t.stat().map(|m| Meta::from_std(&m));
         }
-        let path = t.path();
         let now = Instant::now();
         if !self.limits.valid.is_zero() {
             let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(e) = inner.map.touch(key(path))
-                && now.duration_since(e.checked) < self.limits.valid
-                && e.policy == t.policy()
-            {
-                e.used = now;
-                crate::metrics::count(crate::metrics::Counter::CacheHits);
+            if let Some(e) = self.trusted(&mut inner, t, now) {
                 return Ok(e.meta);
             }
         }
+        self.stat_now(t, now)
+    }
+
+    /// The entry for `t` if its stat is still trusted (within
+    /// `open_file_cache_valid`, under the same lookup policy), counted as
+    /// a use and a hit.
+    fn trusted<'i>(
+        &self,
+        inner: &'i mut Inner,
+        t: &Target<'_>,
+        now: Instant,
+    ) -> Option<&'i mut Entry> {
+        let e = inner.map.touch(key(t.path()))?;
+        if now.duration_since(e.checked) >= self.limits.valid || e.policy != t.policy() {
+            return None;
+        }
+        e.used = now;
+        crate::metrics::count(crate::metrics::Counter::CacheHits);
+        Some(e)
+    }
+
+    /// A fresh stat of `t`, which refreshes, replaces or makes its entry.
+    fn stat_now(&self, t: &Target<'_>, now: Instant) -> std::io::Result<Meta> {
+        let path = t.path();
         let meta = match t.stat() {
             Ok(m) => Meta::from_std(&m),
             Err(e) => {

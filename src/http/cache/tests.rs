@@ -268,9 +268,18 @@ fn heads_are_kept_per_key_counted_and_dropped_with_their_version() {
     let bytes = |c: &FileCache| c.inner.lock().expect("lock").bytes;
     let c = cache(Duration::ZERO);
     let m = c.stat(&t(&p)).expect("stat");
+    // Not without the bytes a replay sends after it.
+    c.keep_head(&p, &m, head(0, "HTTP/1.1 200 OK\r\n\r\n", false));
+    assert!(c.head(&p, &m, key(0), false).is_none());
+    assert_eq!(bytes(&c), 0);
+    assert_eq!(c.body(&t(&p), &m).as_deref(), Some(&b"one"[..]));
     c.keep_head(&p, &m, head(0, "HTTP/1.1 200 OK\r\n\r\n", false));
     c.keep_head(&p, &m, head(1, "HEAD", true));
-    assert_eq!(bytes(&c), 23);
+    assert_eq!(bytes(&c), 3 + 23);
+    // The plan's lookup: the version and its head in one look.
+    let (m1, got) = c.stat_head(&t(&p), key(1), true).expect("stat_head");
+    assert_eq!(m1, m);
+    assert_eq!(got.expect("head").body.as_deref(), Some(&b"one"[..]));
     // Per key; one that varies by Accept-Encoding answers only without.
     let got = c.head(&p, &m, key(0), false).expect("kept");
     assert_eq!(&got.head.bytes[..], b"HTTP/1.1 200 OK\r\n\r\n");
@@ -279,7 +288,7 @@ fn heads_are_kept_per_key_counted_and_dropped_with_their_version() {
     assert!(c.head(&p, &m, key(2), false).is_none());
     // Kept again under the same key: replaced, not added.
     c.keep_head(&p, &m, head(1, "HEAD2", true));
-    assert_eq!(bytes(&c), 24);
+    assert_eq!(bytes(&c), 3 + 24);
     // Bounded per version: the oldest goes.
     for f in 2..12 {
         c.keep_head(&p, &m, head(f, "x", true));

@@ -274,7 +274,7 @@ fn answered(c: &Client, p: &Head, activity: &Arc<Activity>) -> Answer {
             let (resp, head, date_at) = respond::replayed(c, &p.req, r, activity);
             (resp, Some((head, date_at)), None)
         }
-        Plan::Fill(slot) => (respond::answer(c, &p.req, activity), None, Some(slot)),
+        Plan::Fill(out, slot) => (respond::filled(c, &p.req, out, activity), None, Some(slot)),
         Plan::Full => (respond::answer(c, &p.req, activity), None, None),
     };
     Answer {

@@ -24,6 +24,20 @@ pub fn answer<B>(c: &Client, req: &Request<B>, activity: &Arc<Activity>) -> Resp
     out.response
 }
 
+/// Answers a request with the pipeline's response `out`, made while
+/// planning it (`http::replay`): tracked and logged as `answer` does.
+pub fn filled<B>(
+    c: &Client,
+    req: &Request<B>,
+    mut out: Outcome,
+    activity: &Arc<Activity>,
+) -> Response<Body> {
+    finish(c, &mut out, activity, |status| {
+        Pending::for_request(req, c.peer.ip(), status)
+    });
+    out.response
+}
+
 /// Answers a request from a kept head (`http::replay`): tracked and
 /// logged as the full answer would be.
 pub fn replayed<B>(
