@@ -249,6 +249,37 @@ fn a_large_file_changed_on_disk_is_served_new_at_once() {
     );
 }
 
+/// Bytes the client sent after a request that asked to close are still
+/// unread at the close: the server lingers rather than let the close become
+/// a reset, whether they came with the request's own read or its head filled
+/// the read buffer (the socket is looked at again only then).
+#[test]
+fn bytes_after_a_closing_request_do_not_turn_the_close_into_a_reset() {
+    let (_s, port) = serve();
+    let close = "GET /small.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
+    // A head of exactly the worker's first read (4096 bytes), the rest
+    // left in the socket.
+    let pad = 4096 - close.len() - "X-Pad: \r\n\r\n".len();
+    let long = format!("{close}X-Pad: {}\r\n\r\n", "p".repeat(pad));
+    assert_eq!(long.len(), 4096);
+    let cases = [
+        format!("{close}\r\nGET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n"),
+        format!("{long}{}", "junk after the head ".repeat(400)),
+    ];
+    for req in cases {
+        let mut c = http::connect(port).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        send(&mut c, &req);
+        let mut raw = Vec::new();
+        c.read_to_end(&mut raw)
+            .expect("the response and the close, not a reset");
+        let raw = String::from_utf8_lossy(&raw);
+        assert!(raw.starts_with("HTTP/1.1 200 "), "{raw}");
+        assert!(raw.ends_with("\r\n\r\nsmall\n"), "one response: {raw:?}");
+    }
+}
+
 /// A response after which the server closes is queued to go out with the
 /// FIN (`MSG_MORE`): it must still arrive whole, followed by the close,
 /// whichever way the connection ends (an immediate close, or a shutdown and

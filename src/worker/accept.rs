@@ -44,6 +44,11 @@ pub async fn run(
     let mut last_logged: Option<Instant> = None;
     let mut last_full: Option<Instant> = None;
     let mut pacer = balance::Pacer::new(&listener);
+    // One wait for the drain across every accept: made afresh in each
+    // `select!`, it subscribed to the drain flag and registered (and
+    // removed) a waiter per connection.
+    let stop = drain.wait_started();
+    tokio::pin!(stop);
     loop {
         // Wait for a slot first, so that beyond the cap clients wait in the
         // kernel backlog rather than being accepted and left unserved.
@@ -53,7 +58,7 @@ pub async fn run(
             Err(tokio::sync::TryAcquireError::NoPermits) => {
                 let waited = tokio::select! {
                     p = Arc::clone(&slots).acquire_owned() => p.ok(),
-                    _ = drain.wait_started() => None,
+                    _ = &mut stop => None,
                     // A client is waiting while every slot is taken.
                     _ = listener_ready(&listener) => None,
                 };
@@ -70,10 +75,13 @@ pub async fn run(
         if pacer.must_wait() {
             tokio::select! {
                 _ = pacer.wait() => {}
-                _ = drain.wait_started() => break,
+                _ = &mut stop => break,
             }
         }
         tokio::select! {
+            // The drain first: a stream of clients must not hide it.
+            biased;
+            _ = &mut stop => break,
             res = listener.accept() => match res {
                 Ok((stream, peer)) => {
                     backoff = Duration::from_millis(5);
@@ -90,7 +98,6 @@ pub async fn run(
                     backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
                 }
             },
-            _ = drain.wait_started() => break,
         }
     }
     // Off the board, so that its siblings' shares no longer count it.
