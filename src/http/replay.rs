@@ -136,15 +136,15 @@ pub fn plan<B>(
         return Plan::Full;
     }
     let target = Target::new(&s.root, &rel.relative, s.disable_symlinks);
-    let meta = match site.cache.stat(&target) {
-        Ok(m) if m.is_file => m,
-        _ => return Plan::Full,
-    };
     let key = HeadKey {
         settings: std::ptr::from_ref(s) as usize,
         flags: flags(method, conn),
     };
     let encoded = h.contains_key(ACCEPT_ENCODING);
+    let (meta, kept) = match site.cache.stat_head(&target, key, encoded) {
+        Ok((m, kept)) if m.is_file => (m, kept),
+        _ => return Plan::Full,
+    };
     let fill = || {
         Plan::Fill(Slot {
             path: target.path().to_path_buf(),
@@ -153,7 +153,7 @@ pub fn plan<B>(
             encoded,
         })
     };
-    let Some(kept) = site.cache.head(target.path(), &meta, key, encoded) else {
+    let Some(kept) = kept else {
         return fill();
     };
     // HEAD too needs the kept bytes or descriptor: they prove the file

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::super::resolve::Target;
 use super::{Entry, FileCache, Meta, key};
 
 /// Most heads one version keeps: one per location, method, protocol
@@ -62,6 +63,20 @@ impl Entry {
     pub(super) fn head_bytes(&self) -> u64 {
         self.heads.iter().map(|h| h.bytes.len() as u64).sum()
     }
+
+    /// The head kept under `which` (one that does not vary by encoding,
+    /// for a request that has one), with the body or file to send.
+    fn cached(&self, which: HeadKey, encoded: bool) -> Option<Cached> {
+        let head = self
+            .heads
+            .iter()
+            .find(|h| h.key == which && (h.any_encoding || !encoded))?;
+        Some(Cached {
+            head: head.clone(),
+            body: self.body.clone(),
+            file: self.file.clone(),
+        })
+    }
 }
 
 impl FileCache {
@@ -74,15 +89,19 @@ impl FileCache {
         }
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let e = inner.map.get(key(path)).filter(|e| e.meta == *meta)?;
-        let head = e
-            .heads
-            .iter()
-            .find(|h| h.key == which && (h.any_encoding || !encoded))?;
-        Some(Cached {
-            head: head.clone(),
-            body: e.body.clone(),
-            file: e.file.clone(),
-        })
+        e.cached(which, encoded)
+    }
+
+    /// The version of `t` (as [`FileCache::stat`] finds it) and, if the
+    /// entry already held that version, its head under `which` as
+    /// [`FileCache::head`] gives it: a replayed request's one lookup.
+    pub fn stat_head(
+        &self,
+        t: &Target<'_>,
+        which: HeadKey,
+        encoded: bool,
+    ) -> std::io::Result<(Meta, Option<Cached>)> {
+        self.stat_then(t, |e| e.cached(which, encoded))
     }
 
     /// Keeps `head` for `path` at version `meta`, if the entry still is

@@ -214,8 +214,19 @@ impl FileCache {
     /// The metadata of `t`: from the cache while it is valid, else from a
     /// stat (which also refreshes or invalidates the entry).
     pub fn stat(&self, t: &Target<'_>) -> std::io::Result<Meta> {
+        self.stat_then(t, |_| Some(())).map(|(m, _)| m)
+    }
+
+    /// [`Self::stat`], and `then` of the entry if it already held the
+    /// version found: what a request needs of an entry is had in the same
+    /// lookup as its version (one lock and one hash per request, not two).
+    fn stat_then<R>(
+        &self,
+        t: &Target<'_>,
+        then: impl FnOnce(&Entry) -> Option<R>,
+    ) -> std::io::Result<(Meta, Option<R>)> {
         if !self.enabled() {
-            return t.stat().map(|m| Meta::from_std(&m));
+            return t.stat().map(|m| (Meta::from_std(&m), None));
         }
         let path = t.path();
         let now = Instant::now();
@@ -227,7 +238,7 @@ impl FileCache {
             {
                 e.used = now;
                 crate::metrics::count(crate::metrics::Counter::CacheHits);
-                return Ok(e.meta);
+                return Ok((e.meta, then(e)));
             }
         }
         let meta = match t.stat() {
@@ -243,12 +254,14 @@ impl FileCache {
             }
         };
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut found = None;
         match inner.map.touch(key(path)) {
             Some(e) if e.meta == meta => {
                 crate::metrics::count(crate::metrics::Counter::CacheHits);
                 e.checked = now;
                 e.used = now;
                 e.policy = t.policy();
+                found = then(e);
             }
             Some(e) => {
                 crate::metrics::count(crate::metrics::Counter::CacheMisses);
@@ -285,7 +298,7 @@ impl FileCache {
                 );
             }
         }
-        Ok(meta)
+        Ok((meta, found))
     }
 
     /// The header values of `path` at version `meta` under the settings
