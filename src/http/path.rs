@@ -31,6 +31,22 @@ impl RelPath {
         s
     }
 
+    /// True when `raw` is byte for byte [`RelPath::uri_bytes`]: a request
+    /// path with nothing to normalise.
+    pub fn is_written_as(&self, raw: &str) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        let rel = self.relative.as_os_str().as_bytes();
+        let Some(rest) = raw.as_bytes().strip_prefix(b"/") else {
+            return false;
+        };
+        let rest = match rest.strip_prefix(rel) {
+            Some(r) => r,
+            None => return false,
+        };
+        let slash = self.trailing_slash && !rel.is_empty() && !rel.ends_with(b"/");
+        rest == if slash { &b"/"[..] } else { &b""[..] }
+    }
+
     /// [`RelPath::uri_bytes`] for display (a listing's title): non-UTF-8
     /// bytes shown as U+FFFD.
     pub fn uri_path(&self) -> String {
@@ -187,6 +203,13 @@ mod tests {
             "/a\\b",
         ];
         for raw in cases {
+            if let Ok(p) = normalize(raw) {
+                assert_eq!(
+                    p.is_written_as(raw),
+                    p.uri_bytes() == raw.as_bytes(),
+                    "{raw:?}"
+                );
+            }
             if let Some(p) = plain(raw) {
                 assert_eq!(Ok(p), folded(raw), "{raw:?}");
             }
