@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use hyper::{HeaderMap, Method, Request};
 use moltd::config::{self, Source};
-use moltd::http::{self, conditional, path, range};
+use moltd::http::{self, conditional, path, range, replay};
 use moltd::log::access;
 
 fn bench(name: &str, mut f: impl FnMut()) {
@@ -97,5 +97,49 @@ fn main() {
             http::Lifecycle::SERVING,
         ));
     });
+    for valid in ["0", "60s"] {
+        bench_replay(&prefix, valid);
+    }
     let _ = std::fs::remove_dir_all(&prefix);
+}
+
+/// `replay::plan` of a request whose head is kept: what a keep-alive
+/// request for a small file costs before its write (the route, the cache
+/// lookup and, with `open_file_cache_valid = "0"`, the stat).
+fn bench_replay(prefix: &std::path::Path, valid: &str) {
+    let cfg = config::parse(
+        &format!(
+            "open_file_cache_valid = \"{valid}\"\n[[server]]\nlisten = [\"127.0.0.1:8080\"]\n"
+        ),
+        Source::File("micro.toml".into()),
+        prefix,
+    )
+    .expect("config");
+    let site = http::Site::new(Arc::new(cfg));
+    let listen = "127.0.0.1:8080".parse().expect("addr");
+    let remote = std::net::IpAddr::from([127, 0, 0, 1]);
+    let req = Request::builder()
+        .uri("/index.html")
+        .header("host", "localhost")
+        .body(())
+        .expect("request");
+    let conn = replay::Conn {
+        version: hyper::Version::HTTP_11,
+        keep_alive: true,
+    };
+    // A body is kept only once the file has settled.
+    std::thread::sleep(Duration::from_millis(2100 * u64::from(valid == "0")));
+    let plan = || replay::plan(&site, listen, remote, &req, conn, http::Lifecycle::SERVING);
+    if let replay::Plan::Fill(out, slot) = plan() {
+        slot.keep(
+            &site,
+            &out.response,
+            bytes::Bytes::from_static(b"HTTP/1.1 200 OK\r\n"),
+            0,
+        );
+    }
+    assert!(matches!(plan(), replay::Plan::Replay(_)), "head kept");
+    bench(&format!("replay::plan (valid {valid})"), || {
+        black_box(plan());
+    });
 }

@@ -187,13 +187,13 @@ fn closing_error(site: &Site, server: ServerId, status: StatusCode) -> Outcome {
 
 /// The host a request names: the absolute-form target's authority, which
 /// wins over Host (RFC 9112 §3.2.2), else the Host header.
-fn request_host<B>(req: &Request<B>) -> Option<String> {
+fn request_host<B>(req: &Request<B>) -> Option<std::borrow::Cow<'_, str>> {
     match req.uri().authority() {
-        Some(a) => Some(a.as_str().to_string()),
+        Some(a) => Some(a.as_str().into()),
         None => req
             .headers()
             .get(HOST)
-            .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned()),
+            .map(|h| String::from_utf8_lossy(h.as_bytes())),
     }
 }
 

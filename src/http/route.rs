@@ -57,9 +57,18 @@ pub fn route<'a, B>(site: &'a Site, listen: SocketAddr, req: &Request<B>) -> Opt
         routed.path = Err(StatusCode::METHOD_NOT_ALLOWED);
         return Some(routed);
     }
-    routed.path = path::normalize(req.uri().path());
-    if let Ok(rel) = &routed.path {
-        routed.settings = location::settings_for(server_config, &rel.uri_bytes());
+    let raw = req.uri().path();
+    routed.path = path::normalize(raw);
+    if let Ok(rel) = &routed.path
+        && !server_config.locations.is_empty()
+    {
+        // A path already in normal form is matched as it came, not as a
+        // copy made of it.
+        routed.settings = if rel.is_written_as(raw) {
+            location::settings_for(server_config, raw.as_bytes())
+        } else {
+            location::settings_for(server_config, &rel.uri_bytes())
+        };
     }
     Some(routed)
 }

@@ -12,7 +12,6 @@
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -82,25 +81,6 @@ impl Entry {
 }
 
 impl FileCache {
-    /// The metadata of `t` (as [`FileCache::stat`] finds it) and the head
-    /// kept for that version under `which`, in one look at the entry
-    /// while its stat is trusted: a planned request's lookup.
-    pub fn stat_head(
-        &self,
-        t: &Target<'_>,
-        which: HeadKey,
-        encoded: bool,
-    ) -> std::io::Result<(Meta, Option<Cached>)> {
-        if self.enabled() && !self.limits.valid.is_zero() {
-            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(e) = self.trusted(&mut inner, t, Instant::now()) {
-                return Ok((e.meta, e.cached(which, encoded)));
-            }
-        }
-        let meta = self.stat(t)?;
-        Ok((meta, self.head(t.path(), &meta, which, encoded)))
-    }
-
     /// The head kept for `path` at version `meta` under `which`, if the
     /// entry still is that version; with its body or open file if one is
     /// kept (a GET needs one; a HEAD does not).
@@ -109,11 +89,20 @@ impl FileCache {
             return None;
         }
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner
-            .map
-            .get(key(path))
-            .filter(|e| e.meta == *meta)?
-            .cached(which, encoded)
+        let e = inner.map.get(key(path)).filter(|e| e.meta == *meta)?;
+        e.cached(which, encoded)
+    }
+
+    /// The version of `t` (as [`FileCache::stat`] finds it) and, if the
+    /// entry already held that version, its head under `which` as
+    /// [`FileCache::head`] gives it: a replayed request's one lookup.
+    pub fn stat_head(
+        &self,
+        t: &Target<'_>,
+        which: HeadKey,
+        encoded: bool,
+    ) -> std::io::Result<(Meta, Option<Cached>)> {
+        self.stat_then(t, |e| e.cached(which, encoded))
     }
 
     /// Keeps `head` for `path` at version `meta`, if the entry still is

@@ -221,39 +221,27 @@ impl FileCache {
     /// The metadata of `t`: from the cache while it is valid, else from a
     /// stat (which also refreshes or invalidates the entry).
     pub fn stat(&self, t: &Target<'_>) -> std::io::Result<Meta> {
+        self.stat_then(t, |_| Some(())).map(|(m, _)| m)
+    }
+
+    /// [`Self::stat`], and `then` of the entry if it already held the
+    /// version found: what a request needs of an entry is had in the same
+    /// lookup as its version (one lock and one hash per request, not two).
+    fn stat_then<R>(
+        &self,
+        t: &Target<'_>,
+        then: impl FnOnce(&Entry) -> Option<R>,
+    ) -> std::io::Result<(Meta, Option<R>)> {
         if !self.enabled() {
-            return t.stat().map(|m| Meta::from_std(&m));
+            return t.stat().map(|m| (Meta::from_std(&m), None));
         }
         let now = Instant::now();
         if !self.limits.valid.is_zero() {
             let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(e) = self.trusted(&mut inner, t, now) {
-                return Ok(e.meta);
+                return Ok((e.meta, then(e)));
             }
         }
-        self.stat_now(t, now)
-    }
-
-    /// The entry for `t` if its stat is still trusted (within
-    /// `open_file_cache_valid`, under the same lookup policy), counted as
-    /// a use and a hit.
-    fn trusted<'i>(
-        &self,
-        inner: &'i mut Inner,
-        t: &Target<'_>,
-        now: Instant,
-    ) -> Option<&'i mut Entry> {
-        let e = inner.map.touch(key(t.path()))?;
-        if now.duration_since(e.checked) >= self.limits.valid || e.policy != t.policy() {
-            return None;
-        }
-        e.used = now;
-        crate::metrics::count(crate::metrics::Counter::CacheHits);
-        Some(e)
-    }
-
-    /// A fresh stat of `t`, which refreshes, replaces or makes its entry.
-    fn stat_now(&self, t: &Target<'_>, now: Instant) -> std::io::Result<Meta> {
         let path = t.path();
         let meta = match t.stat() {
             Ok(m) => Meta::from_std(&m),
@@ -268,12 +256,14 @@ impl FileCache {
             }
         };
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut found = None;
         match inner.map.touch(key(path)) {
             Some(e) if e.meta == meta => {
                 crate::metrics::count(crate::metrics::Counter::CacheHits);
                 e.checked = now;
                 e.used = now;
                 e.policy = t.policy();
+                found = then(e);
             }
             Some(e) => {
                 crate::metrics::count(crate::metrics::Counter::CacheMisses);
@@ -310,7 +300,25 @@ impl FileCache {
                 );
             }
         }
-        Ok(meta)
+        Ok((meta, found))
+    }
+
+    /// The entry for `t` if its stat is still trusted (within
+    /// `open_file_cache_valid`, under the same lookup policy), counted as
+    /// a use and a hit.
+    fn trusted<'i>(
+        &self,
+        inner: &'i mut Inner,
+        t: &Target<'_>,
+        now: Instant,
+    ) -> Option<&'i mut Entry> {
+        let e = inner.map.touch(key(t.path()))?;
+        if now.duration_since(e.checked) >= self.limits.valid || e.policy != t.policy() {
+            return None;
+        }
+        e.used = now;
+        crate::metrics::count(crate::metrics::Counter::CacheHits);
+        Some(e)
     }
 
     /// The header values of `path` at version `meta` under the settings

@@ -308,3 +308,56 @@ fn heads_are_kept_per_key_counted_and_dropped_with_their_version() {
     check_counts(&c);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn stat_head_finds_the_version_and_its_head_in_one_lookup() {
+    let dir = std::env::temp_dir().join(format!("moltd-cache-sh-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let p = dir.join("page.html");
+    std::fs::write(&p, "one").expect("write");
+    let key = HeadKey {
+        settings: 1,
+        flags: 0,
+    };
+    let head = Head {
+        key,
+        bytes: Bytes::from_static(b"HTTP/1.1 200 OK\r\n\r\n"),
+        date_at: 0,
+        any_encoding: false,
+    };
+    let c = cache(Duration::ZERO);
+    // A version seen for the first time has no head yet.
+    let (m, none) = c.stat_head(&t(&p), key, false).expect("stat");
+    assert!(none.is_none());
+    assert_eq!(m, c.stat(&t(&p)).expect("stat"));
+    // A head is kept only beside the body a replay sends after it.
+    assert_eq!(c.body(&t(&p), &m).as_deref(), Some(&b"one"[..]));
+    c.keep_head(&p, &m, head.clone());
+    let (m1, got) = c.stat_head(&t(&p), key, false).expect("stat");
+    assert_eq!(m1, m);
+    assert_eq!(&got.expect("kept").head.bytes[..], &head.bytes[..]);
+    assert!(c.stat_head(&t(&p), key, true).expect("stat").1.is_none());
+    // Rewritten in place (same size): the new version, and no head.
+    std::fs::write(&p, "two").expect("rewrite");
+    let (m2, gone) = c.stat_head(&t(&p), key, false).expect("stat");
+    assert_ne!(m2, m);
+    assert!(gone.is_none());
+    // Deleted: an error, and the entry is let go.
+    std::fs::remove_file(&p).expect("rm");
+    assert!(c.stat_head(&t(&p), key, false).is_err());
+    check_counts(&c);
+    // Trusted within `open_file_cache_valid`: the head without a stat.
+    std::fs::write(&p, "one").expect("write");
+    let c = cache(Duration::from_secs(60));
+    let (m, _) = c.stat_head(&t(&p), key, false).expect("stat");
+    assert!(c.body(&t(&p), &m).is_some());
+    c.keep_head(&p, &m, head);
+    std::fs::remove_file(&p).expect("rm");
+    assert!(
+        c.stat_head(&t(&p), key, false)
+            .expect("trusted")
+            .1
+            .is_some()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
