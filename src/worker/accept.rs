@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 
 use super::Ctx;
 use super::balance;
-use super::client::Client;
+use super::client::{Client, Listening};
 use super::conn;
 use super::drain::Drain;
 use crate::error;
@@ -49,6 +49,12 @@ pub async fn run(
     // removed) a waiter per connection.
     let stop = drain.wait_started();
     tokio::pin!(stop);
+    let at = Arc::new(Listening::new(
+        addr,
+        Arc::clone(&ctx),
+        drain.clone(),
+        Arc::clone(&slots),
+    ));
     loop {
         // Wait for a slot first, so that beyond the cap clients wait in the
         // kernel backlog rather than being accepted and left unserved.
@@ -85,8 +91,7 @@ pub async fn run(
             res = listener.accept() => match res {
                 Ok((stream, peer)) => {
                     backoff = Duration::from_millis(5);
-                    let c = Client { listen: addr, peer, ctx: Arc::clone(&ctx), drain: drain.clone() };
-                    start(stream, c, &tls, permit);
+                    start(stream, Client::new(&at, peer.ip(), permit), &tls);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => {}
                 Err(e) => {
@@ -109,18 +114,16 @@ fn start(
     stream: tokio::net::TcpStream,
     c: Client,
     tls: &Option<Arc<crate::config::sni::TlsListen>>,
-    permit: tokio::sync::OwnedSemaphorePermit,
 ) {
     crate::metrics::count(crate::metrics::Counter::Accepted);
     crate::metrics::count(crate::metrics::Counter::Handled);
     let _ = stream.set_nodelay(true);
-    let guard = c.drain.guard();
     match tls {
         Some(t) => {
             let t = Arc::clone(t);
-            tokio::spawn(super::tls_conn::serve(stream, c, t, guard, permit))
+            tokio::spawn(super::tls_conn::serve(stream, c, t))
         }
-        None => tokio::spawn(conn::serve(stream, c, guard, permit)),
+        None => tokio::spawn(conn::serve(stream, c)),
     };
 }
 

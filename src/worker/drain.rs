@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::{Notify, watch};
 
+use super::nudge::{Nudged, Nudges};
+
 /// The drain state shared by the accept loops and connections of a worker.
 /// One pointer: every connection holds a copy, idle ones too.
 #[derive(Clone)]
@@ -20,20 +22,16 @@ struct Shared {
     /// Wakes the connections' watchdogs: the drain started, or the worker
     /// is out of `worker_connections` and idle keep-alive connections are
     /// asked to close, so new clients are not left in the backlog.
-    nudge: Notify,
+    nudge: Nudges,
     squeeze_budget: AtomicUsize,
 }
 
 /// Held by a live connection; dropping it may finish the drain.
-pub struct Guard(Arc<Shared>);
+pub struct Guard(Drain);
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let was = self.0.open.fetch_sub(1, Ordering::AcqRel);
-        super::balance::closed(was - 1);
-        if was == 1 {
-            self.0.idle.notify_waiters();
-        }
+        self.0.closed();
     }
 }
 
@@ -45,7 +43,7 @@ impl Drain {
             open: AtomicUsize::new(0),
             idle: Notify::new(),
             leaving: AtomicBool::new(false),
-            nudge: Notify::new(),
+            nudge: Nudges::default(),
             squeeze_budget: AtomicUsize::new(0),
         }))
     }
@@ -56,7 +54,7 @@ impl Drain {
     pub fn squeeze(&self) {
         let few = (self.open() / 8).clamp(1, 32);
         self.0.squeeze_budget.store(few, Ordering::Release);
-        self.0.nudge.notify_waiters();
+        self.0.nudge.wake_all();
     }
 
     /// Takes one place in the current squeeze; false once enough idle
@@ -70,15 +68,31 @@ impl Drain {
 
     /// Resolves at the next [`Drain::squeeze`] or [`Drain::start`]: one
     /// waiter for both, as it sits in every idle connection.
-    pub fn nudged(&self) -> tokio::sync::futures::Notified<'_> {
-        self.0.nudge.notified()
+    pub fn nudged(&self) -> Nudged<'_> {
+        self.0.nudge.nudged()
     }
 
     /// Registers a connection.
     pub fn guard(&self) -> Guard {
+        self.opened();
+        Guard(self.clone())
+    }
+
+    /// Counts a connection as open; each call is paired with one of
+    /// [`Drain::closed`] (a [`Guard`]'s drop, or a client's).
+    pub fn opened(&self) {
         let was = self.0.open.fetch_add(1, Ordering::AcqRel);
         super::balance::opened(was + 1);
-        Guard(Arc::clone(&self.0))
+    }
+
+    /// A connection counted by [`Drain::opened`] is closed: this may
+    /// finish the drain.
+    pub fn closed(&self) {
+        let was = self.0.open.fetch_sub(1, Ordering::AcqRel);
+        super::balance::closed(was - 1);
+        if was == 1 {
+            self.0.idle.notify_waiters();
+        }
     }
 
     /// Number of connections still open.
@@ -103,7 +117,7 @@ impl Drain {
     /// Starts the drain: listeners close, connections finish and close.
     pub fn start(&self) {
         self.0.flag.send_replace(true);
-        self.0.nudge.notify_waiters();
+        self.0.nudge.wake_all();
     }
 
     /// True once the drain has started.

@@ -19,6 +19,7 @@ pub mod drain;
 pub mod fd_budget;
 pub mod http1;
 pub mod io;
+pub mod nudge;
 pub mod signals;
 mod tls_batch;
 pub mod tls_conn;

@@ -11,11 +11,9 @@ use std::sync::Arc;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use tokio::net::TcpStream;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::LazyConfigAcceptor;
 
 use super::client::Client;
-use super::drain::Guard;
 use super::http1::{framing, respond};
 use super::io::Activity;
 use super::tls_batch::Batched;
@@ -24,13 +22,7 @@ use super::tls_records::Records;
 use super::watchdog;
 
 /// Serves `stream` over TLS until the client leaves or the drain ends it.
-pub async fn serve(
-    stream: TcpStream,
-    c: Client,
-    listen: Arc<crate::config::sni::TlsListen>,
-    _guard: Guard,
-    _slot: OwnedSemaphorePermit,
-) {
+pub async fn serve(stream: TcpStream, c: Client, listen: Arc<crate::config::sni::TlsListen>) {
     let limits = c.ctx.limits().clone();
     let Some(tls) = handshake(stream, &listen, limits.client_header_timeout).await else {
         return;

@@ -36,6 +36,24 @@ pub enum Alarm {
     Stalled,
 }
 
+/// What the watchdog reads of the worker: one reference in every idle
+/// connection's task rather than one for each.
+pub trait Worker: Sync {
+    /// The worker's drain.
+    fn drain(&self) -> &Drain;
+    /// The connection limits.
+    fn limits(&self) -> &Limits;
+}
+
+impl Worker for super::client::Listening {
+    fn drain(&self) -> &Drain {
+        &self.drain
+    }
+    fn limits(&self) -> &Limits {
+        self.ctx.limits()
+    }
+}
+
 /// Resolves with the first [`Alarm`] for this connection; `Idle` is not
 /// raised once `closing` (the connection was already asked to close). One
 /// timer serves all three deadlines.
@@ -44,10 +62,9 @@ pub enum Alarm {
 /// them twice): this future sits in every idle connection's task.
 #[allow(clippy::manual_async_fn)] // see above: not an `async fn` on purpose
 pub fn watch<'a>(
-    drain: &'a Drain,
+    worker: &'a impl Worker,
     activity: &'a Activity,
     stream: &'a TcpStream,
-    limits: &'a Limits,
     closing: bool,
 ) -> impl Future<Output = Alarm> + Send + 'a {
     async move {
@@ -57,15 +74,18 @@ pub fn watch<'a>(
         let mut squeezed = false;
         loop {
             let squeezing = std::mem::take(&mut squeezed);
-            let wait = match next_wake(drain, activity, stream, limits, closing, squeezing) {
+            let wait = match next_wake(worker, activity, stream, closing, squeezing) {
                 Ok(wait) => wait,
                 Err(alarm) => return alarm,
             };
-            if closing || drain.started() {
+            if closing || worker.drain().started() {
                 tokio::time::sleep(wait).await;
-            } else if tokio::time::timeout(wait, drain.nudged()).await.is_ok() {
+            } else if tokio::time::timeout(wait, worker.drain().nudged())
+                .await
+                .is_ok()
+            {
                 // A squeeze, unless it was the drain starting.
-                squeezed = !drain.started();
+                squeezed = !worker.drain().started();
             }
         }
     }
@@ -73,13 +93,13 @@ pub fn watch<'a>(
 
 /// The alarm due now, or how long to sleep before looking again.
 fn next_wake(
-    drain: &Drain,
+    worker: &impl Worker,
     activity: &Activity,
     stream: &TcpStream,
-    limits: &Limits,
     closing: bool,
     squeezing: bool,
 ) -> Result<Duration, Alarm> {
+    let (drain, limits) = (worker.drain(), worker.limits());
     let header = limits.client_header_timeout;
     let mut wait = match activity.head_pending_for() {
         Some(d) if d >= header => return Err(Alarm::HeaderOverdue),
@@ -169,6 +189,15 @@ mod tests {
         (server, client)
     }
 
+    impl Worker for (Drain, Limits) {
+        fn drain(&self) -> &Drain {
+            &self.0
+        }
+        fn limits(&self) -> &Limits {
+            &self.1
+        }
+    }
+
     fn limits(keepalive: u64, header: u64, send: u64) -> Limits {
         Limits {
             keepalive_timeout: Duration::from_secs(keepalive),
@@ -180,7 +209,7 @@ mod tests {
 
     async fn alarm_after(drain: &Drain, a: &Activity, s: &TcpStream, l: &Limits) -> (Alarm, u64) {
         let start = tokio::time::Instant::now();
-        let alarm = watch(drain, a, s, l, false).await;
+        let alarm = watch(&(drain.clone(), l.clone()), a, s, false).await;
         (alarm, start.elapsed().as_secs())
     }
 

@@ -292,7 +292,7 @@ fn answered(c: &Client, p: &Head, activity: &Arc<Activity>) -> Answer {
     };
     let life = c.drain.lifecycle();
     let site = &c.ctx.site;
-    let (resp, kept, slot) = match replay::plan(site, c.listen, c.peer.ip(), &p.req, conn, life) {
+    let (resp, kept, slot) = match replay::plan(site, c.listen, c.peer, &p.req, conn, life) {
         Plan::Replay(r) => {
             let (resp, head, date_at) = respond::replayed(c, &p.req, r, activity);
             (resp, Some((head, date_at)), None)

@@ -17,9 +17,9 @@ use crate::log::access::Pending;
 /// Answers a request whose framing passed (and whose body, if any, has
 /// been read): the pipeline's response, tracked and logged.
 pub fn answer<B>(c: &Client, req: &Request<B>, activity: &Arc<Activity>) -> Response<Body> {
-    let mut out = http::handle(&c.ctx.site, c.listen, c.peer.ip(), req, c.drain.lifecycle());
+    let mut out = http::handle(&c.ctx.site, c.listen, c.peer, req, c.drain.lifecycle());
     finish(c, &mut out, activity, |status| {
-        Pending::for_request(req, c.peer.ip(), status)
+        Pending::for_request(req, c.peer, status)
     });
     out.response
 }
@@ -33,7 +33,7 @@ pub fn filled<B>(
     activity: &Arc<Activity>,
 ) -> Response<Body> {
     finish(c, &mut out, activity, |status| {
-        Pending::for_request(req, c.peer.ip(), status)
+        Pending::for_request(req, c.peer, status)
     });
     out.response
 }
@@ -51,7 +51,7 @@ pub fn replayed<B>(
         server: r.server,
     };
     finish(c, &mut out, activity, |status| {
-        Pending::for_request(req, c.peer.ip(), status)
+        Pending::for_request(req, c.peer, status)
     });
     (out.response, r.head, r.date_at)
 }
@@ -65,7 +65,7 @@ pub fn refuse<B>(
 ) -> Response<Body> {
     let mut out = http::refuse(&c.ctx.site, c.listen, req, status);
     finish(c, &mut out, activity, |status| {
-        Pending::for_request(req, c.peer.ip(), status)
+        Pending::for_request(req, c.peer, status)
     });
     out.response
 }
@@ -78,7 +78,7 @@ pub fn reject(c: &Client, status: StatusCode, activity: &Arc<Activity>) -> Respo
     let mut out = http::reject(&c.ctx.site, c.listen, status);
     // Logged with the status asked for, whatever error page answers it.
     finish(c, &mut out, activity, |_| {
-        Pending::without_request(c.peer.ip(), status.as_u16())
+        Pending::without_request(c.peer, status.as_u16())
     });
     out.response
 }
