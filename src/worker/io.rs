@@ -147,14 +147,25 @@ impl Activity {
         self.head_bytes.load(Ordering::Relaxed)
     }
 
-    /// How long the connection has been waiting for the request head it
-    /// is on (from the accept, or from the head's first byte).
-    pub fn head_pending_for(&self) -> Option<std::time::Duration> {
+    /// How long the connection has been waiting, at clock reading `now`,
+    /// for the request head it is on (from the accept, or from the head's
+    /// first byte).
+    pub fn head_pending_at(&self, now: u64) -> Option<std::time::Duration> {
         let since = self.head_since.load(Ordering::Relaxed);
-        (since != 0).then(|| {
-            let now = self.epoch.elapsed().as_millis() as u64;
-            std::time::Duration::from_millis(now.saturating_sub(since - 1))
-        })
+        (since != 0).then(|| std::time::Duration::from_millis(now.saturating_sub(since - 1)))
+    }
+
+    /// The clock's reading now, for the `_at` questions: a watchdog wake
+    /// reads the clock once, not once per question (each read is a
+    /// measurable share of a short connection's user time).
+    pub fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// The instant of clock reading `now` (a deadline without another
+    /// read of the clock).
+    pub fn instant_at(&self, now: u64) -> Instant {
+        self.epoch + std::time::Duration::from_millis(now)
     }
 
     /// `n` bytes went out.
@@ -170,7 +181,11 @@ impl Activity {
 
     /// Time since the last read or write.
     pub fn quiet_for(&self) -> std::time::Duration {
-        let now = self.epoch.elapsed().as_millis() as u64;
+        self.quiet_at(self.now_ms())
+    }
+
+    /// [`Activity::quiet_for`] at clock reading `now`.
+    pub fn quiet_at(&self, now: u64) -> std::time::Duration {
         std::time::Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
     }
 }

@@ -74,13 +74,21 @@ pub fn watch<'a>(
         let mut squeezed = false;
         loop {
             let squeezing = std::mem::take(&mut squeezed);
-            let wait = match next_wake(worker, activity, stream, closing, squeezing) {
+            // One read of the clock per wake, the deadline included.
+            let now = activity.now_ms();
+            let wake = Wake {
+                closing,
+                squeezing,
+                now,
+            };
+            let wait = match next_wake(worker, activity, stream, wake) {
                 Ok(wait) => wait,
                 Err(alarm) => return alarm,
             };
+            let at = activity.instant_at(now) + wait;
             if closing || worker.drain().started() {
-                tokio::time::sleep(wait).await;
-            } else if tokio::time::timeout(wait, worker.drain().nudged())
+                tokio::time::sleep_until(at).await;
+            } else if tokio::time::timeout_at(at, worker.drain().nudged())
                 .await
                 .is_ok()
             {
@@ -91,22 +99,36 @@ pub fn watch<'a>(
     }
 }
 
+/// What a watchdog wake knows besides the connection.
+#[derive(Clone, Copy)]
+struct Wake {
+    /// The connection was already asked to close.
+    closing: bool,
+    /// The worker is out of connection slots.
+    squeezing: bool,
+    /// The activity clock's reading.
+    now: u64,
+}
+
 /// The alarm due now, or how long to sleep before looking again.
 fn next_wake(
     worker: &impl Worker,
     activity: &Activity,
     stream: &TcpStream,
-    closing: bool,
-    squeezing: bool,
+    Wake {
+        closing,
+        squeezing,
+        now,
+    }: Wake,
 ) -> Result<Duration, Alarm> {
     let (drain, limits) = (worker.drain(), worker.limits());
     let header = limits.client_header_timeout;
-    let mut wait = match activity.head_pending_for() {
+    let mut wait = match activity.head_pending_at(now) {
         Some(d) if d >= header => return Err(Alarm::HeaderOverdue),
         Some(d) => header - d,
         None => header,
     };
-    let quiet = activity.quiet_for();
+    let quiet = activity.quiet_at(now);
     let stall = stall_limit(limits, closing);
     if quiet >= stall {
         return Err(Alarm::Stalled);
@@ -134,7 +156,7 @@ fn next_wake(
         let awaiting = if draining {
             activity.head_bytes_pending()
         } else {
-            activity.head_pending_for().is_some()
+            activity.head_pending_at(now).is_some()
         };
         let idle = quiet >= limit && !busy && !awaiting;
         if idle && !has_pending_input(stream) {

@@ -174,7 +174,9 @@ async fn send_file(
             Err(e)
                 if sent == 0 && matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) =>
             {
-                return copy_file(stream, activity, file, offset, len, body).await;
+                // Boxed: a file system without sendfile is rare, and its
+                // loop's state would otherwise be in every response's future.
+                return Box::pin(copy_file(stream, activity, file, offset, len, body)).await;
             }
             Err(e) => return Err(e),
         }
