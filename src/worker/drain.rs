@@ -1,5 +1,5 @@
-//! Connection tracking for a graceful drain: each connection holds a guard;
-//! the drain waits for the last guard to drop. The drain flag is a watch
+//! Connection tracking for a graceful drain: each connection's `Client`
+//! counts itself open and closed; the drain waits for the last to close. The drain flag is a watch
 //! channel passed to every connection, never a global.
 
 use std::sync::Arc;
@@ -24,15 +24,6 @@ struct Shared {
     /// asked to close, so new clients are not left in the backlog.
     nudge: Nudges,
     squeeze_budget: AtomicUsize,
-}
-
-/// Held by a live connection; dropping it may finish the drain.
-pub struct Guard(Drain);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.0.closed();
-    }
 }
 
 impl Drain {
@@ -72,14 +63,8 @@ impl Drain {
         self.0.nudge.nudged()
     }
 
-    /// Registers a connection.
-    pub fn guard(&self) -> Guard {
-        self.opened();
-        Guard(self.clone())
-    }
-
     /// Counts a connection as open; each call is paired with one of
-    /// [`Drain::closed`] (a [`Guard`]'s drop, or a client's).
+    /// [`Drain::closed`] (a `Client`'s drop).
     pub fn opened(&self) {
         let was = self.0.open.fetch_add(1, Ordering::AcqRel);
         super::balance::opened(was + 1);

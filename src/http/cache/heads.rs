@@ -83,7 +83,9 @@ impl Entry {
 impl FileCache {
     /// The head kept for `path` at version `meta` under `which`, if the
     /// entry still is that version; with its body or open file if one is
-    /// kept (a GET needs one; a HEAD does not).
+    /// kept (a GET needs one; a HEAD does not). Requests get theirs with
+    /// their version, from [`FileCache::stat_head`].
+    #[cfg(test)]
     pub fn head(&self, path: &Path, meta: &Meta, which: HeadKey, encoded: bool) -> Option<Cached> {
         if !self.enabled() {
             return None;

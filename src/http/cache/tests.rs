@@ -1,6 +1,7 @@
 //! The cache's consistency rules, on real files in a temp directory.
 
 use super::*;
+use crate::scratch::Scratch;
 use std::time::SystemTime;
 
 fn cache(valid: Duration) -> FileCache {
@@ -20,8 +21,7 @@ fn t(p: &Path) -> Target<'static> {
 
 #[test]
 fn a_file_that_has_not_settled_is_read_fresh_and_not_kept() {
-    let dir = std::env::temp_dir().join(format!("moltd-cache-s-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = Scratch::new("cache-s", &[]);
     let p = dir.join("fresh.txt");
     std::fs::write(&p, "fresh").expect("write");
     let mut c = cache(Duration::ZERO);
@@ -38,13 +38,11 @@ fn a_file_that_has_not_settled_is_read_fresh_and_not_kept() {
     let now = SystemTime::now();
     assert!(!m.settled(now, SETTLE));
     assert!(m.settled(now + SETTLE, SETTLE));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_changed_file_is_never_served_stale() {
-    let dir = std::env::temp_dir().join(format!("moltd-cache-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = Scratch::new("cache", &[]);
     let p = dir.join("f.txt");
     std::fs::write(&p, "one").expect("write");
     let c = cache(Duration::ZERO);
@@ -61,13 +59,11 @@ fn a_changed_file_is_never_served_stale() {
     assert_eq!(c.body(&t(&p), &m3).as_deref(), Some(&b"three"[..]));
     // A stale meta never gets a body.
     assert_eq!(c.body(&t(&p), &m2), None);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn bounded() {
-    let dir = std::env::temp_dir().join(format!("moltd-cache-b-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = Scratch::new("cache-b", &[]);
     let c = cache(Duration::ZERO);
     for i in 0..20 {
         let p = dir.join(format!("{i}"));
@@ -83,14 +79,12 @@ fn bounded() {
     std::fs::write(&big, vec![b'x'; 600]).expect("write");
     let m = c.stat(&t(&big)).expect("stat");
     assert_eq!(c.body(&t(&big), &m), None, "over max_file: streamed");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_large_file_is_opened_once_per_version_and_never_stale() {
     use std::io::Read as _;
-    let dir = std::env::temp_dir().join(format!("moltd-cache-o-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = Scratch::new("cache-o", &[]);
     let p = dir.join("big");
     let read = |f: &File| {
         let mut s = String::new();
@@ -134,7 +128,6 @@ fn a_large_file_is_opened_once_per_version_and_never_stale() {
     std::fs::remove_file(&p).expect("rm");
     assert!(c.stat(&t(&p)).is_err());
     assert_eq!(c.inner.lock().expect("lock").fds, 0);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `inner.bytes` and `inner.fds` are what the entries hold, within bounds.
@@ -152,8 +145,7 @@ fn check_counts(c: &FileCache) {
 
 #[test]
 fn the_byte_bound_holds_with_bodies_of_any_size() {
-    let dir = std::env::temp_dir().join(format!("moltd-cache-y-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = Scratch::new("cache-y", &[]);
     let mut c = cache(Duration::ZERO);
     c.limits.entries = 100;
     for i in 0..60 {
@@ -170,13 +162,11 @@ fn the_byte_bound_holds_with_bodies_of_any_size() {
     let m = c.stat(&t(&big)).expect("stat");
     assert_eq!(c.body(&t(&big), &m).map(|b| b.len()), Some(2000));
     check_counts(&c);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_file_in_use_keeps_its_body_while_others_pass_through() {
-    let dir = std::env::temp_dir().join(format!("moltd-cache-h-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = Scratch::new("cache-h", &[]);
     let c = cache(Duration::ZERO);
     let hot = dir.join("hot");
     std::fs::write(&hot, "hot").expect("write");
@@ -193,14 +183,12 @@ fn a_file_in_use_keeps_its_body_while_others_pass_through() {
         let again = c.body(&t(&hot), &m).expect("body");
         assert_eq!(again.as_ptr(), first.as_ptr(), "hot body read again at {i}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn compressed_forms_are_counted_dropped_with_their_version_and_kept_only_settled() {
     use crate::http::negotiate::Coding;
-    let dir = std::env::temp_dir().join(format!("moltd-cache-enc-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = Scratch::new("cache-enc", &[]);
     let p = dir.join("app.js");
     std::fs::write(&p, "one").expect("write");
     let form = |body: &'static [u8]| Encoded {
@@ -249,13 +237,11 @@ fn compressed_forms_are_counted_dropped_with_their_version_and_kept_only_settled
     assert!(c.encoded(&p, &m2, Coding::Gzip, 1).is_none());
     assert_eq!(bytes(&c), 0);
     check_counts(&c);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn heads_are_kept_per_key_counted_and_dropped_with_their_version() {
-    let dir = std::env::temp_dir().join(format!("moltd-cache-head-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = Scratch::new("cache-head", &[]);
     let p = dir.join("page.html");
     std::fs::write(&p, "one").expect("write");
     let key = |flags| HeadKey { settings: 1, flags };
@@ -306,13 +292,11 @@ fn heads_are_kept_per_key_counted_and_dropped_with_their_version() {
     c.keep_head(&p, &m, head(0, "old", true));
     assert_eq!(bytes(&c), 0);
     check_counts(&c);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn stat_head_finds_the_version_and_its_head_in_one_lookup() {
-    let dir = std::env::temp_dir().join(format!("moltd-cache-sh-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = Scratch::new("cache-sh", &[]);
     let p = dir.join("page.html");
     std::fs::write(&p, "one").expect("write");
     let key = HeadKey {
@@ -359,5 +343,4 @@ fn stat_head_finds_the_version_and_its_head_in_one_lookup() {
             .1
             .is_some()
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
