@@ -70,7 +70,9 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, BindError> {
     socket.set_nonblocking(true).map_err(e("ioctl"))?;
     socket.bind(&addr.into()).map_err(e("bind"))?;
     socket.listen(BACKLOG).map_err(e("listen"))?;
-    Ok(socket.into())
+    let socket: TcpListener = socket.into();
+    crate::sys::wire::defer_accept(socket.as_fd()).map_err(e("setsockopt"))?;
+    Ok(socket)
 }
 
 /// Builds the listener set for `addrs`: an address already open in
@@ -172,6 +174,11 @@ fn check_inherited(raw: RawFd) -> Result<Listener, InheritError> {
     let owned: OwnedFd = fd.adopt();
     fd::set_nonblocking(owned.as_fd()).map_err(|e| InheritError::Flags(raw, e))?;
     fd::set_cloexec(owned.as_fd(), true).map_err(|e| InheritError::Flags(raw, e))?;
+    // Also on a socket handed over by an older release (or by systemd):
+    // the option belongs to the socket, shared by every generation.
+    if let Err(e) = crate::sys::wire::defer_accept(owned.as_fd()) {
+        crate::warn!("could not set TCP_DEFER_ACCEPT on inherited fd {raw}: {e}");
+    }
     Ok(Listener {
         addr,
         socket: TcpListener::from(owned),
@@ -202,11 +209,26 @@ mod tests {
         let sock = SockRef::from(&l);
         assert!(sock.is_listener().expect("SO_ACCEPTCONN"));
         assert!(sock.nonblocking().expect("flags"));
+        let deferred = crate::sys::wire::defer_accept_secs(l.as_fd()).expect("getsockopt");
+        assert!(deferred > 0, "TCP_DEFER_ACCEPT is {deferred}");
         let v = crate::master::upgrade::handover_value(&[Rc::new(Listener {
             addr: l.local_addr().expect("addr"),
             socket: l,
         })]);
         assert!(v.ends_with(';'));
+    }
+
+    #[test]
+    fn an_inherited_listener_defers_accepts_too() {
+        use std::os::fd::IntoRawFd;
+        // As an older release or systemd would have made it: no option.
+        let plain = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let before = crate::sys::wire::defer_accept_secs(plain.as_fd()).expect("getsockopt");
+        assert_eq!(before, 0);
+        let adopted = check_inherited(plain.into_raw_fd()).expect("adopted");
+        let after =
+            crate::sys::wire::defer_accept_secs(adopted.socket.as_fd()).expect("getsockopt");
+        assert!(after > 0, "TCP_DEFER_ACCEPT is {after}");
     }
 
     #[test]

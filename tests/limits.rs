@@ -259,7 +259,10 @@ fn worker_of(s: &Server) -> nix::unistd::Pid {
 fn worker_connections_caps_concurrent_connections() {
     let (_s, port) = start("worker_connections = 2");
     let mut a = http::connect(port).expect("a");
-    let b = http::connect(port).expect("b");
+    let mut b = http::connect(port).expect("b");
+    // A connection is accepted (and takes a slot) once it has said
+    // something: listeners defer the accept until the first bytes.
+    b.write_all(b"GET / HTTP/1.1\r\n").expect("b starts a head");
     a.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("a sends");
     let mut ra = BufReader::new(a.try_clone().expect("clone"));

@@ -3,6 +3,9 @@
 
 mod support;
 
+/// Connections answered where they are accepted (deferred accept, no
+/// registration until a wait): late speakers, big answers, keep-alive.
+mod accept_inline;
 /// The access log: combined format, buffering, `off`, rotation + USR1.
 mod access_log;
 /// Import boundaries between the layers, and `unsafe` only in `sys`.

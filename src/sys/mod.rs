@@ -1,6 +1,7 @@
 //! The only place with `unsafe`: fork, fd flags, process title, environment,
-//! signal masks, privileges, the parent-death signal, shared counters, and reading a socket
-//! (or a directory's entries) into a buffer's uninitialised tail.
+//! signal masks, privileges, the parent-death signal, shared counters, reading a socket
+//! (or a directory's entries) into a buffer's uninitialised tail, and accepting and
+//! registering connections with the event loop (`wire.rs`).
 //!
 //! `sys` is mechanism without policy: it never reads configuration and never
 //! decides when to act. `master/` decides when to fork, `worker/` when to drop
@@ -17,3 +18,4 @@ pub mod privs;
 pub mod shm;
 pub mod signals;
 pub mod title;
+pub mod wire;

@@ -7,7 +7,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 use tokio::sync::Semaphore;
 
 use super::Ctx;
@@ -16,6 +17,10 @@ use super::client::{Client, Listening};
 use super::conn;
 use super::drain::Drain;
 use crate::error;
+use crate::sys::wire::{self, Wire};
+
+/// A worker's listening socket.
+type Listener = AsyncFd<std::net::TcpListener>;
 
 /// Longest pause after a failed accept (EMFILE and friends): long enough
 /// not to spin a core, short enough to recover quickly once fds free up.
@@ -31,7 +36,7 @@ const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Accepts until the drain starts, then drops (closes) the listener. An
 /// address with an acceptor speaks TLS.
 pub async fn run(
-    listener: TcpListener,
+    listener: Listener,
     (addr, tls): (
         std::net::SocketAddr,
         Option<Arc<crate::config::sni::TlsListen>>,
@@ -88,7 +93,7 @@ pub async fn run(
             // The drain first: a stream of clients must not hide it.
             biased;
             _ = &mut stop => break,
-            res = listener.accept() => match res {
+            res = listener.async_io(Interest::READABLE, wire::accept) => match res {
                 Ok((stream, peer)) => {
                     backoff = Duration::from_millis(5);
                     start(stream, Client::new(&at, peer.ip(), permit), &tls);
@@ -109,26 +114,40 @@ pub async fn run(
     balance::leave();
 }
 
-/// Serves an accepted connection in a task of its own.
-fn start(
-    stream: tokio::net::TcpStream,
-    c: Client,
-    tls: &Option<Arc<crate::config::sni::TlsListen>>,
-) {
+/// Serves an accepted connection: over TLS in a task of its own; in plain
+/// HTTP first right here, and in a task of its own only once it has to
+/// wait. A request already there when the connection is accepted (the
+/// usual case for a short connection) is read, answered and closed
+/// without a task, a timer or an epoll registration (see [`Wire`]).
+fn start(stream: std::net::TcpStream, c: Client, tls: &Option<Arc<crate::config::sni::TlsListen>>) {
     crate::metrics::count(crate::metrics::Counter::Accepted);
     crate::metrics::count(crate::metrics::Counter::Handled);
     let _ = stream.set_nodelay(true);
     match tls {
-        Some(t) => {
-            let t = Arc::clone(t);
-            tokio::spawn(super::tls_conn::serve(stream, c, t))
+        Some(t) => match tokio::net::TcpStream::from_std(stream) {
+            Ok(stream) => {
+                tokio::spawn(super::tls_conn::serve(stream, c, Arc::clone(t)));
+            }
+            Err(e) => error!(
+                "could not register a connection ({})",
+                crate::log::errno_text(&e)
+            ),
+        },
+        None => {
+            // Boxed, so that it can move into a task after this first poll.
+            let mut conn = Box::pin(conn::serve(Wire::new(stream), c));
+            // Nothing waits on this waker: a connection that has to wait
+            // registers its socket and timer again when its task polls it.
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            if conn.as_mut().poll(&mut cx).is_pending() {
+                tokio::spawn(conn);
+            }
         }
-        None => tokio::spawn(conn::serve(stream, c)),
-    };
+    }
 }
 
 /// Resolves once a client waits on `listener` (without accepting it).
-async fn listener_ready(listener: &TcpListener) {
+async fn listener_ready(listener: &Listener) {
     loop {
         // A pending connection makes the listening socket readable: looked
         // at on a timer (only while every slot is taken) rather than
@@ -145,7 +164,7 @@ async fn listener_ready(listener: &TcpListener) {
 /// [`SQUEEZE_AGAIN`] since a connection only becomes idle enough to close
 /// after a while. `None` once the drain starts.
 async fn make_room(
-    listener: &TcpListener,
+    listener: &Listener,
     slots: &Arc<Semaphore>,
     drain: &Drain,
     last_full: &mut Option<Instant>,

@@ -9,8 +9,6 @@ use tokio::time::Instant;
 
 use socket2::SockRef;
 
-use tokio::net::TcpStream;
-
 /// Milliseconds since `epoch` of the last read or write. On tokio's clock,
 /// so the timeouts that read it can be tested under paused time. Every
 /// connection holds one, idle or not: its counts are 32 bits.
@@ -212,7 +210,7 @@ impl Default for Activity {
 
 /// True if the peer has sent bytes that nobody has read yet. (A peer that
 /// only closed has nothing more to say: closing our side loses nothing.)
-pub fn has_pending_input(stream: &TcpStream) -> bool {
+pub fn has_pending_input(stream: &impl std::os::fd::AsFd) -> bool {
     let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1];
     matches!(SockRef::from(stream).peek(&mut buf), Ok(n) if n > 0)
 }

@@ -273,7 +273,7 @@ fn start_accepting(
     let slots = Arc::new(tokio::sync::Semaphore::new(cap));
     for (l, addr) in listeners {
         let acceptor = ctx.config.tls.iter().find(|t| t.addr == addr).cloned();
-        match tokio::net::TcpListener::from_std(l) {
+        match crate::sys::wire::register_listener(l) {
             Ok(l) => {
                 tokio::spawn(accept::run(
                     l,

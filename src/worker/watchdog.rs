@@ -7,8 +7,6 @@
 
 use std::time::Duration;
 
-use tokio::net::TcpStream;
-
 use super::drain::Drain;
 use super::io::{Activity, has_pending_input};
 use crate::config::Limits;
@@ -64,7 +62,7 @@ impl Worker for super::client::Listening {
 pub fn watch<'a>(
     worker: &'a impl Worker,
     activity: &'a Activity,
-    stream: &'a TcpStream,
+    stream: &'a (impl std::os::fd::AsFd + Sync),
     closing: bool,
 ) -> impl Future<Output = Alarm> + Send + 'a {
     async move {
@@ -114,7 +112,7 @@ struct Wake {
 fn next_wake(
     worker: &impl Worker,
     activity: &Activity,
-    stream: &TcpStream,
+    stream: &impl std::os::fd::AsFd,
     Wake {
         closing,
         squeezing,
@@ -197,6 +195,7 @@ fn stall_limit(limits: &Limits, closing: bool) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::net::TcpStream;
 
     /// A connected loopback socket (the server side) for the watchdog to
     /// peek at.

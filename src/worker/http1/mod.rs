@@ -33,12 +33,12 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use hyper::{Response, StatusCode, Version};
-use tokio::net::TcpStream;
 
 use super::client::Client;
 use super::io::Activity;
 use crate::http::Body;
 use crate::http::replay::{self, Plan, Slot};
+use crate::sys::wire::Wire;
 use request_body::{BodyError, Framing, Socket, Source};
 use request_head::{Head, Parsed};
 use write_answer::{Outgoing, outgoing, write_answer};
@@ -104,14 +104,17 @@ impl Drop for Buffers {
 #[allow(clippy::manual_async_fn)] // see above: not an `async fn` on purpose
 pub fn serve_connection<'a>(
     c: &'a Client,
-    stream: &'a TcpStream,
+    stream: &'a Wire,
     activity: &'a Arc<Activity>,
 ) -> impl Future<Output = End> + Send + 'a {
     async move {
+        // A connection just accepted is read at once: its request is
+        // usually there already, and then it never waits (see `Wire`).
+        let mut fresh = !stream.registered();
         loop {
             // Idle (fresh, or every request answered): nothing is
             // allocated until the client's next byte is there.
-            if read::readable(stream).await.is_err() {
+            if !std::mem::take(&mut fresh) && stream.readable().await.is_err() {
                 return End::Broken;
             }
             // Boxed: the state of requests in progress (their buffers,
@@ -126,7 +129,7 @@ pub fn serve_connection<'a>(
 
 /// Serves requests while the client's bytes keep coming; `None` once the
 /// connection is idle again (all it sent is answered), `Some` when it ends.
-async fn exchange(c: &Client, stream: &TcpStream, activity: &Arc<Activity>) -> Option<End> {
+async fn exchange(c: &Client, stream: &Wire, activity: &Arc<Activity>) -> Option<End> {
     let max_head = c.ctx.limits().max_head().max(8192);
     let mut b = Buffers {
         input: spare_input::take(),
@@ -296,7 +299,7 @@ async fn after_body(
     p: Box<Head>,
     buf: &mut BytesMut,
     head: &mut Vec<u8>,
-    stream: &TcpStream,
+    stream: &Wire,
     activity: &Arc<Activity>,
 ) -> Result<Outgoing, End> {
     let answer = match body(&p, buf, stream, activity, c).await {
@@ -359,7 +362,7 @@ fn answered(c: &Client, p: &Head, activity: &Arc<Activity>) -> Answer {
 async fn body(
     p: &Head,
     buf: &mut BytesMut,
-    stream: &TcpStream,
+    stream: &Wire,
     activity: &Arc<Activity>,
     c: &Client,
 ) -> Result<(), BodyError> {

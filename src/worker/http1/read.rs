@@ -6,18 +6,17 @@ use std::os::fd::AsFd;
 
 use bytes::BytesMut;
 use tokio::io::Interest;
-use tokio::net::TcpStream;
+
+use crate::sys::wire::Wire;
 
 use super::super::io::Activity;
 
 /// Reads what the client sent into `buf`, waiting for it if need be.
-pub async fn read(
-    stream: &TcpStream,
-    buf: &mut BytesMut,
-    activity: &Activity,
-) -> io::Result<usize> {
+/// Tried first, then waited for: a socket not yet registered is read
+/// bare (see [`Wire`]), and a registered one known not to be readable
+/// costs no system call.
+pub async fn read(stream: &Wire, buf: &mut BytesMut, activity: &Activity) -> io::Result<usize> {
     loop {
-        stream.readable().await?;
         if let Some(got) = read_now(stream, buf, activity)? {
             // (Readiness alone never makes a task give up the thread: the
             // loops that read without bound, a body's and lingering, spend
@@ -25,6 +24,7 @@ pub async fn read(
             // limit.)
             return Ok(got);
         }
+        stream.readable().await?;
     }
 }
 
@@ -35,7 +35,7 @@ pub async fn read(
 /// it from one more `recv` failing with EAGAIN on every request. A byte
 /// arriving later raises a new edge, so nothing is missed.
 pub fn read_now(
-    stream: &TcpStream,
+    stream: &Wire,
     buf: &mut BytesMut,
     activity: &Activity,
 ) -> io::Result<Option<usize>> {
@@ -61,12 +61,4 @@ pub fn read_now(
         }
         return Ok(Some(got));
     }
-}
-
-/// Waits until the client has sent something (or closed), holding no
-/// buffer meanwhile. Through the stream's own reader slot rather than
-/// `readable()`, whose waiter would sit inside every idle connection's
-/// task.
-pub fn readable(stream: &TcpStream) -> impl Future<Output = io::Result<()>> + Send + '_ {
-    std::future::poll_fn(|cx| stream.poll_read_ready(cx))
 }

@@ -17,7 +17,6 @@ use std::io;
 
 use bytes::{Buf, BytesMut};
 use hyper::StatusCode;
-use tokio::net::TcpStream;
 
 use super::super::io::Activity;
 
@@ -54,7 +53,7 @@ pub trait Fill {
 /// The connection itself, stamping its activity clock.
 pub struct Socket<'a> {
     /// The connection.
-    pub stream: &'a TcpStream,
+    pub stream: &'a crate::sys::wire::Wire,
     /// Its clock.
     pub activity: &'a Activity,
 }

@@ -10,7 +10,8 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use nix::sys::socket::MsgFlags;
 use tokio::io::Interest;
-use tokio::net::TcpStream;
+
+use crate::sys::wire::Wire;
 
 use super::super::io::Activity;
 use crate::http::Body;
@@ -37,7 +38,7 @@ pub enum Then {
 /// access log). An error means the connection is unusable: the response
 /// may be cut short, so the caller closes it.
 pub async fn send(
-    stream: &TcpStream,
+    stream: &Wire,
     activity: &Activity,
     head: &[u8],
     body: &mut Body,
@@ -79,14 +80,13 @@ pub async fn send(
 }
 
 async fn write_all(
-    stream: &TcpStream,
+    stream: &Wire,
     activity: &Activity,
     mut slices: &mut [IoSlice<'_>],
     then: Then,
 ) -> io::Result<()> {
     IoSlice::advance_slices(&mut slices, 0);
     while !slices.is_empty() {
-        stream.writable().await?;
         let res = match then {
             Then::Open => stream.try_write_vectored(slices),
             Then::Close => stream.try_io(Interest::WRITABLE, || write_last(stream, slices)),
@@ -97,7 +97,7 @@ async fn write_all(
                 activity.wrote(n);
                 IoSlice::advance_slices(&mut slices, n);
             }
-            Err(e) if retry(&e) => {}
+            Err(e) if retry(&e) => room(stream, &e).await?,
             Err(e) => return Err(e),
         }
         // A client that reads as fast as we write must not keep the
@@ -109,7 +109,7 @@ async fn write_all(
 
 /// One `sendmsg` of `slices` with `MSG_MORE`: the close that follows
 /// sends them (see [`Then::Close`]).
-fn write_last(stream: &TcpStream, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+fn write_last(stream: &Wire, slices: &[IoSlice<'_>]) -> io::Result<usize> {
     let flags = MsgFlags::MSG_NOSIGNAL | MsgFlags::from_bits_retain(libc::MSG_MORE);
     nix::sys::socket::sendmsg::<()>(stream.as_raw_fd(), slices, &[], flags, None)
         .map_err(io::Error::from)
@@ -117,9 +117,8 @@ fn write_last(stream: &TcpStream, slices: &[IoSlice<'_>]) -> io::Result<usize> {
 
 /// Writes a head that file data follows, with `MSG_MORE` so the kernel
 /// may put both in the same packets.
-async fn send_more(stream: &TcpStream, activity: &Activity, mut buf: &[u8]) -> io::Result<()> {
+async fn send_more(stream: &Wire, activity: &Activity, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
-        stream.writable().await?;
         let res = stream.try_io(Interest::WRITABLE, || {
             nix::sys::socket::send(
                 stream.as_raw_fd(),
@@ -134,7 +133,7 @@ async fn send_more(stream: &TcpStream, activity: &Activity, mut buf: &[u8]) -> i
                 activity.wrote(n);
                 buf = &buf[n..];
             }
-            Err(e) if retry(&e) => {}
+            Err(e) if retry(&e) => room(stream, &e).await?,
             Err(e) => return Err(e),
         }
     }
@@ -145,7 +144,7 @@ async fn send_more(stream: &TcpStream, activity: &Activity, mut buf: &[u8]) -> i
 /// many went out (fewer only if the file shrank). A file system that
 /// cannot sendfile gets the bytes read and written instead.
 async fn send_file(
-    stream: &TcpStream,
+    stream: &Wire,
     activity: &Activity,
     file: &File,
     offset: u64,
@@ -157,7 +156,6 @@ async fn send_file(
     };
     let mut sent = 0;
     while sent < len {
-        stream.writable().await?;
         let want = (len - sent).min(SENDFILE_CHUNK) as usize;
         let res = stream.try_io(Interest::WRITABLE, || {
             nix::sys::sendfile::sendfile64(stream.as_fd(), file.as_fd(), Some(&mut off), want)
@@ -170,7 +168,7 @@ async fn send_file(
                 sent += n as u64;
                 body.count_sent(n as u64);
             }
-            Err(e) if retry(&e) => {}
+            Err(e) if retry(&e) => room(stream, &e).await?,
             Err(e)
                 if sent == 0 && matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) =>
             {
@@ -187,7 +185,7 @@ async fn send_file(
 
 /// sendfile's stand-in: the range read in chunks and written.
 async fn copy_file(
-    stream: &TcpStream,
+    stream: &Wire,
     activity: &Activity,
     file: &File,
     offset: u64,
@@ -210,6 +208,16 @@ async fn copy_file(
         body.count_sent(n as u64);
     }
     Ok(sent)
+}
+
+/// After a write that did not go through and may be tried again: waits
+/// for room if the socket was full (writes are tried before waiting, so
+/// a socket with room needs no registration; see [`Wire`]).
+async fn room(stream: &Wire, e: &io::Error) -> io::Result<()> {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        stream.writable().await?;
+    }
+    Ok(())
 }
 
 /// A write that may simply be tried again.

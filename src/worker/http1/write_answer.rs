@@ -4,7 +4,6 @@
 
 use bytes::{Bytes, BytesMut};
 use socket2::SockRef;
-use tokio::net::TcpStream;
 
 use super::super::client::Client;
 use super::super::io::{Activity, has_pending_input};
@@ -66,7 +65,7 @@ pub(super) async fn write_answer(
     out: &mut Outgoing,
     head: &[u8],
     (buf, drained): (&BytesMut, bool),
-    stream: &TcpStream,
+    stream: &crate::sys::wire::Wire,
     activity: &Activity,
 ) -> Option<End> {
     let then = match out.after {
