@@ -104,7 +104,7 @@ impl FileCache {
         which: HeadKey,
         encoded: bool,
     ) -> std::io::Result<(Meta, Option<Cached>)> {
-        self.stat_then(t, |e| e.cached(which, encoded))
+        self.stat_then(t, true, |e| e.cached(which, encoded))
     }
 
     /// Keeps `head` for `path` at version `meta`, if the entry still is
