@@ -56,6 +56,7 @@ use hyper::header::HeaderValue;
 use super::resolve::Target;
 use clock::Clock;
 pub use encoded::Encoded;
+use heads::Heads;
 pub use heads::{Cached, Head, HeadKey};
 use listing::Listing;
 pub use meta::{Meta, SETTLE};
@@ -81,7 +82,7 @@ struct Entry {
     /// Compressed forms of this version (`encoded.rs`).
     encoded: Vec<Encoded>,
     /// Whole response heads of this version (`heads.rs`).
-    heads: Vec<Head>,
+    heads: Heads,
 }
 
 impl Entry {
@@ -97,7 +98,7 @@ impl Entry {
             rendered: None,
             file: None,
             encoded: Vec::new(),
-            heads: Vec::new(),
+            heads: Heads::default(),
         }
     }
 }
@@ -311,7 +312,7 @@ impl FileCache {
                     + e.encoded_bytes()
                     + e.head_bytes();
                 e.encoded = Vec::new();
-                e.heads = Vec::new();
+                e.heads = Heads::default();
                 let closed = e.file.take().is_some();
                 e.rendered = None;
                 e.meta = meta;
