@@ -36,6 +36,9 @@ mod http_edge;
 /// Conditionals, ranges, precompressed siblings, headers, error pages,
 /// symlinks and traversal attempts.
 mod http_files;
+/// Odd paths on a miss that opens the file first: directories, links,
+/// a FIFO, unreadable files and directories, links out of the root.
+mod http_first_open;
 /// On-the-fly compression: coding choice, Vary, ETag and 304 per form,
 /// HEAD, ranges, files rewritten on disk, precompressed siblings.
 mod http_gzip;

@@ -16,7 +16,7 @@ pub fn find<'a>(
 ) -> std::io::Result<Option<(Target<'a>, Meta)>> {
     for n in names {
         let t = dir.join(n);
-        match cache.stat(&t) {
+        match cache.stat_to_serve(&t) {
             Ok(m) if m.is_file => return Ok(Some((t, m))),
             Ok(_) => {}
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {}

@@ -33,7 +33,7 @@ pub fn answer<B>(
     let target = resolve::Target::new(&s.root, &rel.relative, s.disable_symlinks);
     let meta = site
         .cache
-        .stat(&target)
+        .stat_to_serve(&target)
         .map_err(|e| static_file::status_for(&e))?;
     if meta.is_dir {
         if !rel.trailing_slash {

@@ -32,19 +32,7 @@ impl FileCache {
             }
         }
         let mut f = self.open_file(t).ok()?;
-        // Exactly the size the stat saw (no size probe or end-of-file
-        // read), then one fstat: the same inode, size and times after the
-        // read as at the stat mean these bytes are that version, since a
-        // write in between moves the ctime, which cannot be set back. A
-        // change within one coarse tick escapes any check alike; the
-        // settle rule below keeps such a file out of the cache.
-        let mut buf = vec![0; usize::try_from(meta.len).ok()?];
-        f.read_exact(&mut buf).ok()?;
-        let after = Meta::from_std(&f.metadata().ok()?);
-        if after != *meta {
-            return None;
-        }
-        let bytes = Bytes::from(buf);
+        let bytes = read_version(&mut f, meta)?;
         if !meta.settled(SystemTime::now(), self.settle) {
             return Some(bytes);
         }
@@ -69,20 +57,9 @@ impl FileCache {
             }
             Some(_) => return Some(bytes),
             None => {
-                inner.map.insert(
-                    key(path),
-                    Entry {
-                        meta: *meta,
-                        policy: t.policy(),
-                        checked: now,
-                        used: now,
-                        body: Some(bytes.clone()),
-                        rendered: None,
-                        file: None,
-                        encoded: Vec::new(),
-                        heads: Vec::new(),
-                    },
-                );
+                let mut e = Entry::new(*meta, t.policy(), now);
+                e.body = Some(bytes.clone());
+                inner.map.insert(key(path), e);
                 inner.bytes += added;
             }
         }
@@ -121,4 +98,17 @@ impl FileCache {
         }
         Ok((file, opened))
     }
+}
+
+/// The bytes of `f`, if they are the version `meta` describes: exactly the
+/// size `meta` gives (no size probe or end-of-file read), then one fstat.
+/// The same inode, size and times after the read as before it mean these
+/// bytes are that version, since a write in between moves the ctime, which
+/// cannot be set back. A change within one coarse tick escapes any check
+/// alike; the settle rule keeps such a file out of the cache.
+pub(super) fn read_version(f: &mut File, meta: &Meta) -> Option<Bytes> {
+    let mut buf = vec![0; usize::try_from(meta.len).ok()?];
+    f.read_exact(&mut buf).ok()?;
+    let after = Meta::from_std(&f.metadata().ok()?);
+    (after == *meta).then(|| Bytes::from(buf))
 }

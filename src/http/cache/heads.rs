@@ -58,6 +58,44 @@ pub struct Cached {
     pub file: Option<Arc<File>>,
 }
 
+/// The heads of one version: the first inline in the entry, so that a
+/// replay finds it among the lines the entry's lookup already loaded
+/// (most versions are asked for one way only), any more in a vector.
+/// `first` is empty only when `more` is.
+#[derive(Debug, Default)]
+pub(super) struct Heads {
+    first: Option<Head>,
+    more: Vec<Head>,
+}
+
+impl Heads {
+    fn iter(&self) -> impl Iterator<Item = &Head> {
+        self.first.iter().chain(&self.more)
+    }
+
+    fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// Takes out the `i`th head, oldest first.
+    fn remove(&mut self, i: usize) -> Option<Head> {
+        if i > 0 {
+            return (i <= self.more.len()).then(|| self.more.remove(i - 1));
+        }
+        let next = (!self.more.is_empty()).then(|| self.more.remove(0));
+        std::mem::replace(&mut self.first, next)
+    }
+
+    /// Adds `head` as the newest.
+    fn push(&mut self, head: Head) {
+        if self.first.is_none() {
+            self.first = Some(head);
+        } else {
+            self.more.push(head);
+        }
+    }
+}
+
 impl Entry {
     /// Bytes the heads hold.
     pub(super) fn head_bytes(&self) -> u64 {
@@ -104,7 +142,7 @@ impl FileCache {
         which: HeadKey,
         encoded: bool,
     ) -> std::io::Result<(Meta, Option<Cached>)> {
-        self.stat_then(t, |e| e.cached(which, encoded))
+        self.stat_then(t, true, |e| e.cached(which, encoded))
     }
 
     /// Keeps `head` for `path` at version `meta`, if the entry still is
@@ -126,16 +164,15 @@ impl FileCache {
         let Some(e) = inner.map.get_mut(key(path)).filter(|e| e.meta == *meta) else {
             return;
         };
-        let mut freed = 0;
-        if let Some(i) = e.heads.iter().position(|h| h.key == head.key) {
-            freed += e.heads.remove(i).bytes.len() as u64;
+        let len = |h: Option<Head>| h.map_or(0, |h| h.bytes.len() as u64);
+        let same = e.heads.iter().position(|h| h.key == head.key);
+        let freed = if let Some(i) = same {
+            len(e.heads.remove(i))
         } else if e.heads.len() >= MAX_HEADS {
-            freed += e.heads.remove(0).bytes.len() as u64;
-        } else if e.heads.is_empty() {
-            // Most versions are asked for one way only: room for one
-            // head, not the four a first push makes.
-            e.heads.reserve_exact(1);
-        }
+            len(e.heads.remove(0))
+        } else {
+            0
+        };
         e.heads.push(head);
         inner.bytes = inner.bytes - freed + added;
     }

@@ -26,7 +26,8 @@
 //!   weaker policy is never trusted for a stricter one.
 //!
 //! Here: the entries and their lookup (`stat`, rendered headers); the
-//! settle rule in `meta.rs`; bodies and descriptors in `bodies.rs`;
+//! settle rule in `meta.rs`; bodies and descriptors in `bodies.rs`; a
+//! miss that opens the file first in `first.rs`;
 //! bounds, sweeping and fd shedding in `sweep.rs`, the replacement
 //! policy in `clock.rs`; listings in `listing.rs`; compressed forms in
 //! `encoded.rs`; whole response heads in `heads.rs`.
@@ -34,6 +35,7 @@
 mod bodies;
 mod clock;
 mod encoded;
+mod first;
 mod heads;
 mod listing;
 mod meta;
@@ -54,6 +56,7 @@ use hyper::header::HeaderValue;
 use super::resolve::Target;
 use clock::Clock;
 pub use encoded::Encoded;
+use heads::Heads;
 pub use heads::{Cached, Head, HeadKey};
 use listing::Listing;
 pub use meta::{Meta, SETTLE};
@@ -79,7 +82,25 @@ struct Entry {
     /// Compressed forms of this version (`encoded.rs`).
     encoded: Vec<Encoded>,
     /// Whole response heads of this version (`heads.rs`).
-    heads: Vec<Head>,
+    heads: Heads,
+}
+
+impl Entry {
+    /// An entry for `meta`, found under `policy` at `now`, holding nothing
+    /// else yet.
+    fn new(meta: Meta, policy: u64, now: Instant) -> Self {
+        Entry {
+            meta,
+            policy,
+            checked: now,
+            used: now,
+            body: None,
+            rendered: None,
+            file: None,
+            encoded: Vec::new(),
+            heads: Heads::default(),
+        }
+    }
 }
 
 /// Header values that depend only on a file version, rendered once.
@@ -221,30 +242,50 @@ impl FileCache {
     /// The metadata of `t`: from the cache while it is valid, else from a
     /// stat (which also refreshes or invalidates the entry).
     pub fn stat(&self, t: &Target<'_>) -> std::io::Result<Meta> {
-        self.stat_then(t, |_| Some(())).map(|(m, _)| m)
+        self.stat_then(t, false, |_| Some(())).map(|(m, _)| m)
+    }
+
+    /// [`Self::stat`] of a target about to be served: a path with no entry
+    /// at all is opened first, and what that reads is kept (`first.rs`).
+    pub fn stat_to_serve(&self, t: &Target<'_>) -> std::io::Result<Meta> {
+        self.stat_then(t, true, |_| Some(())).map(|(m, _)| m)
     }
 
     /// [`Self::stat`], and `then` of the entry if it already held the
     /// version found: what a request needs of an entry is had in the same
     /// lookup as its version (one lock and one hash per request, not two).
+    /// `serve`: `t` is about to be served, so a miss may open it first.
     fn stat_then<R>(
         &self,
         t: &Target<'_>,
+        serve: bool,
         then: impl FnOnce(&Entry) -> Option<R>,
     ) -> std::io::Result<(Meta, Option<R>)> {
         if !self.enabled() {
             return t.stat().map(|m| (Meta::from_std(&m), None));
         }
         let now = Instant::now();
+        let path = t.path();
+        let mut absent = false;
         if !self.limits.valid.is_zero() {
             let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(e) = self.trusted(&mut inner, t, now) {
                 return Ok((e.meta, then(e)));
             }
+            absent = serve && inner.fds < self.fd_cap && inner.map.get(key(path)).is_none();
         }
-        let path = t.path();
-        let meta = match t.stat() {
-            Ok(m) => Meta::from_std(&m),
+        let first = if absent {
+            self.open_first(t, now)
+        } else {
+            None
+        };
+        let found = match first {
+            Some(Ok(meta)) => return Ok((meta, None)),
+            Some(Err(e)) => Err(e),
+            None => t.stat().map(|m| Meta::from_std(&m)),
+        };
+        let meta = match found {
+            Ok(m) => m,
             Err(e) => {
                 // Gone (or unreadable): let go of what we hold for it, so
                 // a deleted file's disk space is freed.
@@ -271,7 +312,7 @@ impl FileCache {
                     + e.encoded_bytes()
                     + e.head_bytes();
                 e.encoded = Vec::new();
-                e.heads = Vec::new();
+                e.heads = Heads::default();
                 let closed = e.file.take().is_some();
                 e.rendered = None;
                 e.meta = meta;
@@ -284,20 +325,9 @@ impl FileCache {
             None => {
                 crate::metrics::count(crate::metrics::Counter::CacheMisses);
                 self.make_room(&mut inner, 0, true);
-                inner.map.insert(
-                    key(path),
-                    Entry {
-                        meta,
-                        policy: t.policy(),
-                        checked: now,
-                        used: now,
-                        body: None,
-                        rendered: None,
-                        file: None,
-                        encoded: Vec::new(),
-                        heads: Vec::new(),
-                    },
-                );
+                inner
+                    .map
+                    .insert(key(path), Entry::new(meta, t.policy(), now));
             }
         }
         Ok((meta, found))

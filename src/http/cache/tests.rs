@@ -4,7 +4,7 @@ use super::*;
 use crate::scratch::Scratch;
 use std::time::SystemTime;
 
-fn cache(valid: Duration) -> FileCache {
+pub(super) fn cache(valid: Duration) -> FileCache {
     let mut c = FileCache::new(Limits {
         entries: 4,
         bytes: 1024,
@@ -15,7 +15,7 @@ fn cache(valid: Duration) -> FileCache {
     c
 }
 
-fn t(p: &Path) -> Target<'static> {
+pub(super) fn t(p: &Path) -> Target<'static> {
     Target::new(Path::new("/"), p.strip_prefix("/").unwrap_or(p), false)
 }
 
@@ -131,7 +131,7 @@ fn a_large_file_is_opened_once_per_version_and_never_stale() {
 }
 
 /// `inner.bytes` and `inner.fds` are what the entries hold, within bounds.
-fn check_counts(c: &FileCache) {
+pub(super) fn check_counts(c: &FileCache) {
     let inner = c.inner.lock().expect("lock");
     let bytes: u64 = inner
         .map
