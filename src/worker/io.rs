@@ -44,7 +44,7 @@ impl Activity {
     pub fn new() -> Self {
         metrics::gauge(Gauge::Active, 1);
         Activity {
-            epoch: Instant::now(),
+            epoch: crate::clock::now(),
             last_ms: AtomicU64::new(0),
             written: AtomicU64::new(0),
             head_since: AtomicU64::new(1),
@@ -56,10 +56,15 @@ impl Activity {
         }
     }
 
-    fn touch(&self) -> u64 {
-        let ms = self.epoch.elapsed().as_millis() as u64;
+    /// Stamps activity at reading `t`.
+    fn touch_at(&self, t: Instant) -> u64 {
+        let ms = t.saturating_duration_since(self.epoch).as_millis() as u64;
         self.last_ms.store(ms, Ordering::Relaxed);
         ms
+    }
+
+    fn touch(&self) -> u64 {
+        self.touch_at(crate::clock::now())
     }
 
     /// Bytes arrived: stamps the clock and, if none were pending, starts
@@ -94,7 +99,13 @@ impl Activity {
 
     /// A response's body is finished (or dropped).
     pub fn response_done(&self) {
-        let _ = self.touch();
+        self.response_done_at(crate::clock::now());
+    }
+
+    /// [`Activity::response_done`] at clock reading `t` (the one that also
+    /// times the response).
+    pub fn response_done_at(&self, t: Instant) {
+        let _ = self.touch_at(t);
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
         metrics::gauge(Gauge::Writing, -1);
     }
@@ -110,9 +121,10 @@ impl Activity {
     }
 
     /// A request is in (once per request): it counts as writing until its
-    /// response is done.
+    /// response is done. Stamped with the reading its bytes arrived at
+    /// (nothing was awaited since).
     pub fn request_in(&self) {
-        let _ = self.touch();
+        let _ = self.touch_at(crate::clock::recent());
         metrics::count(metrics::Counter::Requests);
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.processing.fetch_add(1, Ordering::Relaxed);
@@ -159,7 +171,9 @@ impl Activity {
     /// reads the clock once, not once per question (each read is a
     /// measurable share of a short connection's user time).
     pub fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
+        crate::clock::now()
+            .saturating_duration_since(self.epoch)
+            .as_millis() as u64
     }
 
     /// The instant of clock reading `now` (a deadline without another
