@@ -10,15 +10,32 @@
 //!
 //! Kept per thread: a worker serves on one thread, so the last reading
 //! on it is at least as recent as the caller's own last reading.
+//!
+//! A worker's thread also reads the clock at most once per wake for the
+//! activity stamps ([`this_wake`]), as an event loop that reads it once
+//! per turn would: its runtime calls [`woke`] each time it comes back
+//! from waiting for events. A reading serves a bounded number of stamps,
+//! so one turn that never waits (every connection busy) still moves on.
 
 use std::cell::Cell;
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
+/// How many stamps one reading serves at most within a wake: a few
+/// requests' worth, so a turn with no wait in it reads the clock again
+/// within microseconds.
+const USES: u32 = 32;
+
 thread_local! {
     /// The last reading [`now`] made on this thread.
     static LAST: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// Uses of `LAST` left to [`this_wake`]: none on a thread whose
+    /// runtime does not call [`woke`] (a test's), so there every stamp
+    /// reads the clock.
+    static LEFT: Cell<u32> = const { Cell::new(0) };
+    /// The thread's runtime calls [`woke`].
+    static HOOKED: Cell<bool> = const { Cell::new(false) };
     /// The wall clock's reading at a monotonic one, until the next wall
     /// second: wall time is read once a second, not once per `Date`.
     static WALL: Cell<Option<Anchor>> = const { Cell::new(None) };
@@ -28,7 +45,30 @@ thread_local! {
 pub fn now() -> Instant {
     let t = Instant::now();
     LAST.with(|l| l.set(Some(t)));
+    LEFT.with(|l| l.set(if HOOKED.with(Cell::get) { USES } else { 0 }));
     t
+}
+
+/// A reading from this wake of the thread: the last one, unless the
+/// thread waited since or the reading has served its share.
+pub fn this_wake() -> Instant {
+    let left = LEFT.with(Cell::get);
+    match LAST.with(Cell::get) {
+        Some(t) if left > 0 => {
+            LEFT.with(|l| l.set(left - 1));
+            t
+        }
+        _ => now(),
+    }
+}
+
+/// The thread is back from waiting for events: the last reading is old,
+/// and the next stamp reads the clock. For the worker runtime's
+/// `on_thread_unpark`.
+pub fn woke() {
+    HOOKED.with(|h| h.set(true));
+    LEFT.with(|l| l.set(0));
+    LAST.with(|l| l.set(None));
 }
 
 /// The last reading [`now`] made on this thread (or a new one): for work
@@ -90,6 +130,53 @@ mod tests {
         std::thread::spawn(|| {
             let before = Instant::now();
             assert!(recent() >= before);
+        })
+        .join()
+        .expect("thread");
+    }
+
+    #[test]
+    fn a_wake_reading_serves_a_bounded_number_of_stamps() {
+        std::thread::spawn(|| {
+            // Not hooked: every stamp reads.
+            let t = this_wake();
+            std::thread::sleep(Duration::from_millis(2));
+            assert!(this_wake() > t);
+            woke();
+            let t = this_wake();
+            std::thread::sleep(Duration::from_millis(2));
+            for _ in 0..USES {
+                assert_eq!(this_wake(), t);
+            }
+            let u = this_wake();
+            assert!(u > t, "read again after its share");
+            std::thread::sleep(Duration::from_millis(2));
+            woke();
+            assert!(this_wake() > u, "read again after a wait");
+        })
+        .join()
+        .expect("thread");
+    }
+
+    #[test]
+    fn a_runtime_that_calls_woke_reads_again_after_each_wait() {
+        // On a thread of its own: the hook stays with the thread.
+        std::thread::spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .on_thread_unpark(woke)
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                // The first park hooks the thread.
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                let t = this_wake();
+                assert_eq!(this_wake(), t);
+                assert_eq!(recent(), t);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                assert!(recent() >= t + Duration::from_millis(5));
+                assert!(this_wake() >= t + Duration::from_millis(5));
+            });
         })
         .join()
         .expect("thread");

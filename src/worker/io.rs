@@ -1,6 +1,8 @@
 //! A connection's activity clock: every read or write stamps it, and the
 //! watchdog (`watchdog.rs`) reads it for the keep-alive, header and send
-//! timeouts and the drain.
+//! timeouts and the drain. Stamps take the worker's reading of the clock
+//! for this wake (`crate::clock`), not a read of their own: timeouts of
+//! seconds lose nothing to a reading some microseconds old.
 
 use crate::metrics::{self, Gauge};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -44,7 +46,7 @@ impl Activity {
     pub fn new() -> Self {
         metrics::gauge(Gauge::Active, 1);
         Activity {
-            epoch: crate::clock::now(),
+            epoch: crate::clock::this_wake(),
             last_ms: AtomicU64::new(0),
             written: AtomicU64::new(0),
             head_since: AtomicU64::new(1),
@@ -64,7 +66,7 @@ impl Activity {
     }
 
     fn touch(&self) -> u64 {
-        self.touch_at(crate::clock::now())
+        self.touch_at(crate::clock::this_wake())
     }
 
     /// Bytes arrived: stamps the clock and, if none were pending, starts
@@ -169,9 +171,10 @@ impl Activity {
 
     /// The clock's reading now, for the `_at` questions: a watchdog wake
     /// reads the clock once, not once per question (each read is a
-    /// measurable share of a short connection's user time).
+    /// measurable share of a short connection's user time). A reading a
+    /// little old only delays an alarm, never brings one forward.
     pub fn now_ms(&self) -> u64 {
-        crate::clock::now()
+        crate::clock::this_wake()
             .saturating_duration_since(self.epoch)
             .as_millis() as u64
     }
