@@ -303,12 +303,12 @@ impl Pending {
         }
     }
 
-    /// Writes the line to `log`, with `sent` body bytes, timed now.
-    pub fn write(&self, log: &AccessLog, sent: u64) {
+    /// Writes the line to `log`, with `sent` body bytes, timed `time`.
+    pub fn write(&self, log: &AccessLog, sent: u64, time: SystemTime) {
         let target = self.request.as_ref().map(|r| target(&r.uri, r.version));
         log.write_entry(&Entry {
             remote: self.remote,
-            time: SystemTime::now(),
+            time,
             request: match (&self.request, &target) {
                 (Some(r), Some(t)) => Some((r.method.as_str(), t, version_str(r.version))),
                 _ => None,

@@ -1,6 +1,8 @@
 //! A connection's activity clock: every read or write stamps it, and the
 //! watchdog (`watchdog.rs`) reads it for the keep-alive, header and send
-//! timeouts and the drain.
+//! timeouts and the drain. Stamps take the worker's reading of the clock
+//! for this wake (`crate::clock`), not a read of their own: timeouts of
+//! seconds lose nothing to a reading some microseconds old.
 
 use crate::metrics::{self, Gauge};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -42,7 +44,7 @@ impl Activity {
     pub fn new() -> Self {
         metrics::gauge(Gauge::Active, 1);
         Activity {
-            epoch: Instant::now(),
+            epoch: crate::clock::this_wake(),
             last_ms: AtomicU64::new(0),
             written: AtomicU64::new(0),
             head_since: AtomicU64::new(1),
@@ -54,10 +56,15 @@ impl Activity {
         }
     }
 
-    fn touch(&self) -> u64 {
-        let ms = self.epoch.elapsed().as_millis() as u64;
+    /// Stamps activity at reading `t`.
+    fn touch_at(&self, t: Instant) -> u64 {
+        let ms = t.saturating_duration_since(self.epoch).as_millis() as u64;
         self.last_ms.store(ms, Ordering::Relaxed);
         ms
+    }
+
+    fn touch(&self) -> u64 {
+        self.touch_at(crate::clock::this_wake())
     }
 
     /// Bytes arrived: stamps the clock and, if none were pending, starts
@@ -92,7 +99,13 @@ impl Activity {
 
     /// A response's body is finished (or dropped).
     pub fn response_done(&self) {
-        let _ = self.touch();
+        self.response_done_at(crate::clock::now());
+    }
+
+    /// [`Activity::response_done`] at clock reading `t` (the one that also
+    /// times the response).
+    pub fn response_done_at(&self, t: Instant) {
+        let _ = self.touch_at(t);
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
         metrics::gauge(Gauge::Writing, -1);
     }
@@ -108,9 +121,10 @@ impl Activity {
     }
 
     /// A request is in (once per request): it counts as writing until its
-    /// response is done.
+    /// response is done. Stamped with the reading its bytes arrived at
+    /// (nothing was awaited since).
     pub fn request_in(&self) {
-        let _ = self.touch();
+        let _ = self.touch_at(crate::clock::recent());
         metrics::count(metrics::Counter::Requests);
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.processing.fetch_add(1, Ordering::Relaxed);
@@ -155,9 +169,12 @@ impl Activity {
 
     /// The clock's reading now, for the `_at` questions: a watchdog wake
     /// reads the clock once, not once per question (each read is a
-    /// measurable share of a short connection's user time).
+    /// measurable share of a short connection's user time). A reading a
+    /// little old only delays an alarm, never brings one forward.
     pub fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
+        crate::clock::this_wake()
+            .saturating_duration_since(self.epoch)
+            .as_millis() as u64
     }
 
     /// The instant of clock reading `now` (a deadline without another

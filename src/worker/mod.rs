@@ -124,6 +124,7 @@ pub fn run(setup: Setup<'_>) -> i32 {
     }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .on_thread_unpark(crate::clock::woke)
         .build()
     {
         Ok(rt) => rt,

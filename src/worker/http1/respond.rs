@@ -10,6 +10,7 @@ use hyper::{Request, Response, StatusCode};
 
 use super::super::client::Client;
 use super::super::io::Activity;
+use crate::clock;
 use crate::http::replay::Replay;
 use crate::http::{self, Body, Outcome};
 use crate::log::access::Pending;
@@ -95,21 +96,26 @@ fn finish(
     let activity = Arc::clone(activity);
     let server = out.server.index();
     let status = out.response.status().as_u16();
-    let started = std::time::Instant::now();
+    // Timed from the reading the request's head arrived at, to one taken
+    // when the body is done, which also stamps the connection and dates
+    // the log line.
+    let started = clock::recent();
     if c.ctx.logs.for_server(server).is_none() {
         out.response.body_mut().on_done(Box::new(move |sent| {
-            activity.response_done();
-            crate::metrics::response(status, sent, started.elapsed());
+            let done = clock::now();
+            activity.response_done_at(done);
+            crate::metrics::response(status, sent, done.saturating_duration_since(started));
         }));
         return;
     }
     let ctx = Arc::clone(&c.ctx);
     let pending = line(status);
     out.response.body_mut().on_done(Box::new(move |sent| {
-        activity.response_done();
-        crate::metrics::response(status, sent, started.elapsed());
+        let done = clock::now();
+        activity.response_done_at(done);
+        crate::metrics::response(status, sent, done.saturating_duration_since(started));
         if let Some(log) = ctx.logs.for_server(server) {
-            pending.write(log, sent);
+            pending.write(log, sent, clock::wall_at(done));
         }
     }));
 }

@@ -3,7 +3,6 @@
 //! so the head and a small body leave in one `writev`.
 
 use std::ops::Range;
-use std::time::SystemTime;
 
 use hyper::header::{CONTENT_LENGTH, DATE, HeaderMap, SERVER};
 use hyper::{Response, StatusCode, Version};
@@ -138,9 +137,8 @@ thread_local! {
 
 fn with_date(f: impl FnOnce(&[u8])) {
     DATE_VALUE.with(|date| {
-        date.with(SystemTime::now(), crate::http::date::http_date, |d| {
-            f(d.as_bytes())
-        })
+        let now = crate::clock::wall_at(crate::clock::recent());
+        date.with(now, crate::http::date::http_date, |d| f(d.as_bytes()))
     });
 }
 
