@@ -26,6 +26,8 @@ pub struct Wire {
     /// only borrows the descriptor. `None` if registering failed.
     reg: OnceLock<Option<AsyncFd<RawFd>>>,
     socket: std::net::TcpStream,
+    /// `TCP_NODELAY` is set (see [`Wire::no_delay`]).
+    no_delay: std::sync::atomic::AtomicBool,
 }
 
 impl Wire {
@@ -34,6 +36,19 @@ impl Wire {
         Wire {
             reg: OnceLock::new(),
             socket,
+            no_delay: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Sets `TCP_NODELAY`, once, before a response after which the
+    /// connection stays open: without it a small response written while
+    /// the previous one is unacknowledged waits for the client's delayed
+    /// ACK. A connection whose only response is followed by its close
+    /// never pays for the call (the close sends everything at once).
+    pub fn no_delay(&self) {
+        use std::sync::atomic::Ordering;
+        if !self.no_delay.swap(true, Ordering::Relaxed) {
+            let _ = self.socket.set_nodelay(true);
         }
     }
 
@@ -245,6 +260,17 @@ mod tests {
         let mut back = [0u8; 4];
         client.read_exact(&mut back).expect("answer");
         assert_eq!(&back, b"pong");
+    }
+
+    #[test]
+    fn no_delay_is_set_once_and_only_when_asked() {
+        let (_client, wire) = pair();
+        let sock = socket2::SockRef::from(&wire);
+        assert!(!sock.tcp_nodelay().expect("getsockopt"));
+        wire.no_delay();
+        assert!(sock.tcp_nodelay().expect("getsockopt"));
+        wire.no_delay();
+        assert!(sock.tcp_nodelay().expect("getsockopt"));
     }
 
     #[tokio::test]

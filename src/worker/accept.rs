@@ -122,10 +122,10 @@ pub async fn run(
 fn start(stream: std::net::TcpStream, c: Client, tls: &Option<Arc<crate::config::sni::TlsListen>>) {
     crate::metrics::count(crate::metrics::Counter::Accepted);
     crate::metrics::count(crate::metrics::Counter::Handled);
-    let _ = stream.set_nodelay(true);
     match tls {
         Some(t) => match tokio::net::TcpStream::from_std(stream) {
             Ok(stream) => {
+                let _ = stream.set_nodelay(true);
                 tokio::spawn(super::tls_conn::serve(stream, c, Arc::clone(t)));
             }
             Err(e) => error!(
@@ -135,13 +135,32 @@ fn start(stream: std::net::TcpStream, c: Client, tls: &Option<Arc<crate::config:
         },
         None => {
             // Boxed, so that it can move into a task after this first poll.
-            let mut conn = Box::pin(conn::serve(Wire::new(stream), c));
-            // Nothing waits on this waker: a connection that has to wait
-            // registers its socket and timer again when its task polls it.
-            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-            if conn.as_mut().poll(&mut cx).is_pending() {
-                tokio::spawn(conn);
-            }
+            first_poll(Box::pin(conn::serve(Wire::new(stream), c)));
+        }
+    }
+}
+
+/// Polls a connection's future once, here in the accept loop, and moves
+/// it into a task of its own only if it has to wait. Nothing waits on the
+/// waker of this poll: a connection that has to wait registers its socket
+/// and timer again when its task polls it.
+///
+/// A panic would unwind through the accept loop and stop the listener
+/// for good (in a task it ends only that task, which tokio catches): it
+/// is caught, and the connection dropped as its task would have been.
+fn first_poll<F: Future<Output = ()> + Send + 'static>(mut conn: std::pin::Pin<Box<F>>) {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        conn.as_mut().poll(&mut cx).is_pending()
+    }));
+    match polled {
+        Ok(true) => {
+            tokio::spawn(conn);
+        }
+        Ok(false) => {}
+        Err(_) => {
+            crate::alert!("a connection's first request panicked; connection closed");
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(conn)));
         }
     }
 }
@@ -188,5 +207,47 @@ async fn make_room(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[tokio::test]
+    async fn a_connection_that_must_wait_moves_into_a_task_and_finishes_there() {
+        let done = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let flag = Arc::clone(&done);
+        first_poll(Box::pin(async move {
+            let _ = rx.await;
+            flag.store(true, Ordering::SeqCst);
+        }));
+        assert!(!done.load(Ordering::SeqCst));
+        let _ = tx.send(());
+        for _ in 0..100 {
+            if done.load(Ordering::SeqCst) {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            done.load(Ordering::SeqCst),
+            "the task was woken and finished"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panicking_first_request_costs_only_its_connection() {
+        first_poll(Box::pin(async { panic!("a bug in request code") }));
+        // Still here: the accept loop would go on.
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&done);
+        first_poll(Box::pin(async move { flag.store(true, Ordering::SeqCst) }));
+        assert!(
+            done.load(Ordering::SeqCst),
+            "answered at once, without a task"
+        );
     }
 }

@@ -44,6 +44,9 @@ pub async fn send(
     body: &mut Body,
     then: Then,
 ) -> io::Result<()> {
+    if then == Then::Open {
+        stream.no_delay();
+    }
     let mut head = Some(head);
     while let Some(part) = body.take_part() {
         match part {
