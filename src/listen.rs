@@ -70,18 +70,21 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, BindError> {
     socket.set_nonblocking(true).map_err(e("ioctl"))?;
     socket.bind(&addr.into()).map_err(e("bind"))?;
     socket.listen(BACKLOG).map_err(e("listen"))?;
-    let socket: TcpListener = socket.into();
-    crate::sys::wire::defer_accept(socket.as_fd()).map_err(e("setsockopt"))?;
-    Ok(socket)
+    Ok(socket.into())
 }
 
 /// Builds the listener set for `addrs`: an address already open in
 /// `current` keeps that socket, one found in `inherited` adopts it (removed
-/// from the vector), anything else is bound fresh.
+/// from the vector), anything else is bound fresh. Every one of them gets
+/// `deferred` accepts or not (`deferred_accept`): the option belongs to
+/// the socket, shared by every generation, so it is set on sockets handed
+/// over by an older release or by systemd too, and on each reload (a
+/// reload that fails later leaves the new value on the sockets).
 pub fn open(
     addrs: &[SocketAddr],
     current: &[Shared],
     inherited: &mut Vec<Listener>,
+    deferred: bool,
 ) -> Result<Vec<Shared>, BindError> {
     let mut out = Vec::with_capacity(addrs.len());
     for &addr in addrs {
@@ -94,6 +97,14 @@ pub fn open(
                 addr,
                 socket: bind(addr)?,
             }));
+        }
+    }
+    for l in &out {
+        if let Err(e) = crate::sys::wire::defer_accept(l.socket.as_fd(), deferred) {
+            crate::warn!(
+                "could not set TCP_DEFER_ACCEPT on the socket for {}: {e}",
+                l.addr
+            );
         }
     }
     Ok(out)
@@ -174,11 +185,6 @@ fn check_inherited(raw: RawFd) -> Result<Listener, InheritError> {
     let owned: OwnedFd = fd.adopt();
     fd::set_nonblocking(owned.as_fd()).map_err(|e| InheritError::Flags(raw, e))?;
     fd::set_cloexec(owned.as_fd(), true).map_err(|e| InheritError::Flags(raw, e))?;
-    // Also on a socket handed over by an older release (or by systemd):
-    // the option belongs to the socket, shared by every generation.
-    if let Err(e) = crate::sys::wire::defer_accept(owned.as_fd()) {
-        crate::warn!("could not set TCP_DEFER_ACCEPT on inherited fd {raw}: {e}");
-    }
     Ok(Listener {
         addr,
         socket: TcpListener::from(owned),
@@ -209,8 +215,6 @@ mod tests {
         let sock = SockRef::from(&l);
         assert!(sock.is_listener().expect("SO_ACCEPTCONN"));
         assert!(sock.nonblocking().expect("flags"));
-        let deferred = crate::sys::wire::defer_accept_secs(l.as_fd()).expect("getsockopt");
-        assert!(deferred > 0, "TCP_DEFER_ACCEPT is {deferred}");
         let v = crate::master::upgrade::handover_value(&[Rc::new(Listener {
             addr: l.local_addr().expect("addr"),
             socket: l,
@@ -218,17 +222,25 @@ mod tests {
         assert!(v.ends_with(';'));
     }
 
+    fn deferral(l: &Shared) -> i32 {
+        crate::sys::wire::defer_accept_secs(l.socket.as_fd()).expect("getsockopt")
+    }
+
     #[test]
-    fn an_inherited_listener_defers_accepts_too() {
+    fn every_listener_defers_accepts_as_configured_inherited_ones_too() {
         use std::os::fd::IntoRawFd;
         // As an older release or systemd would have made it: no option.
         let plain = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let before = crate::sys::wire::defer_accept_secs(plain.as_fd()).expect("getsockopt");
-        assert_eq!(before, 0);
-        let adopted = check_inherited(plain.into_raw_fd()).expect("adopted");
-        let after =
-            crate::sys::wire::defer_accept_secs(adopted.socket.as_fd()).expect("getsockopt");
-        assert!(after > 0, "TCP_DEFER_ACCEPT is {after}");
+        let inherited_addr = plain.local_addr().expect("addr");
+        let mut inherited = vec![check_inherited(plain.into_raw_fd()).expect("adopted")];
+        let fresh = SocketAddr::from(([127, 0, 0, 1], 0));
+        let on = open(&[inherited_addr, fresh], &[], &mut inherited, true).expect("open");
+        assert!(on.iter().all(|l| deferral(l) > 0));
+        // A reload that turns it off keeps the sockets and clears it.
+        let addrs: Vec<SocketAddr> = on.iter().map(|l| l.addr).collect();
+        let off = open(&addrs, &on, &mut Vec::new(), false).expect("reopen");
+        assert!(off.iter().all(|l| deferral(l) == 0));
+        assert!(Rc::ptr_eq(&on[0], &off[0]));
     }
 
     #[test]

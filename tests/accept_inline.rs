@@ -122,3 +122,43 @@ fn keep_alive_goes_on_after_the_first_answer() {
     r.read_to_end(&mut rest).expect("closed");
     assert!(rest.is_empty());
 }
+
+/// A client that connects and says nothing, then another that asks at
+/// once, with one `worker_connections` slot: whether the second is
+/// answered while the first stays silent.
+fn second_served_beside_a_silent_first(deferred: &str, wait: Duration) -> bool {
+    let port = free_port();
+    let mut s = Server::new();
+    s.config(&format!(
+        "worker_processes = 1\nworker_connections = 1\n{deferred}\n[[server]]\nlisten = [\"127.0.0.1:{port}\"]\n"
+    ));
+    std::fs::write(s.path("html/small.txt"), b"small\n").expect("small.txt");
+    s.start(port);
+    let silent = http::connect(port).expect("silent");
+    std::thread::sleep(Duration::from_millis(100));
+    let mut asking = http::connect(port).expect("asking");
+    asking
+        .write_all(b"GET /small.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    asking.set_read_timeout(Some(wait)).expect("timeout");
+    let mut one = [0u8; 1];
+    let served = matches!(asking.read(&mut one), Ok(1));
+    drop(silent);
+    served
+}
+
+#[test]
+fn a_silent_client_holds_no_slot_with_deferred_accept_and_one_without() {
+    // Default: the silent client is not handed over yet (and once it is,
+    // a second later, the asking one already holds the slot).
+    assert!(second_served_beside_a_silent_first(
+        "",
+        Duration::from_secs(10)
+    ));
+    // `deferred_accept = false`: accepted at once, it takes the only slot.
+    let off = "deferred_accept = false";
+    assert!(!second_served_beside_a_silent_first(
+        off,
+        Duration::from_millis(700)
+    ));
+}

@@ -81,6 +81,7 @@ struct Top<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     group: Option<&'a str>,
     server_tokens: bool,
+    deferred_accept: bool,
     access_log_buffer: Size,
     #[serde(flatten)]
     limits: LimitsView,
@@ -104,6 +105,7 @@ impl<'a> Top<'a> {
             upgrade_ready_timeout,
             user,
             server_tokens,
+            deferred_accept,
             access_log_buffer,
             limits,
             file_cache,
@@ -126,6 +128,7 @@ impl<'a> Top<'a> {
             user,
             group,
             server_tokens: *server_tokens,
+            deferred_accept: *deferred_accept,
             access_log_buffer: Size(*access_log_buffer as u64),
             limits: LimitsView::new(limits),
             file_cache: FileCacheView::new(file_cache),

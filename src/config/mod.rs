@@ -120,6 +120,9 @@ pub struct Config {
     pub user: Option<(String, Option<String>)>,
     /// `Server: moltd/VERSION` instead of `Server: moltd`.
     pub server_tokens: bool,
+    /// `TCP_DEFER_ACCEPT` on every listening socket (default on): a
+    /// connection reaches a worker with its first bytes.
+    pub deferred_accept: bool,
     /// Bytes buffered per access log before a write (0: write each line).
     pub access_log_buffer: usize,
     /// Connection limits and timeouts.
@@ -243,6 +246,7 @@ pub fn parse(text: &str, source: Source, prefix: &Path) -> Result<Config, Config
         upgrade_ready_timeout,
         user,
         server_tokens: raw.server_tokens.unwrap_or(false),
+        deferred_accept: raw.deferred_accept.unwrap_or(true),
         access_log_buffer,
         limits,
         file_cache,

@@ -31,6 +31,8 @@ pub struct RawConfig {
     pub group: Option<Spanned<String>>,
     /// `Server: moltd/VERSION` instead of `Server: moltd`.
     pub server_tokens: Option<bool>,
+    /// Listening sockets hand a connection over with its first bytes.
+    pub deferred_accept: Option<bool>,
     /// Connections one worker serves at once; more wait in the backlog.
     pub worker_connections: Option<Spanned<i64>>,
     /// Idle keep-alive connections are closed after this.

@@ -179,8 +179,13 @@ fn boot(start: &Start, handover: &Handover, complaint: Option<String>) -> Result
         ));
     }
     pidfile::remove_stale_temps(&config.pid);
-    let listeners =
-        listen::open(&config.listen_addrs(), &[], &mut inherited).map_err(|e| e.to_string())?;
+    let listeners = listen::open(
+        &config.listen_addrs(),
+        &[],
+        &mut inherited,
+        config.deferred_accept,
+    )
+    .map_err(|e| e.to_string())?;
     // Inherited sockets that match nothing in the configuration close here.
     drop(inherited);
     Ok(Booted {

@@ -205,6 +205,7 @@ impl World {
             &config.listen_addrs(),
             &self.current.listeners,
             &mut Vec::<Listener>::new(),
+            config.deferred_accept,
         )
         .map_err(|e| {
             vec![

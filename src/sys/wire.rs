@@ -166,13 +166,14 @@ pub fn accept(
 /// accepted anyway (the kernel rounds it to one retransmitted SYN-ACK).
 pub const DEFER_ACCEPT_SECS: libc::c_int = 1;
 
-/// Sets `TCP_DEFER_ACCEPT` on `listener`: a connection is accepted once
-/// its first bytes are there (or after [`DEFER_ACCEPT_SECS`]), so that
-/// the accepting worker can read, answer and close it in one go without
-/// registering it (see [`Wire`]). HTTP and TLS clients speak first; a
-/// client that connects and says nothing is only accepted a second later.
-pub fn defer_accept(listener: BorrowedFd<'_>) -> io::Result<()> {
-    let secs = DEFER_ACCEPT_SECS;
+/// Sets `TCP_DEFER_ACCEPT` on `listener` (`on`), or clears it: a
+/// connection is accepted once its first bytes are there (or after
+/// [`DEFER_ACCEPT_SECS`]), so that the accepting worker can read, answer
+/// and close it in one go without registering it (see [`Wire`]). HTTP and
+/// TLS clients speak first; a client that connects and says nothing is
+/// only accepted a second later.
+pub fn defer_accept(listener: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    let secs: libc::c_int = if on { DEFER_ACCEPT_SECS } else { 0 };
     // SAFETY: `secs` is a live c_int and its size is passed with it; the
     // fd is borrowed for the call.
     let rc = unsafe {

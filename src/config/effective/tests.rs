@@ -20,6 +20,7 @@ upgrade_ready_timeout = "45s"
 user = "root"
 group = "root"
 server_tokens = true
+deferred_accept = false
 access_log_buffer = "9999999999g"
 worker_connections = 77
 keepalive_timeout = "5s"
@@ -107,6 +108,7 @@ fn assert_same(a: &Config, b: &Config) {
         upgrade_ready_timeout,
         user,
         server_tokens,
+        deferred_accept,
         access_log_buffer,
         limits,
         file_cache,
@@ -123,6 +125,7 @@ fn assert_same(a: &Config, b: &Config) {
     assert_eq!(*upgrade_ready_timeout, b.upgrade_ready_timeout);
     assert_eq!(*user, b.user);
     assert_eq!(*server_tokens, b.server_tokens);
+    assert_eq!(*deferred_accept, b.deferred_accept);
     assert_eq!(*access_log_buffer, b.access_log_buffer);
     assert_eq!(*limits, b.limits);
     assert_eq!(*file_cache, b.file_cache);
@@ -206,6 +209,7 @@ fn every_key_is_printed() {
         user,
         group,
         server_tokens,
+        deferred_accept,
         worker_connections,
         keepalive_timeout,
         keepalive_requests,
@@ -224,6 +228,7 @@ fn every_key_is_printed() {
     assert!(error_log.is_some() && worker_shutdown_timeout.is_some());
     assert!(shutdown_delay.is_some() && upgrade_ready_timeout.is_some());
     assert!(user.is_some() && group.is_some() && server_tokens.is_some());
+    assert!(deferred_accept.is_some());
     assert!(worker_connections.is_some() && keepalive_timeout.is_some());
     assert!(keepalive_requests.is_some());
     assert!(client_header_timeout.is_some() && send_timeout.is_some());
