@@ -6,9 +6,9 @@
 //! answer.
 
 use std::io::{BufReader, Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{Server, free_port, http};
+use crate::support::{Server, free_port, http, wait_for};
 
 fn serve(big: usize) -> (Server, u16) {
     let port = free_port();
@@ -60,16 +60,11 @@ fn short_connections_are_answered_whole_and_closed() {
         assert!(text.ends_with("\r\n\r\nsmall\n"), "connection {i}: {text}");
     }
     // Each one is logged once, as any other request.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut lines = 0;
-    while Instant::now() < deadline {
+    let lines = wait_for("200 access-log lines", || {
         let log = std::fs::read_to_string(s.path("logs/access.log")).unwrap_or_default();
-        lines = log.lines().filter(|l| l.contains("GET /small.txt")).count();
-        if lines == 200 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        let n = log.lines().filter(|l| l.contains("GET /small.txt")).count();
+        (n >= 200).then_some(n)
+    });
     assert_eq!(lines, 200);
 }
 

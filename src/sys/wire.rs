@@ -164,7 +164,7 @@ pub fn accept(
 
 /// Seconds a connection that has sent nothing waits before it is
 /// accepted anyway (the kernel rounds it to one retransmitted SYN-ACK).
-pub const DEFER_ACCEPT_SECS: libc::c_int = 1;
+const DEFER_ACCEPT_SECS: libc::c_int = 1;
 
 /// Sets `TCP_DEFER_ACCEPT` on `listener` (`on`), or clears it: a
 /// connection is accepted once its first bytes are there (or after

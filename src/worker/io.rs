@@ -97,13 +97,8 @@ impl Activity {
         }
     }
 
-    /// A response's body is finished (or dropped).
-    pub fn response_done(&self) {
-        self.response_done_at(crate::clock::now());
-    }
-
-    /// [`Activity::response_done`] at clock reading `t` (the one that also
-    /// times the response).
+    /// A response's body is finished (or dropped), at clock reading `t`
+    /// (the one that also times the response).
     pub fn response_done_at(&self, t: Instant) {
         let _ = self.touch_at(t);
         self.in_flight.fetch_sub(1, Ordering::Relaxed);

@@ -276,7 +276,7 @@ mod tests {
         a.request_started();
         a.response_started();
         a.wrote(100);
-        a.response_done();
+        a.response_done_at(tokio::time::Instant::now());
         assert_eq!(
             alarm_after(&Drain::new(), &a, &s, &limits(5, 60, 60)).await,
             (Alarm::Idle, 5)
@@ -316,7 +316,7 @@ mod tests {
         a.request_started();
         a.response_started();
         a.wrote(100);
-        a.response_done();
+        a.response_done_at(tokio::time::Instant::now());
         let drain = Drain::new();
         // One connection open, as a client counts itself.
         drain.opened();

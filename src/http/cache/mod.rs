@@ -274,11 +274,7 @@ impl FileCache {
             }
             absent = serve && inner.fds < self.fd_cap && inner.map.get(key(path)).is_none();
         }
-        let first = if absent {
-            self.open_first(t, now)
-        } else {
-            None
-        };
+        let first = absent.then(|| self.open_first(t, now)).flatten();
         let found = match first {
             Some(Ok(meta)) => return Ok((meta, None)),
             Some(Err(e)) => Err(e),
