@@ -44,6 +44,9 @@ mod http_first_open;
 mod http_gzip;
 /// Listings in HTML and JSON.
 mod http_listing;
+/// The early look that answers from a kept head before a request is
+/// built: what it leaves gets the full answer; keep-alive and the log.
+mod http_quick;
 /// Kept response heads: replayed byte for byte, per settings, method,
 /// version and keep-alive; never for conditionals, ranges or a changed file.
 mod http_replay;

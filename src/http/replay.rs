@@ -105,6 +105,52 @@ fn flags(method: &Method, conn: Conn) -> u8 {
         | u8::from(conn.keep_alive) << 2
 }
 
+/// What planning reads of a request: enough to plan one whose `Request`
+/// was never built (the HTTP/1 reader's early look), the same way as one
+/// that was.
+#[derive(Debug)]
+pub struct Ask<'r> {
+    /// What routing reads.
+    pub parts: route::Parts<'r>,
+    /// It carries a precondition or Range (see `CONDITIONAL`).
+    pub conditional: bool,
+    /// It carries Accept-Encoding.
+    pub encoded: bool,
+}
+
+impl<'r> Ask<'r> {
+    /// What planning reads of `req`.
+    pub fn of<B>(req: &'r Request<B>) -> Self {
+        let h = req.headers();
+        Ask {
+            parts: route::Parts::of(req),
+            conditional: CONDITIONAL.iter().any(|n| h.contains_key(n)),
+            encoded: h.contains_key(ACCEPT_ENCODING),
+        }
+    }
+}
+
+/// How a request is answered, decided before its `Request` is needed.
+#[derive(Debug)]
+pub enum Early<'a> {
+    /// From a kept head.
+    Replay(Replay),
+    /// In full, from the route and lookup made here (see [`Prepared`]).
+    Prepared(Prepared<'a>),
+    /// In full.
+    Full,
+}
+
+/// A request routed and its file looked up, but no kept head answers it:
+/// the rest of the full pipeline goes on from here ([`Prepared::fill`]),
+/// so nothing is routed or stat'ed twice.
+#[derive(Debug)]
+pub struct Prepared<'a> {
+    routed: route::Routed<'a>,
+    target: Target<'a>,
+    slot: Slot,
+}
+
 /// How to answer `req`, which arrived on `listen` from `remote`, on a
 /// connection that adds `conn`, at the worker's point in its `life`.
 pub fn plan<B>(
@@ -115,41 +161,57 @@ pub fn plan<B>(
     conn: Conn,
     life: Lifecycle,
 ) -> Plan {
-    let method = req.method();
-    let h = req.headers();
+    match early(site, listen, remote, &Ask::of(req), conn, life) {
+        Early::Replay(r) => Plan::Replay(r),
+        Early::Prepared(p) => p.fill(site, req, life),
+        Early::Full => Plan::Full,
+    }
+}
+
+/// How to answer a request of which `ask` is what planning reads (see
+/// [`plan`]).
+pub fn early<'a>(
+    site: &'a Site,
+    listen: SocketAddr,
+    remote: IpAddr,
+    ask: &Ask<'_>,
+    conn: Conn,
+    life: Lifecycle,
+) -> Early<'a> {
+    let method = ask.parts.method;
     // Without an open-file cache nothing is ever kept: planning would
     // only add a route and a stat to every request.
     if life.closing
         || !site.cache.enabled()
         || (method != Method::GET && method != Method::HEAD)
-        || CONDITIONAL.iter().any(|n| h.contains_key(n))
+        || ask.conditional
     {
-        return Plan::Full;
+        return Early::Full;
     }
-    let Some(routed) = route::route(site, listen, req) else {
-        return Plan::Full;
+    let Some(routed) = route::route_parts(site, listen, &ask.parts) else {
+        return Early::Full;
     };
     let s = routed.settings;
     let rel = match &routed.path {
         Ok(rel) if !rel.trailing_slash => rel,
-        _ => return Plan::Full,
+        _ => return Early::Full,
     };
     if routed.bad_host
         || !fixed_head(s)
         || super::https_port(&routed, listen).is_some()
         || !super::allows(&routed, remote)
     {
-        return Plan::Full;
+        return Early::Full;
     }
     let target = Target::new(&s.root, &rel.relative, s.disable_symlinks);
     let key = HeadKey {
         settings: std::ptr::from_ref(s) as usize,
         flags: flags(method, conn),
     };
-    let encoded = h.contains_key(ACCEPT_ENCODING);
+    let encoded = ask.encoded;
     let (meta, kept) = match site.cache.stat_head(&target, key, encoded) {
         Ok((m, kept)) if m.is_file => (m, kept),
-        _ => return Plan::Full,
+        _ => return Early::Full,
     };
     // HEAD too needs the kept bytes or descriptor: they prove the file
     // was readable, which a stat alone does not (a file made unreadable
@@ -157,31 +219,49 @@ pub fn plan<B>(
     let replay = kept.and_then(|k| {
         let body = match (k.body, k.file) {
             (None, None) => return None,
-            _ if method == Method::HEAD => Body::empty(),
+            _ if *method == Method::HEAD => Body::empty(),
             (Some(b), _) => Body::bytes(b),
             (None, Some(f)) => Body::file(f, 0, meta.len),
         };
         Some((k.head, body))
     });
     let Some((head, body)) = replay else {
-        // The rest of the full pipeline, from the lookup just made.
-        let result = lookup::file(site, s, &target, &meta, req);
-        let out = super::complete(site, &routed, req, life, result);
         let slot = Slot {
-            path: target.into_path(),
+            path: PathBuf::new(),
             meta,
             key,
             encoded,
         };
-        return Plan::Fill(out, slot);
+        return Early::Prepared(Prepared {
+            routed,
+            target,
+            slot,
+        });
     };
     crate::metrics::count(crate::metrics::Counter::HeadReplays);
-    Plan::Replay(Replay {
+    Early::Replay(Replay {
         head: head.bytes,
         date_at: head.date_at,
         body,
         server: routed.server,
     })
+}
+
+impl Prepared<'_> {
+    /// The rest of the full pipeline for `req`, the request this was
+    /// prepared for, from the lookup just made: its head may then be kept.
+    pub fn fill<B>(self, site: &Site, req: &Request<B>, life: Lifecycle) -> Plan {
+        let Prepared {
+            routed,
+            target,
+            mut slot,
+        } = self;
+        let s = routed.settings;
+        let result = lookup::file(site, s, &target, &slot.meta, req);
+        let out = super::complete(site, &routed, req, life, result);
+        slot.path = target.into_path();
+        Plan::Fill(out, slot)
+    }
 }
 
 impl Slot {

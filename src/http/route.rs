@@ -3,6 +3,7 @@
 //! settings apply (the location's). What comes out says who answers, so
 //! that errors, headers and the access log all follow the same choice.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use hyper::{Method, Request, StatusCode, Version};
@@ -31,12 +32,43 @@ pub struct Routed<'a> {
     pub bad_host: bool,
 }
 
+/// What routing reads of a request: enough to route one whose `Request`
+/// was never built (`replay::Ask`), the same way as one that was.
+#[derive(Debug)]
+pub struct Parts<'r> {
+    /// The method.
+    pub method: &'r Method,
+    /// The protocol version.
+    pub version: Version,
+    /// The host it names, as it came (absolute-form authority, else Host).
+    pub host: Option<Cow<'r, str>>,
+    /// The target's path, still percent-encoded, without its query.
+    pub path: &'r str,
+}
+
+impl<'r> Parts<'r> {
+    /// What routing reads of `req`.
+    pub fn of<B>(req: &'r Request<B>) -> Self {
+        Parts {
+            method: req.method(),
+            version: req.version(),
+            host: request_host(req),
+            path: req.uri().path(),
+        }
+    }
+}
+
 /// Routes `req`, which arrived on `listen`; `None` only if the virtual
 /// host tables name a server the configuration does not have.
 pub fn route<'a, B>(site: &'a Site, listen: SocketAddr, req: &Request<B>) -> Option<Routed<'a>> {
-    let raw_host = request_host(req);
-    let host = raw_host.as_deref().map(vhost::normalize_host);
-    let missing_host = raw_host.is_none() && req.version() == Version::HTTP_11;
+    route_parts(site, listen, &Parts::of(req))
+}
+
+/// Routes a request of which `ask` is what routing reads.
+pub fn route_parts<'a>(site: &'a Site, listen: SocketAddr, ask: &Parts<'_>) -> Option<Routed<'a>> {
+    let raw_host = ask.host.as_deref();
+    let host = raw_host.map(vhost::normalize_host);
+    let missing_host = raw_host.is_none() && ask.version == Version::HTTP_11;
     let bad_host = missing_host || matches!(host, Some(None));
     let host = host.flatten();
     let server = site.select(listen, host.as_deref());
@@ -52,12 +84,12 @@ pub fn route<'a, B>(site: &'a Site, listen: SocketAddr, req: &Request<B>) -> Opt
     if bad_host {
         return Some(routed);
     }
-    let method = req.method();
+    let method = ask.method;
     if method != Method::GET && method != Method::HEAD {
         routed.path = Err(StatusCode::METHOD_NOT_ALLOWED);
         return Some(routed);
     }
-    let raw = req.uri().path();
+    let raw = ask.path;
     routed.path = path::normalize(raw);
     if let Ok(rel) = &routed.path
         && !server_config.locations.is_empty()

@@ -278,16 +278,27 @@ impl Pending {
     /// The line for the answer to `req` from `remote`.
     pub fn for_request<B>(req: &Request<B>, remote: IpAddr, status: u16) -> Self {
         let h = req.headers();
+        let line = (req.method().clone(), req.uri().clone(), req.version());
+        Pending::for_parts(line, (h.get(REFERER), h.get(USER_AGENT)), remote, status)
+    }
+
+    /// The line for a request's line, Referer and User-Agent.
+    pub fn for_parts(
+        (method, uri, version): (Method, Uri, Version),
+        (referer, user_agent): (Option<&HeaderValue>, Option<&HeaderValue>),
+        remote: IpAddr,
+        status: u16,
+    ) -> Self {
         Pending {
             remote,
             status,
             request: Some(RequestLine {
-                method: req.method().clone(),
-                uri: req.uri().clone(),
-                version: req.version(),
+                method,
+                uri,
+                version,
             }),
-            referer: h.get(REFERER).cloned(),
-            user_agent: h.get(USER_AGENT).cloned(),
+            referer: referer.cloned(),
+            user_agent: user_agent.cloned(),
         }
     }
 

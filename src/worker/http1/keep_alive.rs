@@ -18,11 +18,22 @@ pub enum After {
 /// Whether the client wants the connection kept open: HTTP/1.1 unless it
 /// says `close`, HTTP/1.0 only if it says `keep-alive` (and not `close`).
 pub fn keep_alive(version: Version, headers: &HeaderMap) -> bool {
+    keep_alive_given(
+        version,
+        headers
+            .get_all(CONNECTION)
+            .iter()
+            .map(HeaderValue::as_bytes),
+    )
+}
+
+/// [`keep_alive`] from the values of the request's `Connection` headers.
+pub fn keep_alive_given<'v>(version: Version, connection: impl Iterator<Item = &'v [u8]>) -> bool {
     let mut close = false;
     let mut keep = false;
-    for v in headers.get_all(CONNECTION) {
-        close |= has_token(v, "close");
-        keep |= has_token(v, "keep-alive");
+    for v in connection {
+        close |= lists(v, "close");
+        keep |= lists(v, "keep-alive");
     }
     !close && (version == Version::HTTP_11 || keep)
 }
@@ -44,8 +55,11 @@ pub fn after(client_keeps_alive: bool, response_says_close: bool) -> After {
 
 /// True if the comma-separated header value `v` lists `token`.
 pub fn has_token(v: &HeaderValue, token: &str) -> bool {
-    v.as_bytes()
-        .split(|&b| b == b',')
+    lists(v.as_bytes(), token)
+}
+
+fn lists(v: &[u8], token: &str) -> bool {
+    v.split(|&b| b == b',')
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
 }
 

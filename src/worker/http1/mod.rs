@@ -20,6 +20,7 @@
 
 pub mod framing;
 pub mod keep_alive;
+mod quick;
 pub mod read;
 pub mod request_body;
 pub mod request_head;
@@ -38,7 +39,9 @@ use super::client::Client;
 use super::io::Activity;
 use crate::http::Body;
 use crate::http::replay::{self, Plan, Slot};
+use crate::log::access::Pending;
 use crate::sys::wire::Wire;
+use quick::Left;
 use request_body::{BodyError, Framing, Socket, Source};
 use request_head::{Head, Parsed};
 use write_answer::{Outgoing, outgoing, write_answer};
@@ -218,8 +221,9 @@ fn step(
     head: &mut Vec<u8>,
     activity: &Arc<Activity>,
 ) -> Step {
-    let answer = match next_head(buf, scanned) {
-        Parsed::Request(p) => match start(c, p, activity) {
+    let answer = match next_head(buf, scanned, |raw| quick::look(c, raw, activity)) {
+        Parsed::Answered(a) => a,
+        Parsed::Request(p, left) => match start(c, p, left, activity) {
             Ok(a) => a,
             Err(p) => return Step::Body(p),
         },
@@ -242,13 +246,17 @@ fn step(
 
 /// The next head in `buf`, if whole: a head that arrived whole (the usual
 /// case) is parsed at once; one still arriving is parsed again only once
-/// its end may be there.
-fn next_head(buf: &mut BytesMut, scanned: &mut usize) -> Parsed {
+/// its end may be there. `look` is the early look (`quick.rs`).
+fn next_head<'a>(
+    buf: &mut BytesMut,
+    scanned: &mut usize,
+    look: impl FnOnce(&request_head::Raw<'_>) -> Result<Answer, Left<'a>>,
+) -> Parsed<Answer, Left<'a>> {
     let parsed =
         if buf.is_empty() || (*scanned > 0 && !request_head::head_may_be_complete(buf, scanned)) {
             Parsed::Partial
         } else {
-            match request_head::parse(buf) {
+            match request_head::parse_with(buf, look) {
                 Parsed::Partial => {
                     *scanned = (*scanned).max(buf.len());
                     Parsed::Partial
@@ -276,7 +284,12 @@ fn rejected(c: &Client, status: StatusCode, activity: &Arc<Activity>) -> Answer 
 
 /// Checks the framing of request `p` and answers it, unless its body
 /// must be read first (`Err`).
-fn start(c: &Client, p: Head, activity: &Arc<Activity>) -> Result<Answer, Box<Head>> {
+fn start(
+    c: &Client,
+    p: Head,
+    left: Left<'_>,
+    activity: &Arc<Activity>,
+) -> Result<Answer, Box<Head>> {
     activity.request_in();
     activity.request_started();
     let refusal = p
@@ -286,7 +299,7 @@ fn start(c: &Client, p: Head, activity: &Arc<Activity>) -> Result<Answer, Box<He
         Some(status) => Ok(refused(c, &p, status, activity)),
         None if p.framing == Framing::None => {
             activity.request_started();
-            Ok(answered(c, &p, activity))
+            Ok(answered(c, &p, left, activity))
         }
         None => Err(Box::new(p)),
     }
@@ -306,7 +319,7 @@ async fn after_body(
         Ok(()) => {
             // Body bytes are not the next head.
             activity.request_started();
-            answered(c, &p, activity)
+            answered(c, &p, Left::NotLooked, activity)
         }
         Err(BodyError::Status(status)) => refused(c, &p, status, activity),
         Err(BodyError::Io) => return Err(End::Broken),
@@ -328,8 +341,8 @@ fn refused(c: &Client, p: &Head, status: StatusCode, activity: &Arc<Activity>) -
 }
 
 /// The answer to request `p`: from a kept head when the pipeline says one
-/// stands for it, else in full.
-fn answered(c: &Client, p: &Head, activity: &Arc<Activity>) -> Answer {
+/// stands for it, else in full; going on from what the early look `left`.
+fn answered(c: &Client, p: &Head, left: Left<'_>, activity: &Arc<Activity>) -> Answer {
     // `keepalive_requests`: the last request allowed is told so.
     let keep_alive =
         p.keep_alive && u64::from(activity.requests()) < c.ctx.limits().keepalive_requests;
@@ -340,9 +353,15 @@ fn answered(c: &Client, p: &Head, activity: &Arc<Activity>) -> Answer {
     };
     let life = c.drain.lifecycle();
     let site = &c.ctx.site;
-    let (resp, kept, slot) = match replay::plan(site, c.listen, c.peer, &p.req, conn, life) {
+    let plan = match left {
+        Left::NotLooked => replay::plan(site, c.listen, c.peer, &p.req, conn, life),
+        Left::Full => Plan::Full,
+        Left::Prepared(prepared) => prepared.fill(site, &p.req, life),
+    };
+    let (resp, kept, slot) = match plan {
         Plan::Replay(r) => {
-            let (resp, head, date_at) = respond::replayed(c, &p.req, r, activity);
+            let line = |status| Pending::for_request(&p.req, c.peer, status);
+            let (resp, head, date_at) = respond::replayed(c, r, activity, line);
             (resp, Some((head, date_at)), None)
         }
         Plan::Fill(out, slot) => (respond::filled(c, &p.req, out, activity), None, Some(slot)),

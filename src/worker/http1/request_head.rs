@@ -4,7 +4,7 @@
 
 use std::mem::MaybeUninit;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, StatusCode, Uri, Version};
 
@@ -30,13 +30,32 @@ pub struct Head {
     pub refuse: Option<StatusCode>,
 }
 
-/// What the start of the buffer holds.
+/// A whole head as httparse found it at the start of the buffer, before
+/// anything is built of it: what an early look (`quick.rs`) reads.
+pub struct Raw<'b> {
+    /// GET or HEAD (only those are looked at).
+    pub method: &'b Method,
+    /// The request target, as it came.
+    pub target: &'b str,
+    /// The protocol version.
+    pub version: Version,
+    /// The header lines.
+    pub headers: &'b [httparse::Header<'b>],
+    /// The head's length, up to and with its empty line.
+    pub len: usize,
+}
+
+/// What the start of the buffer holds. `A`: an answer the early look
+/// gave; `P`: what it left for the rest of the way.
 // Returned once per request and matched at once: boxing the request would
 // cost an allocation for nothing.
 #[allow(clippy::large_enum_variant)]
-pub enum Parsed {
-    /// A whole head, taken out of the buffer.
-    Request(Head),
+pub enum Parsed<A = (), P = ()> {
+    /// A whole head, taken out of the buffer, and what the early look
+    /// left (its `Default` when there was none).
+    Request(Head, P),
+    /// A whole head the early look answered, taken out of the buffer.
+    Answered(A),
     /// Not all of it has arrived.
     Partial,
     /// Not a request: answered with this status, then the connection
@@ -108,7 +127,18 @@ fn major_version_above_1(buf: &[u8]) -> bool {
 
 /// Parses the request head at the start of `buf` and takes it out of
 /// `buf` once it is complete.
+#[cfg(test)]
 pub fn parse(buf: &mut BytesMut) -> Parsed {
+    parse_with(buf, |_| Err(()))
+}
+
+/// [`parse`], first showing a whole GET or HEAD head to `look`, which
+/// may answer it (`Ok`) before any `Request` is built of it, or leave
+/// something for the rest of the way (`Err`).
+pub fn parse_with<A, P: Default>(
+    buf: &mut BytesMut,
+    look: impl FnOnce(&Raw<'_>) -> Result<A, P>,
+) -> Parsed<A, P> {
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
     let base = buf.as_ptr() as usize;
@@ -125,26 +155,32 @@ pub fn parse(buf: &mut BytesMut) -> Parsed {
         }
         // HTTP/1.2 and up: rewritten as HTTP/1.1, then parsed again (on
         // this rare path only, not before every request).
-        Err(httparse::Error::Version) if normalize_minor_version(buf) => return parse(buf),
+        Err(httparse::Error::Version) if normalize_minor_version(buf) => {
+            return parse_with(buf, look);
+        }
         Err(_) => return Parsed::Bad(StatusCode::BAD_REQUEST),
     };
-    let method = match req.method {
-        Some("GET") => Method::GET,
-        Some("HEAD") => Method::HEAD,
-        Some(m) => match Method::from_bytes(m.as_bytes()) {
-            Ok(m) => m,
-            Err(_) => return Parsed::Bad(StatusCode::BAD_REQUEST),
-        },
-        None => return Parsed::Bad(StatusCode::BAD_REQUEST),
+    let (method, version, path) = match request_line(&req) {
+        Ok(line) => line,
+        Err(status) => return Parsed::Bad(status),
     };
-    let version = match req.version {
-        Some(1) => Version::HTTP_11,
-        Some(0) => Version::HTTP_10,
-        _ => return Parsed::Bad(StatusCode::HTTP_VERSION_NOT_SUPPORTED),
-    };
-    let Some(path) = req.path else {
-        return Parsed::Bad(StatusCode::BAD_REQUEST);
-    };
+    let mut left = P::default();
+    if method == Method::GET || method == Method::HEAD {
+        let raw = Raw {
+            method: &method,
+            target: path,
+            version,
+            headers: req.headers,
+            len,
+        };
+        match look(&raw) {
+            Ok(answer) => {
+                buf.advance(len);
+                return Parsed::Answered(answer);
+            }
+            Err(l) => left = l,
+        }
+    }
     let path_at = (path.as_ptr() as usize - base, path.len());
     // (name, value start, value length) of each header, to be rebuilt on
     // the frozen head without copying the values.
@@ -157,11 +193,50 @@ pub fn parse(buf: &mut BytesMut) -> Parsed {
         frame.note(&name, h.value);
         fields.push((name, h.value.as_ptr() as usize - base, h.value.len()));
     }
-    let head = buf.split_to(len).freeze();
+    match assemble(
+        buf.split_to(len).freeze(),
+        (method, version),
+        path_at,
+        fields,
+        &frame,
+    ) {
+        Ok(head) => Parsed::Request(head, left),
+        Err(status) => Parsed::Bad(status),
+    }
+}
+
+/// The method, version and target of a parsed request line.
+fn request_line<'b>(
+    req: &httparse::Request<'_, 'b>,
+) -> Result<(Method, Version, &'b str), StatusCode> {
+    let method = match req.method {
+        Some("GET") => Method::GET,
+        Some("HEAD") => Method::HEAD,
+        Some(m) => Method::from_bytes(m.as_bytes()).map_err(|_| StatusCode::BAD_REQUEST)?,
+        None => return Err(StatusCode::BAD_REQUEST),
+    };
+    let version = match req.version {
+        Some(1) => Version::HTTP_11,
+        Some(0) => Version::HTTP_10,
+        _ => return Err(StatusCode::HTTP_VERSION_NOT_SUPPORTED),
+    };
+    let path = req.path.ok_or(StatusCode::BAD_REQUEST)?;
+    Ok((method, version, path))
+}
+
+/// The request of the frozen `head`, its target at `path_at` and its
+/// header lines at `fields`, framed as `frame` says.
+fn assemble(
+    head: Bytes,
+    (method, version): (Method, Version),
+    path_at: (usize, usize),
+    fields: Vec<(HeaderName, usize, usize)>,
+    frame: &FrameHeaders,
+) -> Result<Head, StatusCode> {
     let uri = Uri::from_maybe_shared(head.slice(path_at.0..path_at.0 + path_at.1));
     let (Ok(uri), Some(headers)) = (uri, rebuild(&head, fields)) else {
         // httparse let through what `http` refuses.
-        return Parsed::Bad(StatusCode::BAD_REQUEST);
+        return Err(StatusCode::BAD_REQUEST);
     };
     let keep_alive = keep_alive(version, &headers);
     let (framing, mut refuse) = frame.decide(version);
@@ -180,7 +255,7 @@ pub fn parse(buf: &mut BytesMut) -> Parsed {
     *request.uri_mut() = uri;
     *request.version_mut() = version;
     *request.headers_mut() = headers;
-    Parsed::Request(Head {
+    Ok(Head {
         req: request,
         keep_alive,
         framing,
@@ -214,7 +289,8 @@ mod tests {
     fn head_and_rest(raw: &str) -> (Head, BytesMut) {
         let mut buf = BytesMut::from(raw.as_bytes());
         match parse(&mut buf) {
-            Parsed::Request(p) => (p, buf),
+            Parsed::Request(p, ()) => (p, buf),
+            Parsed::Answered(()) => unreachable!("parse answers nothing early"),
             Parsed::Partial => panic!("partial: {raw:?}"),
             Parsed::Bad(s) => panic!("bad ({s}): {raw:?}"),
         }
@@ -223,7 +299,8 @@ mod tests {
     fn bad(raw: &str) -> StatusCode {
         match parsed(raw) {
             Parsed::Bad(s) => s,
-            Parsed::Request(p) => p.refuse.unwrap_or_else(|| panic!("accepted: {raw:?}")),
+            Parsed::Request(p, ()) => p.refuse.unwrap_or_else(|| panic!("accepted: {raw:?}")),
+            Parsed::Answered(()) => unreachable!("parse answers nothing early"),
             Parsed::Partial => panic!("partial: {raw:?}"),
         }
     }

@@ -41,19 +41,18 @@ pub fn filled<B>(
 
 /// Answers a request from a kept head (`http::replay`): tracked and
 /// logged as the full answer would be.
-pub fn replayed<B>(
+/// `line` makes its access-log line, if its server logs.
+pub fn replayed(
     c: &Client,
-    req: &Request<B>,
     r: Replay,
     activity: &Arc<Activity>,
+    line: impl FnOnce(u16) -> Pending,
 ) -> (Response<Body>, Bytes, usize) {
     let mut out = Outcome {
         response: Response::new(r.body),
         server: r.server,
     };
-    finish(c, &mut out, activity, |status| {
-        Pending::for_request(req, c.peer, status)
-    });
+    finish(c, &mut out, activity, line);
     (out.response, r.head, r.date_at)
 }
 
