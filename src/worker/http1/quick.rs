@@ -141,9 +141,10 @@ fn read<'b>(raw: &Raw<'b>, limits: &Limits) -> Option<(Lines<'b>, &'b str)> {
             }
             5 if is("range") => lines.conditional = true,
             6 if is("expect") => return None,
-            7 if is("referer") => lines.referer = Some(h.value),
+            // The first, as `HeaderMap::get` gives the full way's log.
+            7 if is("referer") => _ = lines.referer.get_or_insert(h.value),
             8 if is("if-match") || is("if-range") => lines.conditional = true,
-            10 if is("user-agent") => lines.user_agent = Some(h.value),
+            10 if is("user-agent") => _ = lines.user_agent.get_or_insert(h.value),
             13 if is("if-none-match") => lines.conditional = true,
             14 if is("content-length") => return None,
             15 if is("accept-encoding") => lines.encoded = true,

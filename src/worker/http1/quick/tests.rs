@@ -44,6 +44,27 @@ fn a_plain_get_is_taken_with_its_path_and_host() {
 }
 
 #[test]
+fn the_first_referer_and_user_agent_are_the_ones_logged() {
+    let head = "GET / HTTP/1.1\r\nHost: h\r\nReferer: r1\r\nuser-agent: u1\r\n\
+                REFERER: r2\r\nUser-Agent: u2\r\n\r\n";
+    let mut slots = [httparse::EMPTY_HEADER; 8];
+    let mut req = httparse::Request::new(&mut slots);
+    let Ok(httparse::Status::Complete(len)) = req.parse(head.as_bytes()) else {
+        panic!("not a whole head");
+    };
+    let raw = Raw {
+        method: &Method::GET,
+        target: "/",
+        version: Version::HTTP_11,
+        headers: req.headers,
+        len,
+    };
+    let (lines, _) = read(&raw, &Limits::default()).expect("taken");
+    assert_eq!(lines.referer, Some(&b"r1"[..]));
+    assert_eq!(lines.user_agent, Some(&b"u1"[..]));
+}
+
+#[test]
 fn preconditions_and_ranges_are_noted_in_any_case() {
     for h in [
         "If-Match: *",
