@@ -80,3 +80,28 @@ fn the_first_referer_and_user_agent_are_logged_when_replayed() {
     let want = "\"GET /small.txt HTTP/1.1\" 200 220 \"http://one/\" \"one\"";
     assert_eq!(log[before..], [want, want]);
 }
+
+/// With large_client_header_buffers raised to 1m, a target longer than
+/// `http::Uri` takes, or a header name longer than `HeaderName` takes, is
+/// refused by the full way (400, closed): a kept head must not answer it.
+#[test]
+fn heads_too_long_for_http_are_refused_even_with_a_kept_head() {
+    let (_s, port) = serve("large_client_header_buffers = \"2 1m\"");
+    let before = replays(port);
+    let long_target = format!(
+        "GET /small.txt?{} HTTP/1.1\r\nHost: a.test\r\n\r\n",
+        "q".repeat(70_000)
+    );
+    let long_name = format!(
+        "GET /small.txt HTTP/1.1\r\nHost: a.test\r\n{}: v\r\n\r\n",
+        "x".repeat(65_536)
+    );
+    for head in [long_target, long_name] {
+        let r = http::raw(port, head.as_bytes()).expect("answer");
+        assert_eq!((r.status, r.closes()), (400, true), "{}", &head[..40]);
+    }
+    assert_eq!(replays(port), before, "nothing replayed");
+    let plain = http::raw(port, b"GET /small.txt HTTP/1.1\r\nHost: a.test\r\n\r\n");
+    assert_eq!(plain.expect("plain").status, 200);
+    assert_eq!(replays(port), before + 1, "a plain GET still is");
+}

@@ -119,8 +119,11 @@ pub(super) fn look<'a>(
 /// The header lines of `raw` and its target's path, if the look takes
 /// it (see the module's comment).
 fn read<'b>(raw: &Raw<'b>, limits: &Limits) -> Option<(Lines<'b>, &'b str)> {
-    // Every line shorter than the whole head: none is over the limits.
-    if raw.len > limits.large_header_size || !raw.target.bytes().all(plain_target_byte) {
+    // Every line shorter than the whole head: none is over the limits,
+    // nor over the lengths `http` takes.
+    if raw.len > limits.large_header_size.min(HTTP_MAX_LEN)
+        || !raw.target.bytes().all(plain_target_byte)
+    {
         return None;
     }
     let path = match raw.target.split_once('?') {
@@ -159,6 +162,12 @@ fn read<'b>(raw: &Raw<'b>, limits: &Limits) -> Option<(Lines<'b>, &'b str)> {
     }
     (lines.hosts == 1).then_some((lines, path))
 }
+
+/// The shortest length `http` refuses to build of a head's parts: a
+/// `Uri` (target) longer than 65534 bytes, a `HeaderName` longer than
+/// 65535. large_client_header_buffers allows lines up to 1m, and the full
+/// way refuses those heads (400), so a longer head is left to it.
+const HTTP_MAX_LEN: usize = u16::MAX as usize - 1;
 
 /// A byte of a target `http::Uri` takes as httparse does, and which
 /// means the same to both: unreserved, sub-delims, `:@/?%`.

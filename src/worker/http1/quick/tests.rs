@@ -114,6 +114,28 @@ fn a_head_over_the_line_limit_is_left_to_the_full_way() {
     assert_eq!(read_with(&head, &limits), None);
 }
 
+/// With large_client_header_buffers up to 1m, a head may hold a target
+/// longer than `http::Uri` takes (65534) or a header name longer than
+/// `HeaderName` does (65535): the full way refuses those with 400.
+#[test]
+fn a_target_or_name_too_long_for_http_is_left_to_the_full_way() {
+    let limits = Limits {
+        large_header_size: 1 << 20,
+        ..Limits::default()
+    };
+    let target = format!("/a?{}", "q".repeat(65535));
+    assert!(target.parse::<Uri>().is_err());
+    let head = format!("GET {target} HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(read_with(&head, &limits), None);
+    let name = "x".repeat(65536);
+    assert!(HeaderName::from_bytes(name.as_bytes()).is_err());
+    let head = format!("GET / HTTP/1.1\r\nHost: h\r\n{name}: v\r\n\r\n");
+    assert_eq!(read_with(&head, &limits), None);
+    // Just short enough for both: taken.
+    let head = format!("GET /a?{} HTTP/1.1\r\nHost: h\r\n\r\n", "q".repeat(60000));
+    assert!(read_with(&head, &limits).is_some());
+}
+
 /// What the look takes, `http` takes too: a target byte it passes is one
 /// `Uri` accepts in a path and in a query, a header-name byte one
 /// `HeaderName` accepts.
