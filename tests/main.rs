@@ -47,8 +47,6 @@ mod http_listing;
 /// The early look that answers from a kept head before a request is
 /// built: what it leaves gets the full answer; keep-alive and the log.
 mod http_quick;
-/// Inputs the early look once answered otherwise than the full way.
-mod http_quick_attack;
 /// Kept response heads: replayed byte for byte, per settings, method,
 /// version and keep-alive; never for conditionals, ranges or a changed file.
 mod http_replay;
