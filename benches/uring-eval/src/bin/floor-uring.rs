@@ -207,13 +207,16 @@ fn main() {
     let mut f = Floor { ring, o, resp, one, lfd, conns: Vec::new(), bufs };
     f.accept();
     let mut cqes = Vec::with_capacity(4096);
+    let mut idle = false;
     loop {
         // The one syscall per turn: submits every SQE queued since, waits for a CQE.
-        // ETIME: --wait's min wait passed with nothing in (idle), wait again.
+        // --wait: for N CQEs or, after USEC, for 1; but when that USEC passed with
+        // nothing in (ETIME: idle), the next wait blocks plainly, not polling every USEC.
         let r = match f.o.wait {
-            None => f.ring.submit_and_wait(1),
-            Some((n, us)) => f.ring.submitter().submit_with_args(n, &types::SubmitArgs::new().min_wait_usec(us)),
+            Some((n, us)) if !idle => f.ring.submitter().submit_with_args(n, &types::SubmitArgs::new().min_wait_usec(us)),
+            _ => f.ring.submit_and_wait(1),
         };
+        idle = matches!(&r, Err(e) if e.raw_os_error() == Some(libc::ETIME));
         if let Err(e) = r {
             assert!(matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY | libc::ETIME)), "io_uring_enter: {e}");
         }
