@@ -37,7 +37,7 @@ declare -A ARGS=(
     [uring-b-statx]="floor-uring --multishot --defer --statx sync"
     [uring-b-ustatx]="floor-uring --multishot --defer --statx uring"
 )
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/../../target-eval}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/../../target/uring-eval}
 cargo build --release --quiet
 BIN=$CARGO_TARGET_DIR/release
 NGINX=${NGINX:-/usr/sbin/nginx}
