@@ -87,6 +87,7 @@ pub fn take_heads(buf: &mut [u8], len: &mut usize) -> Option<usize> {
 
 /// The stat a static server makes before answering (moltd: statx per request).
 pub fn statx_sync(path: &CString, out: &mut libc::statx) {
+    // SAFETY: path is a NUL-terminated CString and out a live, writable statx the call fills.
     let r = unsafe {
         libc::statx(libc::AT_FDCWD, path.as_ptr(), libc::AT_STATX_SYNC_AS_STAT, libc::STATX_BASIC_STATS, out)
     };
@@ -100,6 +101,7 @@ fn check(r: libc::c_int, what: &str) -> libc::c_int {
 
 /// A listening TCP socket on addr (nonblocking if asked), backlog 1024.
 pub fn listen(addr: std::net::SocketAddrV4, nonblock: bool) -> libc::c_int {
+    // SAFETY: plain socket calls on a descriptor this function owns; sa is a live sockaddr_in passed with its own size.
     unsafe {
         let ty = libc::SOCK_STREAM | libc::SOCK_CLOEXEC | if nonblock { libc::SOCK_NONBLOCK } else { 0 };
         let fd = check(libc::socket(libc::AF_INET, ty, 0), "socket");
@@ -118,6 +120,7 @@ pub fn listen(addr: std::net::SocketAddrV4, nonblock: bool) -> libc::c_int {
 }
 
 pub fn setsockopt(fd: libc::c_int, level: libc::c_int, opt: libc::c_int, v: libc::c_int) {
+    // SAFETY: v is a live c_int and 4 is its size.
     unsafe { libc::setsockopt(fd, level, opt, &v as *const _ as *const _, 4) };
 }
 

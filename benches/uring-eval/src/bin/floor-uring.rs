@@ -45,16 +45,20 @@ struct BufRing { entries: *mut types::BufRingEntry, mem: *mut u8, tail: u16 }
 impl BufRing {
     fn new(ring: &IoUring) -> BufRing {
         let layout = std::alloc::Layout::from_size_align(NBUF as usize * 16, 4096).unwrap();
+        // SAFETY: the layout has a non-zero size; the allocation is leaked on purpose (it lives as long as the ring).
         let entries = unsafe { std::alloc::alloc_zeroed(layout) } as *mut types::BufRingEntry;
         let mem = Box::leak(vec![0u8; NBUF as usize * BUF].into_boxed_slice()).as_mut_ptr();
+        // SAFETY: entries points to NBUF zeroed, page-aligned ring entries that are never freed.
         unsafe { ring.submitter().register_buf_ring_with_flags(entries as u64, NBUF, BGID, 0) }
             .expect("IORING_REGISTER_PBUF_RING");
         let mut b = BufRing { entries, mem, tail: 0 };
         (0..NBUF).for_each(|bid| b.give(bid));
         b
     }
+    // SAFETY: bid < NBUF, so the offset stays within the NBUF * BUF bytes of mem.
     fn buf(&self, bid: u16) -> *const u8 { unsafe { self.mem.add(bid as usize * BUF) } }
     fn give(&mut self, bid: u16) {
+        // SAFETY: the entry index is masked to NBUF - 1 (a power of two) within the ring; the tail field is the kernel's shared counter, stored with Release as the ring protocol asks.
         unsafe {
             let e = &mut *self.entries.add((self.tail & (NBUF - 1)) as usize);
             e.set_addr(self.buf(bid) as u64);
@@ -79,6 +83,7 @@ struct Floor {
 impl Floor {
     fn push(&mut self, e: squeue::Entry) {
         // SQ full (not with 50 connections and 1024 entries): submit, then retry.
+        // SAFETY: every buffer an SQE points to (connection buffers, the static response, statx outputs) lives in a Box or a static until its CQE is reaped.
         while unsafe { self.ring.submission().push(&e) }.is_err() {
             self.ring.submit().expect("submit");
         }
@@ -131,6 +136,7 @@ impl Floor {
                 if self.conns.len() <= res as usize { self.conns.resize_with(res as usize + 1, || None); }
                 self.conns[res as usize] = Some(Box::new(Conn {
                     buf: [0; BUF], len: 0, recv_armed: false, sending: false,
+                    // SAFETY: statx is plain old data: all zeroes is a valid value.
                     owed: 0, sent: 0, dead: false, st: unsafe { std::mem::zeroed() },
                 }));
                 self.arm_recv(res);
@@ -147,6 +153,7 @@ impl Floor {
                 if res > 0 {
                     if let (Some(bid), Some(b)) = (bid, self.bufs.as_mut()) {
                         // Copy into the connection's buffer, counting heads as it fills.
+                        // SAFETY: the kernel wrote res bytes into provided buffer bid, which is not given back until this copy is done.
                         let mut src = unsafe { std::slice::from_raw_parts(b.buf(bid), res as usize) };
                         while !src.is_empty() && !c.dead {
                             let k = src.len().min(BUF - c.len);
@@ -183,6 +190,7 @@ impl Floor {
         } else if c.dead && !c.sending {
             // Close only with nothing in flight, so no late CQE names a reused fd;
             // shutdown ends a recv still armed, and its CQE brings us back here.
+            // SAFETY: fd is this connection's own descriptor; shutdown or close happen once, when it dies.
             if c.recv_armed { unsafe { libc::shutdown(fd, libc::SHUT_RDWR) }; }
             else { self.conns[fd as usize] = None; unsafe { libc::close(fd) }; }
         }
