@@ -36,7 +36,10 @@ pub fn opts() -> Opts {
     let mut i = 3;
     while i < a.len() {
         match a[i].as_str() {
-            "--statx" => { i += 1; o.statx = a.get(i).expect(usage).clone(); }
+            "--statx" => {
+                i += 1;
+                o.statx = a.get(i).expect(usage).clone();
+            }
             "--multishot" => o.multishot = true,
             "--defer" => o.defer = true,
             "--wait" => {
@@ -63,7 +66,8 @@ pub fn responses(file: &CString) -> (&'static [u8], usize) {
          Content-Type: text/html\r\nContent-Length: {}\r\n\
          Last-Modified: Thu, 03 Dec 2026 01:00:00 GMT\r\nConnection: keep-alive\r\n\
          ETag: \"692f8c10-{:x}\"\r\nAccept-Ranges: bytes\r\n\r\n",
-        body.len(), body.len()
+        body.len(),
+        body.len()
     )
     .into_bytes();
     one.extend_from_slice(&body);
@@ -82,14 +86,24 @@ pub fn take_heads(buf: &mut [u8], len: &mut usize) -> Option<usize> {
     }
     buf.copy_within(start..*len, 0);
     *len -= start;
-    if n == 0 && *len == buf.len() { None } else { Some(n) }
+    if n == 0 && *len == buf.len() {
+        None
+    } else {
+        Some(n)
+    }
 }
 
 /// The stat a static server makes before answering (moltd: statx per request).
 pub fn statx_sync(path: &CString, out: &mut libc::statx) {
     // SAFETY: path is a NUL-terminated CString and out a live, writable statx the call fills.
     let r = unsafe {
-        libc::statx(libc::AT_FDCWD, path.as_ptr(), libc::AT_STATX_SYNC_AS_STAT, libc::STATX_BASIC_STATS, out)
+        libc::statx(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::AT_STATX_SYNC_AS_STAT,
+            libc::STATX_BASIC_STATS,
+            out,
+        )
     };
     assert_eq!(r, 0, "statx: {}", io::Error::last_os_error());
 }
@@ -103,17 +117,27 @@ fn check(r: libc::c_int, what: &str) -> libc::c_int {
 pub fn listen(addr: std::net::SocketAddrV4, nonblock: bool) -> libc::c_int {
     // SAFETY: plain socket calls on a descriptor this function owns; sa is a live sockaddr_in passed with its own size.
     unsafe {
-        let ty = libc::SOCK_STREAM | libc::SOCK_CLOEXEC | if nonblock { libc::SOCK_NONBLOCK } else { 0 };
+        let ty =
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | if nonblock { libc::SOCK_NONBLOCK } else { 0 };
         let fd = check(libc::socket(libc::AF_INET, ty, 0), "socket");
         let one: libc::c_int = 1;
         setsockopt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, one);
         let sa = libc::sockaddr_in {
             sin_family: libc::AF_INET as _,
             sin_port: addr.port().to_be(),
-            sin_addr: libc::in_addr { s_addr: u32::from(*addr.ip()).to_be() },
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(*addr.ip()).to_be(),
+            },
             sin_zero: [0; 8],
         };
-        check(libc::bind(fd, &sa as *const _ as *const _, std::mem::size_of_val(&sa) as _), "bind");
+        check(
+            libc::bind(
+                fd,
+                &sa as *const _ as *const _,
+                std::mem::size_of_val(&sa) as _,
+            ),
+            "bind",
+        );
         check(libc::listen(fd, 1024), "listen");
         fd
     }

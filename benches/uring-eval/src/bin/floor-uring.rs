@@ -20,7 +20,9 @@ const ACCEPT: u64 = 0;
 const RECV: u64 = 1;
 const SEND: u64 = 2;
 const STATX: u64 = 3;
-fn ud(fd: i32, op: u64) -> u64 { (fd as u64) << 2 | op }
+fn ud(fd: i32, op: u64) -> u64 {
+    (fd as u64) << 2 | op
+}
 
 const NBUF: u16 = 256; // provided buffers (--multishot), BUF bytes each
 const BGID: u16 = 0;
@@ -40,7 +42,11 @@ struct Conn {
 
 /// The provided-buffer ring: the kernel takes a buffer per multishot recv
 /// completion, we hand it back (tail bump) once its bytes are copied out.
-struct BufRing { entries: *mut types::BufRingEntry, mem: *mut u8, tail: u16 }
+struct BufRing {
+    entries: *mut types::BufRingEntry,
+    mem: *mut u8,
+    tail: u16,
+}
 
 impl BufRing {
     fn new(ring: &IoUring) -> BufRing {
@@ -49,14 +55,23 @@ impl BufRing {
         let entries = unsafe { std::alloc::alloc_zeroed(layout) } as *mut types::BufRingEntry;
         let mem = Box::leak(vec![0u8; NBUF as usize * BUF].into_boxed_slice()).as_mut_ptr();
         // SAFETY: entries points to NBUF zeroed, page-aligned ring entries that are never freed.
-        unsafe { ring.submitter().register_buf_ring_with_flags(entries as u64, NBUF, BGID, 0) }
-            .expect("IORING_REGISTER_PBUF_RING");
-        let mut b = BufRing { entries, mem, tail: 0 };
+        unsafe {
+            ring.submitter()
+                .register_buf_ring_with_flags(entries as u64, NBUF, BGID, 0)
+        }
+        .expect("IORING_REGISTER_PBUF_RING");
+        let mut b = BufRing {
+            entries,
+            mem,
+            tail: 0,
+        };
         (0..NBUF).for_each(|bid| b.give(bid));
         b
     }
     // SAFETY: bid < NBUF, so the offset stays within the NBUF * BUF bytes of mem.
-    fn buf(&self, bid: u16) -> *const u8 { unsafe { self.mem.add(bid as usize * BUF) } }
+    fn buf(&self, bid: u16) -> *const u8 {
+        unsafe { self.mem.add(bid as usize * BUF) }
+    }
     fn give(&mut self, bid: u16) {
         // SAFETY: the entry index is masked to NBUF - 1 (a power of two) within the ring; the tail field is the kernel's shared counter, stored with Release as the ring protocol asks.
         unsafe {
@@ -65,7 +80,8 @@ impl BufRing {
             e.set_len(BUF as u32);
             e.set_bid(bid);
             self.tail = self.tail.wrapping_add(1);
-            (*(types::BufRingEntry::tail(self.entries) as *const AtomicU16)).store(self.tail, Ordering::Release);
+            (*(types::BufRingEntry::tail(self.entries) as *const AtomicU16))
+                .store(self.tail, Ordering::Release);
         }
     }
 }
@@ -116,7 +132,9 @@ impl Floor {
                 .build();
             return self.push(e.user_data(ud(fd, STATX)));
         }
-        if self.o.statx == "sync" { statx_sync(&self.o.file, &mut c.st); }
+        if self.o.statx == "sync" {
+            statx_sync(&self.o.file, &mut c.st);
+        }
         self.send(fd, n);
     }
 
@@ -133,44 +151,69 @@ impl Floor {
         if op == ACCEPT {
             if res >= 0 {
                 nodelay(res);
-                if self.conns.len() <= res as usize { self.conns.resize_with(res as usize + 1, || None); }
+                if self.conns.len() <= res as usize {
+                    self.conns.resize_with(res as usize + 1, || None);
+                }
                 self.conns[res as usize] = Some(Box::new(Conn {
-                    buf: [0; BUF], len: 0, recv_armed: false, sending: false,
+                    buf: [0; BUF],
+                    len: 0,
+                    recv_armed: false,
+                    sending: false,
                     // SAFETY: statx is plain old data: all zeroes is a valid value.
-                    owed: 0, sent: 0, dead: false, st: unsafe { std::mem::zeroed() },
+                    owed: 0,
+                    sent: 0,
+                    dead: false,
+                    st: unsafe { std::mem::zeroed() },
                 }));
                 self.arm_recv(res);
             }
-            if !cqueue::more(flags) { self.accept(); }
+            if !cqueue::more(flags) {
+                self.accept();
+            }
             return;
         }
-        let c = self.conns[fd as usize].as_mut().expect("completion for a closed fd");
+        let c = self.conns[fd as usize]
+            .as_mut()
+            .expect("completion for a closed fd");
         match op {
             RECV => {
                 let bid = cqueue::buffer_select(flags);
-                if !self.o.multishot || !cqueue::more(flags) { c.recv_armed = false; }
+                if !self.o.multishot || !cqueue::more(flags) {
+                    c.recv_armed = false;
+                }
                 let mut n = 0;
                 if res > 0 {
                     if let (Some(bid), Some(b)) = (bid, self.bufs.as_mut()) {
                         // Copy into the connection's buffer, counting heads as it fills.
                         // SAFETY: the kernel wrote res bytes into provided buffer bid, which is not given back until this copy is done.
-                        let mut src = unsafe { std::slice::from_raw_parts(b.buf(bid), res as usize) };
+                        let mut src =
+                            unsafe { std::slice::from_raw_parts(b.buf(bid), res as usize) };
                         while !src.is_empty() && !c.dead {
                             let k = src.len().min(BUF - c.len);
                             c.buf[c.len..][..k].copy_from_slice(&src[..k]);
                             (c.len, src) = (c.len + k, &src[k..]);
-                            match take_heads(&mut c.buf, &mut c.len) { Some(k) => n += k, None => c.dead = true }
+                            match take_heads(&mut c.buf, &mut c.len) {
+                                Some(k) => n += k,
+                                None => c.dead = true,
+                            }
                         }
                         b.give(bid);
                     } else {
                         c.len += res as usize;
-                        match take_heads(&mut c.buf, &mut c.len) { Some(k) => n = k, None => c.dead = true }
+                        match take_heads(&mut c.buf, &mut c.len) {
+                            Some(k) => n = k,
+                            None => c.dead = true,
+                        }
                     }
                 } else if res != -libc::ENOBUFS {
                     c.dead = true; // EOF or error (ENOBUFS: all buffers out, just re-arm)
                 }
                 if n > 0 {
-                    if c.sending { c.owed += n } else { self.start(fd, n) }
+                    if c.sending {
+                        c.owed += n
+                    } else {
+                        self.start(fd, n)
+                    }
                 }
             }
             STATX => {
@@ -178,10 +221,15 @@ impl Floor {
                 let n = c.sent;
                 return self.send(fd, n);
             }
-            _ => { // SEND
+            _ => {
+                // SEND
                 c.sending = false;
-                if res < 0 { c.dead = true; }
-                else if c.owed > 0 { let n = std::mem::take(&mut c.owed); self.start(fd, n); }
+                if res < 0 {
+                    c.dead = true;
+                } else if c.owed > 0 {
+                    let n = std::mem::take(&mut c.owed);
+                    self.start(fd, n);
+                }
             }
         }
         let c = self.conns[fd as usize].as_mut().unwrap();
@@ -191,13 +239,19 @@ impl Floor {
             // Close only with nothing in flight, so no late CQE names a reused fd;
             // shutdown ends a recv still armed, and its CQE brings us back here.
             // SAFETY: fd is this connection's own descriptor; shutdown or close happen once, when it dies.
-            if c.recv_armed { unsafe { libc::shutdown(fd, libc::SHUT_RDWR) }; }
-            else { self.conns[fd as usize] = None; unsafe { libc::close(fd) }; }
+            if c.recv_armed {
+                unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+            } else {
+                self.conns[fd as usize] = None;
+                unsafe { libc::close(fd) };
+            }
         }
     }
 
     fn accept(&mut self) {
-        let e = opcode::AcceptMulti::new(types::Fd(self.lfd)).flags(libc::SOCK_CLOEXEC).build();
+        let e = opcode::AcceptMulti::new(types::Fd(self.lfd))
+            .flags(libc::SOCK_CLOEXEC)
+            .build();
         self.push(e.user_data(ud(self.lfd, ACCEPT)));
     }
 }
@@ -206,13 +260,28 @@ fn main() {
     let o = opts();
     let mut b = IoUring::builder();
     b.setup_cqsize(4096);
-    if o.defer { b.setup_single_issuer().setup_defer_taskrun().setup_coop_taskrun(); }
+    if o.defer {
+        b.setup_single_issuer()
+            .setup_defer_taskrun()
+            .setup_coop_taskrun();
+    }
     let ring = b.build(1024).expect("io_uring_setup");
-    assert!(o.wait.is_none() || ring.params().is_feature_min_timeout(), "--wait needs IORING_FEAT_MIN_TIMEOUT");
+    assert!(
+        o.wait.is_none() || ring.params().is_feature_min_timeout(),
+        "--wait needs IORING_FEAT_MIN_TIMEOUT"
+    );
     let bufs = o.multishot.then(|| BufRing::new(&ring));
     let (resp, one) = responses(&o.file);
     let lfd = listen(o.addr, false);
-    let mut f = Floor { ring, o, resp, one, lfd, conns: Vec::new(), bufs };
+    let mut f = Floor {
+        ring,
+        o,
+        resp,
+        one,
+        lfd,
+        conns: Vec::new(),
+        bufs,
+    };
     f.accept();
     let mut cqes = Vec::with_capacity(4096);
     let mut idle = false;
@@ -221,14 +290,29 @@ fn main() {
         // --wait: for N CQEs or, after USEC, for 1; but when that USEC passed with
         // nothing in (ETIME: idle), the next wait blocks plainly, not polling every USEC.
         let r = match f.o.wait {
-            Some((n, us)) if !idle => f.ring.submitter().submit_with_args(n, &types::SubmitArgs::new().min_wait_usec(us)),
+            Some((n, us)) if !idle => f
+                .ring
+                .submitter()
+                .submit_with_args(n, &types::SubmitArgs::new().min_wait_usec(us)),
             _ => f.ring.submit_and_wait(1),
         };
         idle = matches!(&r, Err(e) if e.raw_os_error() == Some(libc::ETIME));
         if let Err(e) = r {
-            assert!(matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY | libc::ETIME)), "io_uring_enter: {e}");
+            assert!(
+                matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINTR | libc::EBUSY | libc::ETIME)
+                ),
+                "io_uring_enter: {e}"
+            );
         }
-        cqes.extend(f.ring.completion().map(|c| (c.user_data(), c.result(), c.flags())));
-        for (u, r, fl) in cqes.drain(..) { f.complete(u, r, fl); }
+        cqes.extend(
+            f.ring
+                .completion()
+                .map(|c| (c.user_data(), c.result(), c.flags())),
+        );
+        for (u, r, fl) in cqes.drain(..) {
+            f.complete(u, r, fl);
+        }
     }
 }
