@@ -19,6 +19,8 @@
 # Run it under the shared lock: flock /tmp/cpu.lock benches/uring-eval/run.sh
 set -euo pipefail
 cd "$(dirname "$0")"
+# free_port, nginx_binary, nginx_temp_paths
+source ../lib.sh
 ROUNDS=${ROUNDS:-5} DURATION=${DURATION:-5} WARMUP=${WARMUP:-1}
 STRACE=${STRACE:-1} PERF=${PERF:-0}
 ALL="epoll uring-a uring-b epoll-co100 uring-b-co100 epoll-statx uring-a-statx uring-b-statx uring-b-ustatx nginx"
@@ -40,7 +42,7 @@ declare -A ARGS=(
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/../../target/uring-eval}
 cargo build --release --quiet
 BIN=$CARGO_TARGET_DIR/release
-NGINX=${NGINX:-/usr/sbin/nginx}
+[ -n "${NGINX:-}" ] || nginx_binary
 CLK_TCK=$(getconf CLK_TCK)
 
 TMP=$(mktemp -d /tmp/uring-eval.XXXXXX)
@@ -54,7 +56,6 @@ cleanup() {
     rm -rf "$TMP"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
 # The 557-byte page of benches/compare.sh.
 mkdir -p "$TMP/www"
@@ -84,8 +85,7 @@ http {
     keepalive_requests 1000000;
     open_file_cache max=10000 inactive=60s;
     open_file_cache_valid 60s;
-    client_body_temp_path tmp/body; proxy_temp_path tmp/proxy; fastcgi_temp_path tmp/fastcgi;
-    uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;
+$(nginx_temp_paths)
     server { listen 127.0.0.1:${PORT[nginx]}; root $TMP/www; }
 }
 CONF
