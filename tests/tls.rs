@@ -211,6 +211,51 @@ add_header = {{ "Strict-Transport-Security" = "max-age=31536000" }}
     );
 }
 
+#[test]
+fn a_directory_redirect_on_an_ssl_listen_says_https() {
+    let (tls_port, plain) = (free_port(), free_port());
+    let mut s = Server::new();
+    cert(&s, "a", &["localhost"]);
+    std::fs::create_dir_all(s.path("html/docs")).expect("docs dir");
+    s.config(&format!(
+        r#"worker_processes = 1
+
+[[server]]
+listen = ["127.0.0.1:{plain}", "127.0.0.1:{tls_port} ssl"]
+server_name = ["localhost"]
+root = "html"
+ssl_certificate = "a.pem"
+ssl_certificate_key = "a.key"
+"#
+    ));
+    s.spawn(&[]);
+    s.wait_master();
+    wait_for("the TLS port", || support::connects(tls_port).then_some(()));
+    for http in ["--http1.1", "--http2"] {
+        let out = Command::new("curl")
+            .args(["-sS", "-D", "-", "-o", "/dev/null", http, "--cacert"])
+            .arg(s.path("a.pem"))
+            .args(["--resolve", &format!("localhost:{tls_port}:127.0.0.1")])
+            .arg(format!("https://localhost:{tls_port}/docs?x=1"))
+            .output()
+            .expect("curl");
+        let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+        let want = format!("location: https://localhost:{tls_port}/docs/?x=1\r\n");
+        assert!(
+            head.contains(" 301") && head.contains(&want),
+            "{http}: {head}"
+        );
+    }
+    // The same server's plain listen still redirects to plain HTTP.
+    let r = crate::support::http::request_with(plain, "GET", "/docs", &[("host", "localhost")])
+        .expect("plain request");
+    assert_eq!(r.status, 301);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("http://localhost:{plain}/docs/").as_str())
+    );
+}
+
 /// A TLS client trusting `ca` (PEM), over a blocking socket, offering
 /// HTTP/1.1.
 fn tls_client(

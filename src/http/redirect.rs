@@ -52,7 +52,9 @@ fn moved(site: &Site, location: &str) -> Response<Body> {
 
 /// 301 to the slash form, as nginx builds it: `http://HOST:PORT/dir/?query`
 /// with the request's host (else the first server name, else the listen
-/// address) and the listen port unless it is 80.
+/// address) and the listen port unless it is 80; `https://` (and 443 left
+/// out) when the request came in on one of the server's `ssl` listens, so
+/// the client does not speak plain HTTP to a TLS port.
 pub fn to_slash<B>(
     site: &Site,
     server: &Server,
@@ -62,12 +64,17 @@ pub fn to_slash<B>(
     norm: &[u8],
 ) -> Response<Body> {
     let name = host_name(server, listen, host);
-    let port = if listen.port() == 80 {
+    let (scheme, default_port) = if server.ssl.contains(&listen) {
+        ("https", 443)
+    } else {
+        ("http", 80)
+    };
+    let port = if listen.port() == default_port {
         String::new()
     } else {
         format!(":{}", listen.port())
     };
-    let mut location = format!("http://{name}{port}{}/", escape_path(norm));
+    let mut location = format!("{scheme}://{name}{port}{}/", escape_path(norm));
     if let Some(q) = req.uri().query() {
         location.push('?');
         location.push_str(q);
