@@ -277,6 +277,67 @@ fn precompressed_siblings() {
         get(port, "/file.txt", &[("Accept-Encoding", "gzip")]).header("vary"),
         None
     );
+
+    // Only the compressed file on disk: sent to a client that takes its
+    // encoding (nginx's gzip_static), a 404 to one that does not.
+    std::fs::write(s.path("html/packed.html.gz"), "PACKED").expect("packed");
+    let r = get(port, "/packed.html", &[("Accept-Encoding", "gzip")]);
+    assert_eq!((r.status, r.text().as_str()), (200, "PACKED"));
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert_eq!(r.header("content-type"), Some("text/html"));
+    assert_eq!(r.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(get(port, "/packed.html", &[]).status, 404);
+    assert_eq!(
+        get(port, "/packed.html", &[("Accept-Encoding", "br")]).status,
+        404
+    );
+}
+
+#[test]
+fn a_sibling_asked_for_by_name_keeps_its_own_type() {
+    // The same `.gz` file answers two requests: as the encoding of
+    // `page.html`, and by its own name. Whichever comes first, neither
+    // takes the other's headers.
+    let (s, port) = serve("gzip_static = true\nbrotli_static = true", "");
+    for name in ["a", "b"] {
+        std::fs::write(s.path(&format!("html/{name}.html")), "page").expect("page");
+        for ext in ["gz", "br"] {
+            std::fs::write(s.path(&format!("html/{name}.html.{ext}")), ext).expect("sibling");
+        }
+    }
+    // Settled (2 s old), so the cache keeps what it makes of them.
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    for (first_direct, name) in [(true, "a"), (false, "b")] {
+        for round in 0..2 {
+            let types = [
+                ("gz", "gzip", "application/gzip"),
+                ("br", "br", "application/octet-stream"),
+            ];
+            for (ext, coding, own_type) in types {
+                let direct = || get(port, &format!("/{name}.html.{ext}"), &[]);
+                let page = || {
+                    get(
+                        port,
+                        &format!("/{name}.html"),
+                        &[("Accept-Encoding", coding)],
+                    )
+                };
+                let (d, p) = if first_direct {
+                    let d = direct();
+                    (d, page())
+                } else {
+                    let p = page();
+                    (direct(), p)
+                };
+                let what = format!("{name}.html.{ext}, round {round}");
+                assert_eq!(p.header("content-type"), Some("text/html"), "{what}");
+                assert_eq!(p.header("content-encoding"), Some(coding), "{what}");
+                assert_eq!(d.header("content-type"), Some(own_type), "{what}");
+                assert_eq!(d.header("content-encoding"), None, "{what}");
+                assert_eq!(d.text(), ext, "{what}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -31,10 +31,10 @@ pub fn answer<B>(
     }
     let method = req.method();
     let target = resolve::Target::new(&s.root, &rel.relative, s.disable_symlinks);
-    let meta = site
-        .cache
-        .stat_to_serve(&target)
-        .map_err(|e| static_file::status_for(&e))?;
+    let meta = match site.cache.stat_to_serve(&target) {
+        Ok(meta) => meta,
+        Err(e) => return only_precompressed(site, s, &target, req, &e),
+    };
     if meta.is_dir {
         if !rel.trailing_slash {
             let norm = rel.uri_bytes();
@@ -77,6 +77,33 @@ pub fn file<B>(
     req: &Request<B>,
 ) -> Result<Response<Body>, Refusal> {
     static_file::respond(target, meta, s, req.method(), req.headers(), &site.cache)
+}
+
+/// A file that is on disk only precompressed (`FILE.gz` without `FILE`,
+/// as deployments that ship only compressed assets have): sent to a
+/// client that accepts its encoding, as nginx's gzip_static does; any
+/// other request gets the missing file's error.
+fn only_precompressed<B>(
+    site: &Site,
+    s: &Settings,
+    target: &resolve::Target<'_>,
+    req: &Request<B>,
+    missing: &std::io::Error,
+) -> Result<Response<Body>, Refusal> {
+    let refused = || Err(static_file::status_for(missing).into());
+    if missing.kind() != std::io::ErrorKind::NotFound || !(s.gzip_static || s.brotli_static) {
+        return refused();
+    }
+    let accept = req
+        .headers()
+        .get(hyper::header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok());
+    match super::precompressed::choose(target, s, accept, &site.cache).variant {
+        Some(v) => {
+            static_file::respond(target, &v.meta, s, req.method(), req.headers(), &site.cache)
+        }
+        None => refused(),
+    }
 }
 
 /// A readiness probe's answer: 200 while the server serves, 503 once it

@@ -104,7 +104,13 @@ fn variant(
     if !meta.is_file {
         return Err(StatusCode::NOT_FOUND.into());
     }
-    let by = std::ptr::from_ref(settings) as usize;
+    // The type is the requested file's: `FILE.gz` sent for `FILE` is
+    // `FILE`'s type, requested by its own name it is `.gz`'s. Both use the
+    // entry of `FILE.gz`, so the values made for one must never answer the
+    // other: a variant's are kept apart by the low bit (free, as
+    // `Settings` is aligned).
+    const _: () = assert!(std::mem::align_of::<Settings>() > 1);
+    let by = std::ptr::from_ref(settings) as usize | usize::from(encoding.is_some());
     let rendered = cache.rendered(send_path.path(), &meta, by, || Rendered {
         etag: HeaderValue::from_str(&etag(&meta)).unwrap_or(HeaderValue::from_static("\"\"")),
         last_modified: HeaderValue::from_str(&super::date::http_date(meta.mtime))
