@@ -126,6 +126,16 @@ fn byte_ranges() {
     assert_eq!(r.status, 416);
     assert_eq!(r.header("content-range"), Some("bytes */1000"));
 
+    // An empty file has no byte to select: the whole (empty) file, as
+    // nginx answers a media player's `bytes=0-`.
+    std::fs::write(_s.path("html/empty.txt"), "").expect("empty");
+    for range in ["bytes=0-", "bytes=0-0", "bytes=-1"] {
+        let r = get(port, "/empty.txt", &[("Range", range)]);
+        assert_eq!((r.status, r.body.len()), (200, 0), "{range}");
+        assert_eq!(r.header("content-range"), None, "{range}");
+        assert_eq!(r.header("content-length"), Some("0"), "{range}");
+    }
+
     let r = get(port, "/file.txt", &[("Range", "bytes=0-1,26-27")]);
     assert_eq!(r.status, 206);
     let ctype = r.header("content-type").expect("type").to_string();

@@ -210,7 +210,10 @@ pub fn respond(
         h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
     // Ranges apply to GET only, and only while If-Range still matches.
-    let range_header = if method == Method::GET && v.ranges {
+    // An empty file has no byte to select: its Range is ignored (the 200
+    // nginx gives, which RFC 9110 allows), not a 416 to a media player
+    // that asks for `bytes=0-`.
+    let range_header = if method == Method::GET && v.ranges && v.len > 0 {
         let tag = v.rendered.etag.to_str().unwrap_or("");
         let last_modified = v.rendered.last_modified.to_str().ok();
         header(headers, RANGE).filter(|_| {
