@@ -12,7 +12,9 @@ use super::framing::FrameHeaders;
 use super::keep_alive::keep_alive;
 use super::request_body::Framing;
 
-/// Most request header lines; more is a 431 (hyper's usual limit).
+/// Header lines parsed into a stack array; a head with more is parsed
+/// again into room for every line it can hold (nginx limits a head by its
+/// size only, never by its number of lines).
 const MAX_HEADERS: usize = 100;
 
 /// A parsed request head.
@@ -135,34 +137,59 @@ pub fn parse(buf: &mut BytesMut) -> Parsed {
 /// [`parse`], first showing a whole GET or HEAD head to `look`, which
 /// may answer it (`Ok`) before any `Request` is built of it, or leave
 /// something for the rest of the way (`Err`).
-pub fn parse_with<A, P: Default>(
+pub fn parse_with<A, P: Default, F: FnOnce(&Raw<'_>) -> Result<A, P>>(
     buf: &mut BytesMut,
-    look: impl FnOnce(&Raw<'_>) -> Result<A, P>,
+    look: F,
 ) -> Parsed<A, P> {
-    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    match parse_into(buf, look, None) {
+        Ok(parsed) => parsed,
+        Err(look) => {
+            // Rare: the buffer (at most the largest head allowed, plus
+            // what was pipelined after it) has no more lines than this.
+            let lines = buf.iter().filter(|&&b| b == b'\n').count();
+            parse_into(buf, look, Some(lines))
+                .unwrap_or(Parsed::Bad(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE))
+        }
+    }
+}
+
+/// [`parse_with`] with room for [`MAX_HEADERS`] header lines, or for
+/// `room`; `look` is given back if the head has more.
+fn parse_into<A, P: Default, F: FnOnce(&Raw<'_>) -> Result<A, P>>(
+    buf: &mut BytesMut,
+    look: F,
+    room: Option<usize>,
+) -> Result<Parsed<A, P>, F> {
+    let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut heap = Vec::new();
+    let slots = match room {
+        None => &mut stack[..],
+        Some(n) => {
+            heap.resize_with(n, MaybeUninit::uninit);
+            &mut heap[..]
+        }
+    };
     let mut req = httparse::Request::new(&mut []);
     let base = buf.as_ptr() as usize;
     let len = match httparse::ParserConfig::default()
-        .parse_request_with_uninit_headers(&mut req, buf, &mut slots)
+        .parse_request_with_uninit_headers(&mut req, buf, slots)
     {
         Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Parsed::Partial,
-        Err(httparse::Error::TooManyHeaders) => {
-            return Parsed::Bad(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
-        }
+        Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
+        Err(httparse::Error::TooManyHeaders) => return Err(look),
         Err(httparse::Error::Version) if major_version_above_1(buf) => {
-            return Parsed::Bad(StatusCode::HTTP_VERSION_NOT_SUPPORTED);
+            return Ok(Parsed::Bad(StatusCode::HTTP_VERSION_NOT_SUPPORTED));
         }
         // HTTP/1.2 and up: rewritten as HTTP/1.1, then parsed again (on
         // this rare path only, not before every request).
         Err(httparse::Error::Version) if normalize_minor_version(buf) => {
-            return parse_with(buf, look);
+            return Ok(parse_with(buf, look));
         }
-        Err(_) => return Parsed::Bad(StatusCode::BAD_REQUEST),
+        Err(_) => return Ok(Parsed::Bad(StatusCode::BAD_REQUEST)),
     };
     let (method, version, path) = match request_line(&req) {
         Ok(line) => line,
-        Err(status) => return Parsed::Bad(status),
+        Err(status) => return Ok(Parsed::Bad(status)),
     };
     let mut left = P::default();
     if method == Method::GET || method == Method::HEAD {
@@ -176,7 +203,7 @@ pub fn parse_with<A, P: Default>(
         match look(&raw) {
             Ok(answer) => {
                 buf.advance(len);
-                return Parsed::Answered(answer);
+                return Ok(Parsed::Answered(answer));
             }
             Err(l) => left = l,
         }
@@ -188,21 +215,23 @@ pub fn parse_with<A, P: Default>(
     let mut frame = FrameHeaders::default();
     for h in req.headers.iter() {
         let Ok(name) = HeaderName::from_bytes(h.name.as_bytes()) else {
-            return Parsed::Bad(StatusCode::BAD_REQUEST);
+            return Ok(Parsed::Bad(StatusCode::BAD_REQUEST));
         };
         frame.note(&name, h.value);
         fields.push((name, h.value.as_ptr() as usize - base, h.value.len()));
     }
-    match assemble(
-        buf.split_to(len).freeze(),
-        (method, version),
-        path_at,
-        fields,
-        &frame,
-    ) {
-        Ok(head) => Parsed::Request(head, left),
-        Err(status) => Parsed::Bad(status),
-    }
+    Ok(
+        match assemble(
+            buf.split_to(len).freeze(),
+            (method, version),
+            path_at,
+            fields,
+            &frame,
+        ) {
+            Ok(head) => Parsed::Request(head, left),
+            Err(status) => Parsed::Bad(status),
+        },
+    )
 }
 
 /// The method, version and target of a parsed request line.
@@ -382,11 +411,21 @@ mod tests {
             bad("GET / HTTP/2.0\r\n\r\n"),
             StatusCode::HTTP_VERSION_NOT_SUPPORTED
         );
-        let many: String = (0..=MAX_HEADERS).map(|i| format!("X-{i}: 1\r\n")).collect();
-        assert_eq!(
-            bad(&format!("GET / HTTP/1.1\r\n{many}\r\n")),
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
-        );
+    }
+
+    #[test]
+    fn a_head_of_many_short_lines_is_a_request() {
+        // Only a head's size is limited (by the connection), as with nginx.
+        for n in [MAX_HEADERS + 1, 2000] {
+            let many: String = (0..n).map(|i| format!("X-{i}: {i}\r\n")).collect();
+            let raw = format!("GET / HTTP/1.1\r\nHost: h\r\n{many}\r\n");
+            let (h, rest) = head_and_rest(&format!("{raw}GET /next"));
+            assert_eq!(h.req.headers().len(), n + 1);
+            assert_eq!(h.req.headers()["x-77"], "77");
+            assert_eq!(&rest[..], b"GET /next");
+            let cut = &raw[..raw.len() - 3];
+            assert!(matches!(parsed(cut), Parsed::Partial), "{n} lines, cut");
+        }
     }
 
     #[test]
