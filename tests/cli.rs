@@ -98,6 +98,13 @@ fn s_signals_the_master_even_with_a_broken_config() {
     s.wait_log("(SIGHUP) received from");
 
     s.config("this is = = not toml\n");
+    // Except a reload: the master would refuse that configuration, so
+    // `-s reload` says so and fails without signalling (as nginx's).
+    let o = s.run(&["-s", "reload"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("test failed"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("moltd.toml:1"), "{}", stderr(&o));
+    assert_eq!(s.log().matches("(SIGHUP) received from").count(), 1);
     let o = s.run(&["-s", "stop"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("using the pid file"), "{}", stderr(&o));

@@ -200,6 +200,31 @@ fn new_binary_with_broken_config_rolls_back() {
 }
 
 #[test]
+fn a_config_file_moved_away_fails_reload_and_upgrade_instead_of_the_default() {
+    // Found by default (no -c) at start: from then on it is the file, so
+    // its absence is an error, never the built-in default on :8080.
+    let (s, port, _bin, old) = upgradable(1, "");
+    std::fs::rename(s.path("conf/moltd.toml"), s.path("conf/moltd.toml.bak")).expect("mv");
+    s.signal(old, Signal::SIGHUP);
+    s.wait_log("could not read the configuration file");
+    assert!(s.log().contains("conf/moltd.toml"), "{}", s.log());
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
+
+    s.signal(old, Signal::SIGUSR2);
+    s.wait_log_count("could not read the configuration file", 2);
+    s.wait_pid_file(old);
+    assert!(procs::alive(old));
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
+
+    // Back in place: the upgrade goes through.
+    std::fs::rename(s.path("conf/moltd.toml.bak"), s.path("conf/moltd.toml")).expect("mv back");
+    let mut s = s;
+    let new = usr2_and_wait(&mut s, old);
+    assert_ne!(new, old);
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
+}
+
+#[test]
 fn usr2_during_upgrade_is_ignored() {
     let (mut s, _port, _bin, old) = upgradable(1, "");
     let new = usr2_and_wait(&mut s, old);

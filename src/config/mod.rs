@@ -89,6 +89,20 @@ impl Location {
     }
 }
 
+impl Location {
+    /// A master's location once it knows its file `source`: a file found
+    /// by default (or named by the old master, on an upgrade) is named
+    /// from then on, as `-c` would name it, so a reload or an upgrade
+    /// that finds it gone (moved by a deploy or an editor) fails and says
+    /// so, instead of quietly serving the built-in default, which listens
+    /// elsewhere. `-c` given on the command line always wins.
+    pub fn pin(&mut self, source: &Source) {
+        if let (None, Source::File(p)) = (&self.file, source) {
+            self.file = Some(p.clone());
+        }
+    }
+}
+
 /// The validated configuration of one generation.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -17,6 +17,17 @@ pub fn send(location: &Location, command: &str) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let (pid_path, problem) = config::pid_path_lenient(location);
+    // A reload of a configuration that does not load would only be
+    // refused by the master: say so here, and fail, as `nginx -s reload`
+    // does (a deploy script's `moltd -s reload && ...` must not go on).
+    if let (Signal::Reload, Some(e)) = (sig, &problem) {
+        eprintln!("moltd: [emerg] {e}");
+        eprintln!(
+            "moltd: configuration file {} test failed; the master was not signalled",
+            location.source()
+        );
+        return ExitCode::FAILURE;
+    }
     if let Some(e) = problem {
         eprintln!(
             "moltd: [warn] {e}; using the pid file \"{}\"",

@@ -39,11 +39,15 @@ fn startup_error(msg: &str, upgrade_report: &mut Option<File>) {
 }
 
 /// Starts a master and runs it until it exits.
-pub fn run(start: Start) -> ExitCode {
+pub fn run(mut start: Start) -> ExitCode {
     // Nothing may interrupt the master before its signalfd exists; blocking
     // first also means the signals queue while we start.
     sys::fd::cloexec_all();
     let handover = upgrade::Handover::take();
+    // Without `-c`, a new binary reads the file the old master runs.
+    if let Some(file) = handover.config_file() {
+        start.location.pin(&crate::config::Source::File(file));
+    }
     let (mut ready_report, complaint) = match check_handover(&handover) {
         Ok(r) => r,
         Err(msg) => {
@@ -84,8 +88,10 @@ pub fn run(start: Start) -> ExitCode {
         .ok()
         .and_then(|v| v.parse().ok())
         .filter(|p: &i32| *p > 1);
+    let mut location = start.location;
+    location.pin(&current.config.source);
     let world = World {
-        location: start.location,
+        location,
         argv: start.argv,
         exe,
         pid,

@@ -274,6 +274,10 @@ impl World {
             &self.current.listeners,
             &config.pid,
             &config.oldbin_path(),
+            match &config.source {
+                crate::config::Source::File(p) => Some(p),
+                crate::config::Source::Embedded => None,
+            },
         )
         .map_err(|e| e.to_string())?;
         self.child_pipe = Some(pipe);

@@ -106,6 +106,7 @@ pub fn exec_new_binary(
     listeners: &[Shared],
     pid_path: &Path,
     oldbin: &Path,
+    conf: Option<&Path>,
 ) -> Result<(Pid, OwnedFd), UpgradeError> {
     std::fs::rename(pid_path, oldbin).map_err(|err| UpgradeError::Rename {
         from: pid_path.to_path_buf(),
@@ -113,7 +114,7 @@ pub fn exec_new_binary(
         exe: exe.to_path_buf(),
         err,
     })?;
-    let result = spawn(exe, argv, listeners);
+    let result = spawn(exe, argv, listeners, conf);
     if result.is_err()
         && let Err(e) = std::fs::rename(oldbin, pid_path)
     {
@@ -131,6 +132,7 @@ fn spawn(
     exe: &Path,
     argv: &[OsString],
     listeners: &[Shared],
+    conf: Option<&Path>,
 ) -> Result<(Pid, OwnedFd), UpgradeError> {
     let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(UpgradeError::Pipe)?;
     let mut fds: Vec<_> = listeners.iter().map(|l| l.socket.as_fd()).collect();
@@ -148,6 +150,7 @@ fn spawn(
             listeners,
             ready_w.as_raw_fd(),
             metrics.map(|fd| fd.as_raw_fd()),
+            conf,
         ))
         .env_remove("LISTEN_FDS")
         .env_remove("LISTEN_PID")

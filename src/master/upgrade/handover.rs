@@ -28,6 +28,14 @@ pub const PARENT_VAR: &str = "MOLTD_PARENT";
 /// that does not know it ignores it (its counters start from zero).
 pub const METRICS_VAR: &str = "MOLTD_METRICS";
 
+/// The variable naming the configuration file the old master runs, as
+/// `PID:PATH`, so a new binary started without `-c` reads that file (or
+/// fails if it is gone) instead of falling back to the built-in default
+/// when the file it would find by default is missing. Added after the
+/// metrics; a binary that does not know it ignores it, and passes it on
+/// stale, so it is honoured only when PID is the master that started us.
+pub const CONF_VAR: &str = "MOLTD_CONF";
+
 /// Everything a starting master may be handed through its environment:
 /// listeners from an old master (`MOLTD`) or from systemd (`LISTEN_FDS`),
 /// the old master's readiness pipe (`MOLTD_READY`) and its pid
@@ -46,6 +54,8 @@ pub struct Handover {
     ready: Option<String>,
     /// `MOLTD_METRICS` as set, if it was.
     metrics: Option<String>,
+    /// `MOLTD_CONF` as set, if it was.
+    conf: Option<std::ffi::OsString>,
     /// `MOLTD_PARENT`, if it parses.
     parent: Option<Pid>,
     /// The fds systemd passed to this very process (`LISTEN_FDS` with a
@@ -69,6 +79,8 @@ impl Handover {
         let (listeners, complaints) = moltd.as_deref().map(parse_handover).unwrap_or_default();
         let ready = var(READY_VAR);
         let metrics = var(METRICS_VAR);
+        let conf = std::env::var_os(CONF_VAR);
+        crate::sys::env::remove_var(CONF_VAR);
         let parent = var(PARENT_VAR)
             .and_then(|v| v.parse::<i32>().ok())
             .filter(|&n| n > 0)
@@ -90,6 +102,7 @@ impl Handover {
             complaints,
             ready,
             metrics,
+            conf,
             parent,
             systemd,
             upgrade,
@@ -243,21 +256,45 @@ impl Handover {
         Some(owned)
     }
 
-    /// The variables that hand `listeners`, the readiness pipe `ready` and
-    /// the metrics segment `metrics` to a new binary started by this
-    /// master.
+    /// The configuration file the old master runs, on a genuine upgrade
+    /// and only if that master set it (see [`CONF_VAR`]).
+    pub fn config_file(&self) -> Option<std::path::PathBuf> {
+        use std::os::unix::ffi::OsStrExt;
+        if !self.is_upgrade() {
+            return None;
+        }
+        let value = self.conf.as_deref()?.as_bytes();
+        let colon = value.iter().position(|&b| b == b':')?;
+        let issuer = std::str::from_utf8(&value[..colon])
+            .ok()?
+            .parse::<i32>()
+            .ok();
+        let path = std::path::Path::new(std::ffi::OsStr::from_bytes(&value[colon + 1..]));
+        (issuer == self.parent.map(Pid::as_raw) && path.is_absolute()).then(|| path.to_path_buf())
+    }
+
+    /// The variables that hand `listeners`, the readiness pipe `ready`,
+    /// the metrics segment `metrics` and the name of the configuration
+    /// file `conf` to a new binary started by this master.
     pub fn for_child(
         listeners: &[Shared],
         ready: RawFd,
         metrics: Option<RawFd>,
-    ) -> Vec<(&'static str, String)> {
+        conf: Option<&std::path::Path>,
+    ) -> Vec<(&'static str, std::ffi::OsString)> {
+        let me = nix::unistd::getpid();
         let mut vars = vec![
-            (HANDOVER_VAR, handover_value(listeners)),
-            (READY_VAR, ready.to_string()),
-            (PARENT_VAR, nix::unistd::getpid().to_string()),
+            (HANDOVER_VAR, handover_value(listeners).into()),
+            (READY_VAR, ready.to_string().into()),
+            (PARENT_VAR, me.to_string().into()),
         ];
         if let Some(fd) = metrics {
-            vars.push((METRICS_VAR, format!("{fd}:{}", nix::unistd::getpid())));
+            vars.push((METRICS_VAR, format!("{fd}:{me}").into()));
+        }
+        if let Some(path) = conf {
+            let mut value = std::ffi::OsString::from(format!("{me}:"));
+            value.push(path);
+            vars.push((CONF_VAR, value));
         }
         vars
     }
@@ -327,6 +364,25 @@ impl Handover {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_config_file_is_honoured_only_from_the_master_that_started_us() {
+        let h = |conf: &str, upgrade: bool| Handover {
+            conf: Some(conf.into()),
+            parent: Some(Pid::from_raw(42)),
+            upgrade,
+            ..Handover::default()
+        };
+        assert_eq!(
+            h("42:/etc/moltd/a:b.toml", true).config_file(),
+            Some(std::path::PathBuf::from("/etc/moltd/a:b.toml"))
+        );
+        // Passed on stale by a binary that does not know the variable.
+        assert_eq!(h("41:/etc/moltd/moltd.toml", true).config_file(), None);
+        assert_eq!(h("42:/etc/moltd/moltd.toml", false).config_file(), None);
+        assert_eq!(h("42:conf/moltd.toml", true).config_file(), None);
+        assert_eq!(h("/etc/moltd/moltd.toml", true).config_file(), None);
+    }
 
     #[test]
     fn handover_parsing_follows_nginx_rules() {
