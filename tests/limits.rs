@@ -106,11 +106,13 @@ fn long_request_lines_and_headers_are_refused() {
     assert_eq!(r.status, 431);
     let lots: Vec<(String, String)> = (0..150).map(|i| (format!("X-N{i}"), "d".into())).collect();
     let refs: Vec<(&str, &str)> = lots.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    // Many short lines are no reason to refuse: as nginx, only the size
+    // of a head counts.
     assert_eq!(
         http::request_with(port, "GET", "/", &refs)
             .expect("many headers")
             .status,
-        431
+        200
     );
     assert_eq!(http::get(port, "/").expect("normal").status, 200);
 }
