@@ -219,19 +219,39 @@ pub fn check_writable(path: &Path) -> Result<(), PidFileError> {
 
 /// Reads the pid in `path`.
 pub fn read(path: &Path) -> Result<Pid, PidFileError> {
-    let text = std::fs::read_to_string(path).map_err(|err| PidFileError::Unreadable {
+    use std::io::Read;
+    let unreadable = |err| PidFileError::Unreadable {
         path: path.to_path_buf(),
         err,
-    })?;
+    };
+    // Whoever can write the pid file's directory may have put anything
+    // there. Read by root (the master, `-s` from a logrotate hook), it
+    // must not be a link to a file we would then show, nor a FIFO or a
+    // device we would wait on or read forever: the file itself, regular,
+    // and only as much of it as a pid takes.
+    let f = crate::log::open::open_to_read(path).map_err(unreadable)?;
+    let mut bytes = Vec::with_capacity(PID_BYTES + 1);
+    f.take(PID_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    let text = String::from_utf8_lossy(&bytes);
     let t = text.trim_end_matches(['\n', '\r']);
     match t.parse::<i32>() {
-        Ok(n) if n > 0 => Ok(Pid::from_raw(n)),
+        Ok(n) if n > 0 && bytes.len() <= PID_BYTES => Ok(Pid::from_raw(n)),
         _ => Err(PidFileError::Invalid {
             path: path.to_path_buf(),
-            text: t.to_string(),
+            text: t
+                .chars()
+                .take(PID_BYTES)
+                .flat_map(char::escape_default)
+                .collect(),
         }),
     }
 }
+
+/// More than any pid file of ours holds (a pid, a newline): a longer file
+/// is not one, and no more of it is read or shown.
+const PID_BYTES: usize = 24;
 
 /// Removes `path` if it still names `pid`: a master never deletes a pid
 /// file that another master has taken over.
@@ -264,5 +284,39 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::metadata(a), std::fs::metadata(b)) {
         (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_short_regular_file_is_read() {
+        let d = crate::scratch::Scratch::new("pidfile-read", &[]);
+        let p = |n: &str| d.join(n);
+        std::fs::write(p("good"), "1234\n").expect("good");
+        assert_eq!(read(&p("good")).ok(), Some(Pid::from_raw(1234)));
+
+        // A link is not followed, whatever it names.
+        std::fs::write(p("secret"), "4321\n").expect("secret");
+        std::os::unix::fs::symlink(p("secret"), p("link")).expect("link");
+        let e = read(&p("link")).expect_err("a link");
+        assert!(matches!(e, PidFileError::Unreadable { .. }), "{e}");
+
+        // A FIFO is refused at once, not waited on.
+        nix::unistd::mkfifo(&p("fifo"), Mode::S_IRWXU).expect("fifo");
+        let e = read(&p("fifo")).expect_err("a FIFO").to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+
+        // A long file is read no further than a pid, and shown escaped.
+        let long = format!("root:$6$hash\x1b[2J:{}\n", "x".repeat(1 << 20));
+        std::fs::write(p("long"), long).expect("long");
+        let e = read(&p("long")).expect_err("long").to_string();
+        assert!(e.len() < 200 && !e.contains('\x1b'), "{e}");
+        assert!(e.contains("root:$6$hash\\u{1b}"), "{e}");
+        // Digits, then more than a pid file ever holds: not a pid.
+        std::fs::write(p("digits"), "1".repeat(40)).expect("digits");
+        assert!(read(&p("digits")).is_err());
     }
 }

@@ -241,6 +241,22 @@ pub fn open_append(path: &Path) -> io::Result<File> {
     open_log(path).map(|o| o.file)
 }
 
+/// Opens a file that root only reads (the pid file, the access log
+/// `-s upgrade` takes its probes from) so that nothing planted there is
+/// followed or waited on: the file itself (`O_NOFOLLOW`), opened without
+/// blocking, and only if it is a regular file.
+pub fn open_to_read(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !f.metadata()?.file_type().is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    Ok(f)
+}
+
 /// [`open_append`], saying whether the file was created.
 pub fn open_log(path: &Path) -> io::Result<Opened> {
     let mut links = 0;

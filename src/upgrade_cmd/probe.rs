@@ -100,7 +100,8 @@ fn parse(head: &[u8]) -> Option<Answer> {
 /// Up to `n` distinct paths recently answered 200 to a GET, newest first,
 /// from the end of an access log in the combined format.
 pub fn recent_paths(log: &Path, n: usize) -> Vec<String> {
-    let Ok(mut f) = std::fs::File::open(log) else {
+    // As root, from a directory others may write: see `open_to_read`.
+    let Ok(mut f) = crate::log::open::open_to_read(log) else {
         return Vec::new();
     };
     use std::io::Seek;
