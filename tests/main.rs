@@ -89,3 +89,6 @@ mod upgrade;
 mod upgrade_cmd;
 /// Keep-alive clients through USR2 -> WINCH -> QUIT: every request a 200.
 mod upgrade_load;
+/// The workers' user when none is set: nobody, or root (with a warning)
+/// where nobody could not list the document root.
+mod worker_user;

@@ -9,6 +9,7 @@ pub mod cert_validity;
 pub mod certs;
 pub mod cidr;
 pub mod compression;
+mod default_user;
 pub mod duration;
 mod effective;
 mod error;
@@ -27,6 +28,7 @@ mod tables;
 mod tests;
 mod values;
 
+pub use default_user::DEFAULT_USER;
 pub use effective::EffectiveError;
 pub use error::ConfigError;
 pub(crate) use error::Validator;
@@ -240,6 +242,7 @@ pub fn parse(text: &str, source: Source, prefix: &Path) -> Result<Config, Config
         }
     }
     let access_log_buffer = v.access_log_buffer(&raw)?;
+    let user = user.or_else(|| default_user::default_user(&servers));
     let mut addrs: Vec<SocketAddr> = Vec::new();
     for a in servers.iter().flat_map(|s| &s.listen) {
         if !addrs.contains(a) {

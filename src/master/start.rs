@@ -156,6 +156,12 @@ fn boot(start: &Start, handover: &Handover, complaint: Option<String>) -> Result
     {
         crate::info!("raised the open file limit from {before} to {after}");
     }
+    if config.user.is_none() && sys::privs::is_root() {
+        crate::warn!(
+            "the workers run as root: no \"user\" is set and \"{}\" cannot list every document root; set \"user\" to an unprivileged user",
+            crate::config::DEFAULT_USER
+        );
+    }
     if config.user.is_some() && !sys::privs::is_root() {
         crate::warn!(
             "the \"user\" key makes sense only if the master process runs with super-user privileges, ignored"

@@ -1,0 +1,87 @@
+//! The workers' user when the configuration sets none and the master runs
+//! as root: `nobody` (as nginx), so a link a docroot writer plants to a
+//! root-only file is refused by the kernel; root only where `nobody` could
+//! not list the document root anyway, with a warning.
+
+use std::os::unix::fs::PermissionsExt;
+
+use nix::unistd::{Uid, User};
+
+use crate::support::{Server, conf, free_port, http};
+
+/// `nobody`, when the tests run as root; `None` with the reason otherwise.
+fn nobody(test: &str) -> Option<User> {
+    if !Uid::effective().is_root() {
+        eprintln!("SKIPPED {test}: not root, workers keep the tests' user");
+        return None;
+    }
+    let u = User::from_name("nobody").ok().flatten();
+    if u.is_none() {
+        eprintln!("SKIPPED {test}: no user \"nobody\"");
+    }
+    u
+}
+
+/// The effective uid of process `pid`.
+fn uid_of(pid: nix::unistd::Pid) -> u32 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .expect("Uid:");
+    line.split_whitespace()
+        .nth(2)
+        .expect("euid")
+        .parse()
+        .expect("uid")
+}
+
+/// A server with no `user`, its prefix opened to others (`mode`), a
+/// root-only secret beside the document root and a link to it inside.
+fn started(mode: u32) -> (Server, u16, nix::unistd::Pid) {
+    let port = free_port();
+    let mut s = Server::new();
+    std::fs::set_permissions(&s.prefix, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    let secret = s.path("root-only");
+    std::fs::write(&secret, "root only\n").expect("secret");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::os::unix::fs::symlink(&secret, s.path("html/leak")).expect("link");
+    s.config(&conf(&[port], 1, ""));
+    let master = s.start(port);
+    let worker = s.wait_workers(master, 1)[0];
+    (s, port, worker)
+}
+
+#[test]
+fn without_user_workers_run_as_nobody_and_links_to_root_files_are_refused() {
+    let Some(nobody) = nobody("without_user_workers_run_as_nobody") else {
+        return;
+    };
+    let (s, port, worker) = started(0o755);
+    assert_eq!(uid_of(worker), nobody.uid.as_raw());
+    assert_eq!(http::get(port, "/").expect("index").status, 200);
+    let r = http::get(port, "/leak").expect("leak");
+    assert_eq!(r.status, 403);
+    assert!(!r.text().contains("root only"));
+    assert!(!s.log().contains("the workers run as root"), "{}", s.log());
+    // `-T` shows the user the workers get.
+    let out = s.run(&["-T"]);
+    let dump = String::from_utf8_lossy(&out.stdout);
+    assert!(dump.contains("user = \"nobody\""), "{dump}");
+}
+
+#[test]
+fn a_root_nobody_cannot_reach_keeps_root_workers_and_says_so() {
+    if nobody("a_root_nobody_cannot_reach").is_none() {
+        return;
+    }
+    let (s, port, worker) = started(0o700);
+    assert_eq!(uid_of(worker), 0);
+    assert_eq!(http::get(port, "/").expect("index").status, 200);
+    assert!(
+        s.log()
+            .contains("the workers run as root: no \"user\" is set"),
+        "{}",
+        s.log()
+    );
+}
