@@ -50,11 +50,29 @@ fn secs(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
+/// Every line of the list header `name`, as one list: RFC 9110 §5.3
+/// reads `If-Match: "a"` and `If-Match: "b"` as `If-Match: "a", "b"`, so
+/// the answer never depends on which line comes first. `None` when absent.
+fn list(headers: &HeaderMap, name: hyper::header::HeaderName) -> Option<Vec<&str>> {
+    let lines: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .collect();
+    (!lines.is_empty()).then_some(lines)
+}
+
+/// The list matches: `*`, or one of its tags by `matches`.
+fn any_tag(lines: &[&str], etag: &str, matches: fn(&str, &str) -> bool) -> bool {
+    lines
+        .iter()
+        .any(|l| l.trim() == "*" || tags(l).any(|t| matches(t, etag)))
+}
+
 /// The status the preconditions demand (304 or 412), if any.
 pub fn evaluate(method: &Method, headers: &HeaderMap, v: &Validators<'_>) -> Option<StatusCode> {
-    if let Some(im) = headers.get(IF_MATCH).and_then(|h| h.to_str().ok()) {
-        let ok = im.trim() == "*" || tags(im).any(|t| strong_match(t, v.etag));
-        if !ok {
+    if let Some(im) = list(headers, IF_MATCH) {
+        if !any_tag(&im, v.etag, strong_match) {
             return Some(StatusCode::PRECONDITION_FAILED);
         }
     } else if let (Some(ius), Some(lm)) = (date(headers, IF_UNMODIFIED_SINCE), v.last_modified)
@@ -63,9 +81,8 @@ pub fn evaluate(method: &Method, headers: &HeaderMap, v: &Validators<'_>) -> Opt
         return Some(StatusCode::PRECONDITION_FAILED);
     }
     let get_or_head = method == Method::GET || method == Method::HEAD;
-    if let Some(inm) = headers.get(IF_NONE_MATCH).and_then(|h| h.to_str().ok()) {
-        let matched = inm.trim() == "*" || tags(inm).any(|t| weak_match(t, v.etag));
-        if matched {
+    if let Some(inm) = list(headers, IF_NONE_MATCH) {
+        if any_tag(&inm, v.etag, weak_match) {
             return Some(if get_or_head {
                 StatusCode::NOT_MODIFIED
             } else {
@@ -102,6 +119,33 @@ mod tests {
             );
         }
         evaluate(&Method::GET, &h, &v())
+    }
+
+    #[test]
+    fn a_list_split_over_lines_is_one_list() {
+        let eval_lines = |name: &str, lines: &[&str]| {
+            let mut h = HeaderMap::new();
+            for l in lines {
+                h.append(
+                    hyper::header::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                    l.parse().expect("value"),
+                );
+            }
+            evaluate(&Method::GET, &h, &v())
+        };
+        for lines in [["\"x\"", "\"abc-1\""], ["\"abc-1\"", "\"x\""]] {
+            assert_eq!(eval_lines("if-match", &lines), None, "{lines:?}");
+            assert_eq!(
+                eval_lines("if-none-match", &lines),
+                Some(StatusCode::NOT_MODIFIED),
+                "{lines:?}"
+            );
+        }
+        assert_eq!(
+            eval_lines("if-match", &["\"x\"", "\"y\""]),
+            Some(StatusCode::PRECONDITION_FAILED)
+        );
+        assert_eq!(eval_lines("if-none-match", &["\"x\"", "\"y\""]), None);
     }
 
     const BEFORE: &str = "Mon, 12 Jan 1970 13:46:39 GMT";
