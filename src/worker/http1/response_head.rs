@@ -12,9 +12,10 @@ use crate::http::Body;
 use crate::log::time::PerSecond;
 
 /// Renders the status line and headers of `resp` for a request of
-/// `version`, in the wire form hyper would give them (HTTP/1.0 peers get an
-/// HTTP/1.0 status line; `Connection` says what `after` decided; a `Date`
-/// is added), with header names in their usual capitalisation (`ETag`).
+/// `version`, in the wire form nginx gives them (the status line says
+/// HTTP/1.1, the version we speak, to HTTP/1.0 peers too, as RFC 9110
+/// §2.5 asks; `Connection` says what `after` decided; a `Date` is added),
+/// with header names in their usual capitalisation (`ETag`).
 /// Returns what the connection does after this response.
 pub fn render_head(
     resp: &Response<Body>,
@@ -38,11 +39,7 @@ pub fn render_dated(
     let says_close = keep_alive::says_close(h);
     let after = keep_alive::after(keep_alive, says_close);
     let status = resp.status();
-    dst.extend_from_slice(if version == Version::HTTP_10 {
-        b"HTTP/1.0 "
-    } else {
-        b"HTTP/1.1 "
-    });
+    dst.extend_from_slice(b"HTTP/1.1 ");
     dst.extend_from_slice(status.as_str().as_bytes());
     dst.push(b' ');
     match resp.extensions().get::<hyper::ext::ReasonPhrase>() {
@@ -72,7 +69,8 @@ pub fn render_dated(
         (After::KeepAlive, Version::HTTP_10) => {
             dst.extend_from_slice(b"Connection: keep-alive\r\n");
         }
-        (After::Close, Version::HTTP_11) if !says_close => {
+        // Said to HTTP/1.0 peers too: the status line says 1.1.
+        (After::Close, _) if !says_close => {
             dst.extend_from_slice(b"Connection: close\r\n");
         }
         _ => {}
@@ -176,10 +174,10 @@ mod tests {
                 .expect("response")
         };
         let (h, after) = head(ok(), Version::HTTP_10, true);
-        assert!(h.starts_with("HTTP/1.0 200 OK\r\n") && h.contains("Connection: keep-alive\r\n"));
+        assert!(h.starts_with("HTTP/1.1 200 OK\r\n") && h.contains("Connection: keep-alive\r\n"));
         assert_eq!(after, After::KeepAlive);
         let (h, after) = head(ok(), Version::HTTP_10, false);
-        assert!(!h.contains("Connection"), "{h}");
+        assert!(h.contains("Connection: close\r\n"), "{h}");
         assert_eq!(after, After::Close);
         let (h, after) = head(ok(), Version::HTTP_11, false);
         assert!(h.contains("Connection: close\r\n"), "{h}");
