@@ -135,6 +135,26 @@ fn raw_exchange(port: u16, raw: &[u8]) -> String {
     String::from_utf8_lossy(&all).into_owned()
 }
 
+#[test]
+fn a_target_with_unencoded_quotes_and_brackets_is_served() {
+    // As nginx: curl sends `?q="x"` as typed, and a file may be named
+    // with `<` and `>`.
+    let (s, port) = serve("", "");
+    std::fs::write(s.path("html/a<b>.txt"), "brackets\n").expect("file");
+    for (target, body) in [
+        ("/f.bin?q=\"x\"&r=<y>", None),
+        ("/a<b>.txt", Some("brackets\n")),
+        ("/a%3Cb%3E.txt?`x`", Some("brackets\n")),
+    ] {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let got = raw_exchange(port, raw.as_bytes());
+        assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{target}: {got}");
+        if let Some(body) = body {
+            assert!(got.ends_with(body), "{target}: {got}");
+        }
+    }
+}
+
 /// A request with a body first, so the connection has carried a body
 /// before `then` (what used to hand it to another HTTP/1 implementation).
 const WITH_BODY: &str = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";

@@ -262,7 +262,8 @@ fn assemble(
     fields: Vec<(HeaderName, usize, usize)>,
     frame: &FrameHeaders,
 ) -> Result<Head, StatusCode> {
-    let uri = Uri::from_maybe_shared(head.slice(path_at.0..path_at.0 + path_at.1));
+    let target = head.slice(path_at.0..path_at.0 + path_at.1);
+    let uri = Uri::from_maybe_shared(target.clone()).or_else(|_| Uri::try_from(escaped(&target)));
     let (Ok(uri), Some(headers)) = (uri, rebuild(&head, fields)) else {
         // httparse let through what `http` refuses.
         return Err(StatusCode::BAD_REQUEST);
@@ -291,6 +292,26 @@ fn assemble(
         expect_continue: frame.expect_continue,
         refuse,
     })
+}
+
+/// An origin-form target with every byte `http` refuses (`"`, `<`, `>`,
+/// `` ` ``, `{`, `}`...) percent-encoded, which
+/// names the same path once decoded: nginx takes such targets as sent,
+/// and a client that did not encode them still gets its file, not a 400.
+/// Anything else is left as it is (and refused).
+fn escaped(target: &[u8]) -> Vec<u8> {
+    if target.first() != Some(&b'/') {
+        return target.to_vec();
+    }
+    let mut out = Vec::with_capacity(target.len() + 16);
+    for &b in target {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b) {
+            out.push(b);
+        } else {
+            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+        }
+    }
+    out
 }
 
 /// The header map of a frozen head, its values sharing the head's bytes.

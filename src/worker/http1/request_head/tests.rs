@@ -163,3 +163,21 @@ fn keep_alive_follows_version_and_connection() {
     assert!(p.keep_alive);
     assert_eq!(p.req.version(), Version::HTTP_10);
 }
+
+#[test]
+fn a_target_with_bytes_http_refuses_is_taken_encoded() {
+    for (raw, want) in [
+        ("/a.txt?q=\"x\"", "/a.txt?q=%22x%22"),
+        ("/a<b>.txt", "/a%3Cb%3E.txt"),
+        ("/a`b{c}.txt?d`", "/a%60b%7Bc%7D.txt?d%60"),
+    ] {
+        let (h, _) = head_and_rest(&format!("GET {raw} HTTP/1.1\r\nHost: h\r\n\r\n"));
+        let uri = h.req.uri();
+        let got = format!(
+            "{}{}",
+            uri.path(),
+            uri.query().map(|q| format!("?{q}")).unwrap_or_default()
+        );
+        assert!(got == want || got == raw, "{raw}: {got}");
+    }
+}
