@@ -264,6 +264,49 @@ fn interrupting_the_upgrade_rolls_it_back_and_says_so() {
 }
 
 #[test]
+fn a_long_drain_after_the_commit_is_told_and_an_interrupt_only_stops_the_wait() {
+    use std::io::{BufRead, Read, Write};
+    let (mut s, port, old) = started(1, "");
+    // A download the client stops reading: the old worker drains for as
+    // long as send_timeout allows. Sparse, so nothing is written to disk.
+    let big = std::fs::File::create(s.path("html/big.bin")).expect("big");
+    big.set_len(256 << 20).expect("size");
+    let mut slow = http::connect(port).expect("connect");
+    slow.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("request");
+    let mut some = [0u8; 4096];
+    slow.read_exact(&mut some).expect("the download starts");
+    install_binary(&support::moltd_bin(), &s.bin);
+    let mut cmd = upgrade_cmd(&s, &["--canary", "1s"]);
+    let mut err = std::io::BufReader::new(cmd.stderr.take().expect("stderr"));
+    let mut said = String::new();
+    while !said.contains("is draining its connections") {
+        let mut line = String::new();
+        let n = err.read_line(&mut line).expect("stderr");
+        assert!(n > 0, "the command ended without saying so: {said}");
+        said.push_str(&line);
+    }
+    assert!(
+        said.contains(&format!("old master process {old}")),
+        "{said}"
+    );
+    let new = s.read_pid("logs/moltd.pid").expect("new master");
+    s.remember(new);
+    kill(Pid::from_raw(cmd.id() as i32), Signal::SIGINT).expect("Ctrl-C");
+    let out = cmd.wait_with_output().expect("wait");
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).expect("rest of stderr");
+    assert_eq!(out.status.code(), Some(0), "{said}{rest}");
+    assert!(rest.contains("no longer waiting"), "{rest}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("committed"));
+    // The new master serves; the old one still drains its download.
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
+    assert!(procs::alive(old));
+    drop(slow);
+    s.wait_gone(old);
+}
+
+#[test]
 fn no_master_means_nothing_is_done() {
     let port = free_port();
     let s = Server::new();

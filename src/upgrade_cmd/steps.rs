@@ -291,18 +291,35 @@ impl Upgrade<'_> {
             .worker_shutdown_timeout
             .unwrap_or(Duration::from_secs(60))
             + Duration::from_secs(10);
-        // An interrupt now changes nothing: the commit is under way.
-        let quiet = Interrupts::none();
-        let gone = observe::wait_until(&quiet, limit, || {
-            Ok((!observe::is_master(old)).then_some(()))
-        });
+        let gone = || Ok((!observe::is_master(old)).then_some(()));
+        // Most old masters are gone at once; one with slow clients drains
+        // for up to `limit`, and the operator is told so now, not then.
+        let mut left = observe::wait_until(&Interrupts::none(), COMMIT_QUIET, gone);
+        if left.is_err() {
+            say!(
+                "moltd: upgrade: committed; old master process {old} is draining its connections (waiting up to {}s; an interrupt stops the wait, not the upgrade)",
+                limit.as_secs()
+            );
+            left = observe::wait_until(&self.intr, limit, gone);
+        }
         self.done();
-        if gone.is_err() {
-            say!("moltd: upgrade: old master process {old} is still draining its connections");
+        match left {
+            Ok(()) => {}
+            Err(Stop::Interrupted(sig)) => say!(
+                "moltd: upgrade: {} received: no longer waiting; the upgrade is committed and old master process {old} drains on its own",
+                sig.as_str()
+            ),
+            Err(_) => {
+                say!("moltd: upgrade: old master process {old} is still draining its connections")
+            }
         }
         Outcome::Committed
     }
 }
+
+/// How long the commit waits for the old master before saying that it
+/// drains.
+const COMMIT_QUIET: Duration = Duration::from_secs(2);
 
 pub(super) fn signal(pid: Pid, sig: Signal) -> Result<(), String> {
     kill(pid, sig).map_err(|e| format!("kill({pid}, {}) failed ({e})", sig.as_str()))
