@@ -307,6 +307,25 @@ fn a_long_drain_after_the_commit_is_told_and_an_interrupt_only_stops_the_wait() 
 }
 
 #[test]
+fn a_run_that_finds_another_mid_usr2_says_so_not_no_master() {
+    // Another run holds the lock and has just sent USR2: for a moment
+    // the pid file is `.oldbin`.
+    let (s, _port, old) = started(1, "");
+    let lock = std::fs::File::create(s.path("logs/moltd.pid.upgrade-lock")).expect("lock");
+    let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .expect("take the lock");
+    std::fs::rename(s.path("logs/moltd.pid"), s.path("logs/moltd.pid.oldbin")).expect("mv");
+    let (code, json, err) = outcome(upgrade_cmd(&s, &[]).wait_with_output().expect("wait"));
+    std::fs::rename(s.path("logs/moltd.pid.oldbin"), s.path("logs/moltd.pid")).expect("mv back");
+    assert_eq!(code, 3, "{json}\n{err}");
+    assert!(
+        json.contains("another moltd -s upgrade is running"),
+        "{json}"
+    );
+    assert!(procs::alive(old));
+}
+
+#[test]
 fn no_master_means_nothing_is_done() {
     let port = free_port();
     let s = Server::new();

@@ -40,3 +40,16 @@ pub fn take(pid: &Path) -> Result<Flock<File>, String> {
         )
     })
 }
+
+/// Another run holds the lock of pid file `pid` (asked without taking
+/// it, and without creating anything).
+pub fn held(pid: &Path) -> bool {
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path(pid))
+    else {
+        return false;
+    };
+    Flock::lock(file, FlockArg::LockSharedNonblock).is_err()
+}

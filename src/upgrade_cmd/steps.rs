@@ -73,10 +73,16 @@ pub fn run(location: &Location, opts: &Options) -> Report {
         Ok(c) => c,
         Err(e) => return fail(Outcome::NothingDone(e.to_string())),
     };
+    // The lock first: while another run upgrades, the pid file is
+    // `.oldbin` for a moment, and "no running master" would be wrong.
+    let lock = super::lock::take(&config.pid);
     if let Err(o) = named_master(&config) {
-        return fail(o);
+        return fail(match lock {
+            Err(why) if super::lock::held(&config.pid) => Outcome::Refused(why),
+            _ => o,
+        });
     }
-    let _lock = match super::lock::take(&config.pid) {
+    let _lock = match lock {
         Ok(l) => l,
         Err(why) => return fail(Outcome::Refused(why)),
     };
