@@ -256,6 +256,23 @@ ssl_certificate_key = "a.key"
     );
 }
 
+#[test]
+fn plain_http_on_an_ssl_listen_gets_a_readable_400() {
+    use std::io::{Read, Write};
+    let (s, port, _) = started();
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    c.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .expect("send");
+    let mut got = String::new();
+    c.read_to_string(&mut got).expect("read to the close");
+    assert!(got.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{got}");
+    assert!(got.contains("Connection: close\r\n"), "{got}");
+    assert!(got.contains("<title>400 Bad Request</title>"), "{got}");
+    // And TLS still works on the same port.
+    let (v, body) = curl(&s, port, "localhost", "a.pem", "--http1.1");
+    assert_eq!((v.as_str(), body.as_str()), ("1.1", "hello from moltd\n"));
+}
+
 /// A TLS client trusting `ca` (PEM), over a blocking socket, offering
 /// HTTP/1.1.
 fn tls_client(

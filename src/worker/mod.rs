@@ -20,6 +20,7 @@ pub mod fd_budget;
 pub mod http1;
 pub mod io;
 pub mod nudge;
+mod plain_on_tls;
 pub mod signals;
 mod tls_batch;
 pub mod tls_conn;

@@ -22,9 +22,19 @@ use super::tls_records::Records;
 use super::watchdog;
 
 /// Serves `stream` over TLS until the client leaves or the drain ends it.
-pub async fn serve(stream: TcpStream, c: Client, listen: Arc<crate::config::sni::TlsListen>) {
+pub async fn serve(mut stream: TcpStream, c: Client, listen: Arc<crate::config::sni::TlsListen>) {
     let limits = c.ctx.limits().clone();
-    let Some(tls) = handshake(stream, &listen, limits.client_header_timeout).await else {
+    // One client_header_timeout for the first byte and the handshake.
+    let start = tokio::time::Instant::now();
+    let plain = super::plain_on_tls::answered(&mut stream, &c);
+    if tokio::time::timeout(limits.client_header_timeout, plain)
+        .await
+        .unwrap_or(false)
+    {
+        return;
+    }
+    let left = limits.client_header_timeout.saturating_sub(start.elapsed());
+    let Some(tls) = handshake(stream, &listen, left).await else {
         return;
     };
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
