@@ -129,9 +129,16 @@ fn a_good_binary_is_committed_with_no_failed_request() {
     let (mut s, port, old) = started(2, "");
     let load = Load::start(port);
     install_binary(&support::moltd_bin(), &s.bin);
-    let cmd = upgrade_cmd(&s, &["--canary", "1s", "--probe", "/other/page.txt"]);
+    let probes = ["--probe", "/other/page.txt", "--probe", "/missing"];
+    let cmd = upgrade_cmd(&s, &[&["--canary", "1s"][..], &probes].concat());
     let (code, json, err) = outcome(cmd.wait_with_output().expect("wait"));
     assert_eq!(code, 0, "{json}\n{err}");
+    // A probe that already fails is worth a word; one that works is not.
+    assert!(
+        err.contains("warning: --probe /missing answers 404"),
+        "{err}"
+    );
+    assert!(!err.contains("--probe /other/page.txt answers"), "{err}");
     assert!(json.contains("\"result\":\"committed\""), "{json}");
     for step in ["usr2", "ready", "winch", "probe-new", "canary", "commit"] {
         assert!(
@@ -167,6 +174,8 @@ fn a_binary_that_never_becomes_ready_is_rolled_back() {
     let (code, json, err) = outcome(upgrade_cmd(&s, &[]).wait_with_output().expect("wait"));
     assert_eq!(code, 2, "{json}\n{err}");
     assert!(json.contains("rolled_back"), "{json}");
+    // The old master's own words, not a guess.
+    assert!(json.contains("did not become ready within"), "{json}");
     one_master(&s, port, old, &[]);
     load.finish();
 }

@@ -244,6 +244,14 @@ impl Upgrade<'_> {
             for (p, full) in &paths {
                 let a = probe::get(target, p)
                     .map_err(|e| format!("the running generation does not answer: {e}"))?;
+                // A path asked for that fails already proves little: the
+                // new generation is held to the same failure.
+                if *full && a.status >= 400 {
+                    say!(
+                        "moltd: upgrade: warning: --probe {p} answers {} on the running generation ({target}); the new one must answer the same",
+                        a.status
+                    );
+                }
                 self.baseline.push((target, p.clone(), a, *full));
             }
         }

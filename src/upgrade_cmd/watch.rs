@@ -53,6 +53,28 @@ fn said(u: &Upgrade<'_>) -> Said {
     if queued { Said::Queued } else { Said::Nothing }
 }
 
+/// What the old master said of new binary process `child`: why it did not
+/// start, or that it did not become ready in time, before (or instead of)
+/// how it then exited.
+fn why_gone(u: &Upgrade<'_>, child: Pid) -> Option<String> {
+    let name = format!("new binary process {child} ");
+    let text = u.log.since();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(&name) && !l.contains("start new binary") && !l.contains("is ready"))
+        .collect();
+    let cause = lines
+        .iter()
+        .find(|l| l.contains("failed to start") || l.contains("did not become ready"));
+    let line = cause.or(lines.last())?;
+    Some(
+        line.split_once("#0: ")
+            .map_or(*line, |(_, m)| m)
+            .trim()
+            .to_string(),
+    )
+}
+
 impl Upgrade<'_> {
     /// The new master: named by the pid file, or a master the old one
     /// started. A failed start is decided only once the old master has
@@ -80,9 +102,14 @@ impl Upgrade<'_> {
                 match said(this) {
                 Said::Refused(line) => Err(format!("the old master refused the upgrade: {line}")),
                 Said::ExecFailed(line) => Err(format!("the new binary could not be started: {line}")),
-                Said::Started(child) if put_back && !observe::is_master(child) => Err(format!(
-                    "new binary process {child} exited before it served (the old master's error log says why)"
-                )),
+                Said::Started(child) if put_back && !observe::is_master(child) => {
+                    Err(match why_gone(this, child) {
+                        Some(line) => format!("new binary process {child} failed: {line}"),
+                        None => format!(
+                            "new binary process {child} exited before it served (the old master's error log says why)"
+                        ),
+                    })
+                }
                 Said::Nothing if put_back && seen_oldbin => Err(
                     "the new binary exited before it served (the old master put its pid file back; its error log says why)"
                         .into(),
