@@ -335,6 +335,22 @@ fn a_run_that_finds_another_mid_usr2_says_so_not_no_master() {
 }
 
 #[test]
+fn a_config_file_moved_away_is_named_as_the_likely_cause() {
+    // The built-in default's address must be free for its probe to fail.
+    if std::net::TcpStream::connect("127.0.0.1:8080").is_ok() {
+        eprintln!("SKIPPED a_config_file_moved_away: something listens on 127.0.0.1:8080");
+        return;
+    }
+    let (s, port, old) = started(1, "");
+    std::fs::rename(s.path("conf/moltd.toml"), s.path("conf/moltd.toml.bak")).expect("mv");
+    let (code, json, err) = outcome(upgrade_cmd(&s, &[]).wait_with_output().expect("wait"));
+    assert_ne!(code, 0, "{json}\n{err}");
+    assert!(json.contains("was conf/moltd.toml moved away?"), "{json}");
+    assert_eq!(s.read_pid("logs/moltd.pid"), Some(old));
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
+}
+
+#[test]
 fn no_master_means_nothing_is_done() {
     let port = free_port();
     let s = Server::new();

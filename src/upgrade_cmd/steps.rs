@@ -242,8 +242,15 @@ impl Upgrade<'_> {
         for addr in self.config.listen_addrs() {
             let target = probe::target(addr);
             for (p, full) in &paths {
-                let a = probe::get(target, p)
-                    .map_err(|e| format!("the running generation does not answer: {e}"))?;
+                let a = probe::get(target, p).map_err(|e| {
+                    let hint = match self.config.source {
+                        config::Source::Embedded => {
+                            " (there is no configuration file, so these are the built-in default's addresses: was conf/moltd.toml moved away?)"
+                        }
+                        config::Source::File(_) => "",
+                    };
+                    format!("the running generation does not answer: {e}{hint}")
+                })?;
                 // A path asked for that fails already proves little: the
                 // new generation is held to the same failure.
                 if *full && a.status >= 400 {
