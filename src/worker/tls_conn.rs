@@ -142,16 +142,33 @@ async fn handshake(
 }
 
 /// What plain HTTP/1 would refuse in this request (its framing rules, and
-/// an `Expect` other than 100-continue), so HTTPS refuses it too.
+/// an `Expect` other than 100-continue), so HTTPS refuses it too; and an
+/// HTTP/2 request that names no host, or two (RFC 9113 §8.3.1), as nginx
+/// and as HTTP/1.1 without Host.
 fn refusal<B>(
     req: &hyper::Request<B>,
     limits: &crate::config::Limits,
 ) -> Option<hyper::StatusCode> {
-    framing::framing_problem(req, limits).or_else(|| {
-        let expect = req.headers().get(hyper::header::EXPECT)?;
-        (!expect.as_bytes().eq_ignore_ascii_case(b"100-continue"))
-            .then_some(hyper::StatusCode::EXPECTATION_FAILED)
-    })
+    framing::framing_problem(req, limits)
+        .or_else(|| {
+            let expect = req.headers().get(hyper::header::EXPECT)?;
+            (!expect.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+                .then_some(hyper::StatusCode::EXPECTATION_FAILED)
+        })
+        .or_else(|| {
+            if req.version() != hyper::Version::HTTP_2 {
+                return None;
+            }
+            let authority = req.uri().authority().map(|a| a.as_str().as_bytes());
+            let hosts = req.headers().get_all(hyper::header::HOST);
+            let bad = match (authority, hosts.iter().count()) {
+                (None, 0) => true,
+                (_, n) if n > 1 => true,
+                (Some(a), 1) => hosts.iter().any(|h| !h.as_bytes().eq_ignore_ascii_case(a)),
+                _ => false,
+            };
+            bad.then_some(hyper::StatusCode::BAD_REQUEST)
+        })
 }
 
 /// hyper's HTTP/1.1 + HTTP/2 server with the worker's limits.
@@ -176,3 +193,29 @@ fn builder(limits: &crate::config::Limits) -> Builder<TokioExecutor> {
 
 /// How often an HTTPS connection looks whether it has been idle too long.
 const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_http2_request_names_exactly_one_host() {
+        let limits = crate::config::Limits::default();
+        let req = |uri: &str, hosts: &[&str]| {
+            let mut b = hyper::Request::builder()
+                .version(hyper::Version::HTTP_2)
+                .uri(uri);
+            for h in hosts {
+                b = b.header(hyper::header::HOST, *h);
+            }
+            refusal(&b.body(()).expect("request"), &limits)
+        };
+        let bad = Some(hyper::StatusCode::BAD_REQUEST);
+        assert_eq!(req("https://a.test/", &[]), None);
+        assert_eq!(req("https://a.test/", &["A.test"]), None);
+        assert_eq!(req("/", &["a.test"]), None);
+        assert_eq!(req("/", &[]), bad);
+        assert_eq!(req("https://a.test/", &["b.test"]), bad);
+        assert_eq!(req("/", &["a.test", "b.test"]), bad);
+    }
+}
