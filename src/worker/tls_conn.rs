@@ -22,19 +22,9 @@ use super::tls_records::Records;
 use super::watchdog;
 
 /// Serves `stream` over TLS until the client leaves or the drain ends it.
-pub async fn serve(mut stream: TcpStream, c: Client, listen: Arc<crate::config::sni::TlsListen>) {
+pub async fn serve(stream: TcpStream, c: Client, listen: Arc<crate::config::sni::TlsListen>) {
     let limits = c.ctx.limits().clone();
-    // One client_header_timeout for the first byte and the handshake.
-    let start = tokio::time::Instant::now();
-    let plain = super::plain_on_tls::answered(&mut stream, &c);
-    if tokio::time::timeout(limits.client_header_timeout, plain)
-        .await
-        .unwrap_or(false)
-    {
-        return;
-    }
-    let left = limits.client_header_timeout.saturating_sub(start.elapsed());
-    let Some(tls) = handshake(stream, &listen, left).await else {
+    let Some(tls) = open(stream, &c, &listen, limits.client_header_timeout).await else {
         return;
     };
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
@@ -123,6 +113,23 @@ async fn bounded_end<F: std::future::Future>(
             }
         }
     }
+}
+
+/// The connection's TLS stream once its handshake is done; `None` if it
+/// failed or timed out, or the client spoke plain HTTP and was answered.
+/// One `limit` for the first byte and the handshake.
+async fn open(
+    mut stream: TcpStream,
+    c: &Client,
+    listen: &crate::config::sni::TlsListen,
+    limit: std::time::Duration,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let start = tokio::time::Instant::now();
+    let plain = super::plain_on_tls::answered(&mut stream, c);
+    if tokio::time::timeout(limit, plain).await.unwrap_or(false) {
+        return None;
+    }
+    handshake(stream, listen, limit.saturating_sub(start.elapsed())).await
 }
 
 /// The TLS handshake, within `limit`. The ClientHello first: its SNI
