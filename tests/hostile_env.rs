@@ -192,3 +192,22 @@ fn a_leftover_temp_file_of_a_killed_master_is_removed_at_start() {
         "only our names go"
     );
 }
+
+#[test]
+fn a_forged_config_file_name_is_ignored_outside_an_upgrade() {
+    // MOLTD_CONF naming another file, "from" this very launcher's parent:
+    // a fresh start is no upgrade, so its own configuration serves.
+    let (port, other) = (free_port(), free_port());
+    let mut s = Server::new();
+    s.config(&conf(&[port], 1, ""));
+    std::fs::write(s.path("conf/other.toml"), conf(&[other], 1, "")).expect("other");
+    let forged = format!(
+        "{}:{}",
+        std::process::id(),
+        s.path("conf/other.toml").display()
+    );
+    s.env("MOLTD_CONF", &forged);
+    s.start(port);
+    assert_eq!(http::get(port, "/").expect("GET").status, 200);
+    assert!(http::get(other, "/").is_err(), "the forged file was read");
+}
