@@ -42,6 +42,12 @@ fn started(mode: u32) -> (Server, u16, nix::unistd::Pid) {
     let port = free_port();
     let mut s = Server::new();
     std::fs::set_permissions(&s.prefix, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    // Whatever the umask made of them: the root open to others.
+    let open = |p: &str, m: u32| {
+        std::fs::set_permissions(s.path(p), std::fs::Permissions::from_mode(m)).expect(p);
+    };
+    open("html", 0o755);
+    open("html/index.html", 0o644);
     let secret = s.path("root-only");
     std::fs::write(&secret, "root only\n").expect("secret");
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
