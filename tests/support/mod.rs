@@ -89,6 +89,18 @@ impl Server {
         std::fs::create_dir_all(prefix.join("conf")).expect("create conf dir");
         std::fs::write(prefix.join("html/index.html"), "hello from moltd\n").expect("write index");
         std::fs::write(prefix.join("html/other/page.txt"), "page\n").expect("write page");
+        // The same modes under any umask: a test that opens the prefix
+        // to others (workers as `nobody`) finds the document root open.
+        for (p, mode) in [
+            ("html", 0o755),
+            ("html/other", 0o755),
+            ("html/index.html", 0o644),
+            ("html/other/page.txt", 0o644),
+        ] {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(prefix.join(p), std::fs::Permissions::from_mode(mode))
+                .expect("chmod");
+        }
         Server {
             prefix,
             bin: moltd_bin(),
