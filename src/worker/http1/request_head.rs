@@ -13,9 +13,14 @@ use super::keep_alive::keep_alive;
 use super::request_body::Framing;
 
 /// Header lines parsed into a stack array; a head with more is parsed
-/// again into room for every line it can hold (nginx limits a head by its
-/// size only, never by its number of lines).
+/// again with room for up to [`MOST_HEADERS`] (nginx limits a head by its
+/// size only).
 const MAX_HEADERS: usize = 100;
+
+/// Most header lines of one request; more is a 431. Real clients send
+/// tens; this bounds what one head costs to parse and keep (a `HeaderMap`
+/// also holds no more than 32768).
+pub const MOST_HEADERS: usize = 1000;
 
 /// A parsed request head.
 pub struct Head {
@@ -147,7 +152,7 @@ pub fn parse_with<A, P: Default, F: FnOnce(&Raw<'_>) -> Result<A, P>>(
             // Rare: the buffer (at most the largest head allowed, plus
             // what was pipelined after it) has no more lines than this.
             let lines = buf.iter().filter(|&&b| b == b'\n').count();
-            parse_into(buf, look, Some(lines))
+            parse_into(buf, look, Some(lines.min(MOST_HEADERS)))
                 .unwrap_or(Parsed::Bad(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE))
         }
     }
