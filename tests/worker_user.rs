@@ -91,3 +91,32 @@ fn a_root_nobody_cannot_reach_keeps_root_workers_and_says_so() {
         s.log()
     );
 }
+
+#[test]
+fn a_docroot_owner_cannot_get_root_workers_back_by_hiding_the_root() {
+    // The owner of the document root (not root) makes it unreadable to
+    // others, hoping for root workers that follow their link to a
+    // root-only file: the workers stay `nobody`, so nothing serves it
+    // (here the start fails and says why; on a reload, the old workers
+    // serve on).
+    if nobody("a_docroot_owner_cannot_get_root_workers_back").is_none() {
+        return;
+    }
+    let port = free_port();
+    let mut s = Server::new();
+    std::fs::set_permissions(&s.prefix, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let secret = s.path("root-only");
+    std::fs::write(&secret, "root only\n").expect("secret");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::os::unix::fs::symlink(&secret, s.path("html/leak")).expect("link");
+    std::os::unix::fs::chown(s.path("html"), Some(12345), None).expect("chown");
+    std::fs::set_permissions(s.path("html"), std::fs::Permissions::from_mode(0o700))
+        .expect("chmod");
+    s.config(&conf(&[port], 1, ""));
+    s.spawn(&[]);
+    assert_eq!(s.wait_launcher(), Some(1), "the master exits non-zero");
+    let log = s.log();
+    assert!(log.contains("is not readable by user \"nobody\""), "{log}");
+    assert!(!log.contains("the workers run as root"), "{log}");
+    assert!(http::get(port, "/leak").is_err());
+}

@@ -5,11 +5,15 @@
 //! machine; as `nobody` the kernel refuses such a file (403).
 //!
 //! Workers stay root only where `nobody` could not list a document root
-//! anyway (a root under `/root`, mode 0700, as a first `cargo run` from a
-//! clone in root's home has): no other unprivileged user can reach into
-//! such a root either. The master then warns at start.
+//! that only root controls (a clone in `/root`, mode 0700, as a first
+//! `cargo run` as root has): every component on the way to it, as
+//! configured and as resolved, belongs to root, and no directory on the
+//! way lets anyone else rename or replace an entry. Then no unprivileged
+//! user can reach into that root, nor make a root unreadable (a
+//! `chmod 700` of a document root they own) to get root workers back.
+//! The master warns at start when workers stay root.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use super::server::Server;
@@ -26,9 +30,23 @@ pub fn default_user(servers: &[Server]) -> Option<(String, Option<String>)> {
         .iter()
         .flat_map(|s| std::iter::once(&s.settings).chain(s.locations.iter().map(|l| &l.settings)))
         .map(|s| &s.root);
-    roots
-        .all(|r| others_can_list(r))
-        .then(|| (DEFAULT_USER.to_string(), None))
+    let root_only = roots.any(|r| !others_can_list(r) && only_root_controls(r));
+    (!root_only).then(|| (DEFAULT_USER.to_string(), None))
+}
+
+/// Whether only root can change `dir` and the way to it (see the module's
+/// comment). A sticky directory that others may write (`/tmp`) passes:
+/// they cannot rename or remove what root owns in it.
+fn only_root_controls(dir: &Path) -> bool {
+    let Ok(real) = std::fs::canonicalize(dir) else {
+        return false;
+    };
+    let root_owned = |p: &Path| match std::fs::symlink_metadata(p) {
+        Ok(m) if m.file_type().is_symlink() => m.uid() == 0,
+        Ok(m) => m.uid() == 0 && (m.mode() & 0o022 == 0 || m.mode() & 0o1000 != 0),
+        Err(_) => false,
+    };
+    dir.is_absolute() && dir.ancestors().chain(real.ancestors()).all(root_owned)
 }
 
 /// Whether a user with no rights of owner or group on the way can list
@@ -61,5 +79,33 @@ mod tests {
         chmod("open/html", 0o751);
         assert!(!others_can_list(&d.join("open/html")));
         assert!(!others_can_list(&d.join("missing")));
+    }
+
+    #[test]
+    fn only_a_root_owned_way_keeps_root_workers() {
+        if !crate::sys::privs::is_root() {
+            return;
+        }
+        let d = crate::scratch::Scratch::new("default-user-own", &["shut/html", "theirs/html"]);
+        let chmod = |p: &str, m: u32| {
+            std::fs::set_permissions(d.join(p), std::fs::Permissions::from_mode(m)).expect(p);
+        };
+        chmod("", 0o755);
+        chmod("shut", 0o700);
+        chmod("theirs", 0o755);
+        assert!(only_root_controls(&d.join("shut/html")));
+        // A document root another user owns, made unreadable by them.
+        let uid = Some(nix::unistd::Uid::from_raw(12345));
+        nix::unistd::chown(&d.join("theirs/html"), uid, None).expect("chown");
+        chmod("theirs/html", 0o700);
+        assert!(!only_root_controls(&d.join("theirs/html")));
+        // A link another user owns on the way to a root-only directory.
+        std::os::unix::fs::symlink(d.join("shut/html"), d.join("theirs/link")).expect("link");
+        std::os::unix::fs::lchown(d.join("theirs/link"), Some(12345), None).expect("chown link");
+        assert!(!only_root_controls(&d.join("theirs/link")));
+        // A directory on the way that others may write (not sticky).
+        chmod("theirs", 0o777);
+        std::os::unix::fs::symlink(d.join("shut/html"), d.join("theirs/rootlink")).expect("link");
+        assert!(!only_root_controls(&d.join("theirs/rootlink")));
     }
 }
