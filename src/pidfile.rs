@@ -298,11 +298,16 @@ mod tests {
         std::fs::write(p("good"), "1234\n").expect("good");
         assert_eq!(read(&p("good")).ok(), Some(Pid::from_raw(1234)));
 
-        // A link is not followed, whatever it names.
+        // A link is followed only if root (or we) made it where no one
+        // else can write: a link someone else made is not.
         std::fs::write(p("secret"), "4321\n").expect("secret");
         std::os::unix::fs::symlink(p("secret"), p("link")).expect("link");
-        let e = read(&p("link")).expect_err("a link");
-        assert!(matches!(e, PidFileError::Unreadable { .. }), "{e}");
+        assert_eq!(read(&p("link")).ok(), Some(Pid::from_raw(4321)));
+        if nix::unistd::geteuid().is_root() {
+            std::os::unix::fs::lchown(p("link"), Some(12345), None).expect("chown link");
+            let e = read(&p("link")).expect_err("someone else's link");
+            assert!(matches!(e, PidFileError::Unreadable { .. }), "{e}");
+        }
 
         // A FIFO is refused at once, not waited on.
         nix::unistd::mkfifo(&p("fifo"), Mode::S_IRWXU).expect("fifo");

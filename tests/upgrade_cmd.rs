@@ -167,6 +167,25 @@ fn a_binary_that_exits_at_once_is_rolled_back() {
 }
 
 #[test]
+fn a_failure_is_read_through_an_error_log_root_linked() {
+    // logs/error.log a link root made (to a file elsewhere in its own
+    // directory): followed, as the master follows it, and the reason read.
+    let port = free_port();
+    let mut s = Server::new();
+    s.use_private_binary();
+    std::fs::create_dir_all(s.path("logs")).expect("logs");
+    std::fs::write(s.path("logs/real-error.log"), "").expect("real");
+    std::os::unix::fs::symlink("real-error.log", s.path("logs/linked.log")).expect("link");
+    s.config(&conf(&[port], 1, "error_log = \"logs/linked.log\""));
+    let old = s.start(port);
+    install_script(&s.bin, "#!/bin/sh\nexit 1\n");
+    let (code, json, err) = outcome(upgrade_cmd(&s, &[]).wait_with_output().expect("wait"));
+    assert_eq!(code, 2, "{json}\n{err}");
+    assert!(json.contains("exited with code 1"), "{json}");
+    one_master(&s, port, old, &[]);
+}
+
+#[test]
 fn a_binary_that_never_becomes_ready_is_rolled_back() {
     let (s, port, old) = started(1, "upgrade_ready_timeout = \"1s\"\n");
     let load = Load::start(port);

@@ -241,16 +241,29 @@ pub fn open_append(path: &Path) -> io::Result<File> {
     open_log(path).map(|o| o.file)
 }
 
-/// Opens a file that root only reads (the pid file, the access log
-/// `-s upgrade` takes its probes from) so that nothing planted there is
-/// followed or waited on: the file itself (`O_NOFOLLOW`), opened without
+/// Opens a file that root only reads (the pid file, the logs
+/// `-s upgrade` watches) so that nothing planted there is followed or
+/// waited on: a symlink only if it is trusted as a log's would be (root's
+/// or ours, in a directory no one else can write), opened without
 /// blocking, and only if it is a regular file.
 pub fn open_to_read(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)?;
+    let open = |flags| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | flags)
+            .open(path)
+    };
+    let f = match open(libc::O_NOFOLLOW) {
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+            let dir = OwnedFd::from(File::open(parent.unwrap_or(Path::new(".")))?);
+            let link = nix::sys::stat::lstat(path)?;
+            check_trusted(&dir, &link, path)?;
+            open(0)?
+        }
+        other => other?,
+    };
     if !f.metadata()?.file_type().is_file() {
         return Err(io::Error::other("not a regular file"));
     }
