@@ -110,6 +110,16 @@ fn s_signals_the_master_even_with_a_broken_config() {
     assert!(stderr(&o).contains("using the pid file"), "{}", stderr(&o));
     s.wait_gone(master);
     assert!(!procs::alive(master));
+    // Nor with the file moved away (a deploy): nothing to reload.
+    std::fs::remove_file(s.path("conf/moltd.toml")).expect("rm");
+    let o = s.run(&["-s", "reload"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no configuration file to reload"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(s.log().matches("(SIGHUP) received from").count(), 1);
 }
 
 #[test]

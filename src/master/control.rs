@@ -28,6 +28,15 @@ pub fn send(location: &Location, command: &str) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
+    // No file at all: a master that found one keeps to it (a reload
+    // would fail there), and one that did not has nothing new to read.
+    if sig == Signal::Reload && location.source() == config::Source::Embedded {
+        eprintln!(
+            "moltd: [emerg] there is no configuration file to reload: \"{}\" is missing; the master was not signalled",
+            location.prefix.join("conf/moltd.toml").display()
+        );
+        return ExitCode::FAILURE;
+    }
     if let Some(e) = problem {
         eprintln!(
             "moltd: [warn] {e}; using the pid file \"{}\"",
