@@ -296,7 +296,13 @@ fn precompressed_siblings() {
     assert_eq!(r.header("content-encoding"), Some("gzip"));
     assert_eq!(r.header("content-type"), Some("text/html"));
     assert_eq!(r.header("vary"), Some("Accept-Encoding"));
-    assert_eq!(get(port, "/packed.html", &[]).status, 404);
+    let r = get(port, "/packed.html", &[]);
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.header("vary"),
+        Some("Accept-Encoding"),
+        "a cache keeps them apart"
+    );
     assert_eq!(
         get(port, "/packed.html", &[("Accept-Encoding", "br")]).status,
         404

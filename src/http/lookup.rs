@@ -98,9 +98,20 @@ fn only_precompressed<B>(
         .headers()
         .get(hyper::header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok());
-    match super::precompressed::choose(target, s, accept, &site.cache).variant {
+    let choice = super::precompressed::choose(target, s, accept, &site.cache);
+    match choice.variant {
         Some(v) => {
             static_file::respond(target, &v.meta, s, req.method(), req.headers(), &site.cache)
+        }
+        None if choice.vary => {
+            // Another Accept-Encoding gets a 200: a shared cache must
+            // not give this 404 to it.
+            let mut r: Refusal = static_file::status_for(missing).into();
+            r.headers.insert(
+                hyper::header::VARY,
+                HeaderValue::from_static("Accept-Encoding"),
+            );
+            Err(r)
         }
         None => refused(),
     }
