@@ -268,6 +268,13 @@ fn plain_http_on_an_ssl_listen_gets_a_readable_400() {
     assert!(got.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{got}");
     assert!(got.contains("Connection: close\r\n"), "{got}");
     assert!(got.contains("<title>400 Bad Request</title>"), "{got}");
+    // Logged as nginx logs input that never became a request, with the
+    // body bytes that went out.
+    let body = got.split("\r\n\r\n").nth(1).expect("a body").len();
+    wait_for("the 400 in the access log", || {
+        let log = std::fs::read_to_string(s.path("logs/access.log")).unwrap_or_default();
+        log.contains(&format!("\"-\" 400 {body} ")).then_some(())
+    });
     // And TLS still works on the same port.
     let (v, body) = curl(&s, port, "localhost", "a.pem", "--http1.1");
     assert_eq!((v.as_str(), body.as_str()), ("1.1", "hello from moltd\n"));

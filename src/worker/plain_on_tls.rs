@@ -31,6 +31,7 @@ pub async fn answered(stream: &mut TcpStream, c: &Client) -> bool {
     let mut resp = respond::reject(c, StatusCode::BAD_REQUEST, &activity);
     let mut out = Vec::with_capacity(1024);
     response_head::render_head(&resp, Version::HTTP_11, false, &mut out);
+    let head = out.len();
     while let Some(part) = resp.body_mut().take_part() {
         match part {
             Part::Bytes(b) => out.extend_from_slice(&b),
@@ -47,7 +48,10 @@ pub async fn answered(stream: &mut TcpStream, c: &Client) -> bool {
             }
         }
     }
-    let _ = stream.write_all(&out).await;
+    if stream.write_all(&out).await.is_ok() {
+        // The access log's `$body_bytes_sent`, as for any answer.
+        resp.body_mut().count_sent((out.len() - head) as u64);
+    }
     let _ = stream.shutdown().await;
     true
 }
