@@ -90,6 +90,10 @@ fn a_root_nobody_cannot_reach_keeps_root_workers_and_says_so() {
         "{}",
         s.log()
     );
+    // And again on a reload that keeps them so.
+    s.signal(s.pid(), nix::sys::signal::Signal::SIGHUP);
+    s.wait_log("reload complete");
+    assert_eq!(s.log().matches("the workers run as root").count(), 2);
 }
 
 #[test]

@@ -200,6 +200,7 @@ impl World {
         };
         let Checked { config, logs } =
             preflight(&self.location, purpose).map_err(|e| vec![e.to_string()])?;
+        super::start::warn_if_root_workers(&config);
         let config = Arc::new(config);
         let listeners = listen::open(
             &config.listen_addrs(),
