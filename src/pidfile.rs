@@ -304,8 +304,12 @@ mod tests {
         std::os::unix::fs::symlink(p("secret"), p("link")).expect("link");
         assert_eq!(read(&p("link")).ok(), Some(Pid::from_raw(4321)));
         if nix::unistd::geteuid().is_root() {
+            // A trusted link to someone else's link: refused at the second.
+            std::os::unix::fs::symlink(p("link"), p("chain")).expect("chain");
             std::os::unix::fs::lchown(p("link"), Some(12345), None).expect("chown link");
             let e = read(&p("link")).expect_err("someone else's link");
+            assert!(matches!(e, PidFileError::Unreadable { .. }), "{e}");
+            let e = read(&p("chain")).expect_err("a chain through it");
             assert!(matches!(e, PidFileError::Unreadable { .. }), "{e}");
         }
 

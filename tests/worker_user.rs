@@ -124,3 +124,31 @@ fn a_docroot_owner_cannot_get_root_workers_back_by_hiding_the_root() {
     assert!(!log.contains("the workers run as root"), "{log}");
     assert!(http::get(port, "/leak").is_err());
 }
+
+#[test]
+fn one_root_others_can_reach_makes_every_worker_nobody() {
+    // A sealed root (only root reaches it) beside one a deploy user could
+    // write: root workers would serve that user's links, so the workers
+    // are `nobody`, and the sealed root then fails the start, said why.
+    if nobody("one_root_others_can_reach").is_none() {
+        return;
+    }
+    let port = free_port();
+    let mut s = Server::new();
+    std::fs::set_permissions(&s.prefix, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let open = std::env::temp_dir().join(format!("moltd-open-root-{}", std::process::id()));
+    std::fs::create_dir_all(&open).expect("open root");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let extra = format!(
+        "[[server.location]]\nprefix = \"/pub/\"\nroot = \"{}\"\n",
+        open.display()
+    );
+    s.config(&format!("{}{extra}", conf(&[port], 1, "")));
+    s.spawn(&[]);
+    let code = s.wait_launcher();
+    let _ = std::fs::remove_dir_all(&open);
+    assert_eq!(code, Some(1), "the master exits non-zero");
+    let log = s.log();
+    assert!(log.contains("is not readable by user \"nobody\""), "{log}");
+    assert!(!log.contains("the workers run as root"), "{log}");
+}

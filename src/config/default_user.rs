@@ -4,16 +4,19 @@
 //! a key), so anyone who can write the root could read every file on the
 //! machine; as `nobody` the kernel refuses such a file (403).
 //!
-//! Workers stay root only where `nobody` could not list a document root
-//! that only root controls (a clone in `/root`, mode 0700, as a first
-//! `cargo run` as root has): every component on the way to it, as
-//! configured and as resolved, belongs to root, and no directory on the
-//! way lets anyone else rename or replace an entry. Then no unprivileged
-//! user can reach into that root, nor make a root unreadable (a
-//! `chmod 700` of a document root they own) to get root workers back.
-//! The master warns at start when workers stay root.
+//! Workers stay root only where every document root is sealed: only
+//! root can reach it (a clone in `/root`, mode 0700, as a first
+//! `cargo run` as root has). Its path, as configured, has no link, every
+//! directory on it is root's, none writable by others unless sticky (above
+//! the seal no one can rename or replace an entry), and one of them lets
+//! only root through (no search bit for group or others). Then no
+//! unprivileged user can reach into any root served, nor seal one they own
+//! (a `chmod 700` of their document root) to get root workers back: one
+//! root that is not sealed makes the workers `nobody`, and a sealed root
+//! beside it then fails the start (or the reload), saying which root
+//! `nobody` cannot read. The master warns while workers stay root.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::server::Server;
@@ -30,82 +33,69 @@ pub fn default_user(servers: &[Server]) -> Option<(String, Option<String>)> {
         .iter()
         .flat_map(|s| std::iter::once(&s.settings).chain(s.locations.iter().map(|l| &l.settings)))
         .map(|s| &s.root);
-    let root_only = roots.any(|r| !others_can_list(r) && only_root_controls(r));
-    (!root_only).then(|| (DEFAULT_USER.to_string(), None))
+    (!roots.all(|r| sealed(r))).then(|| (DEFAULT_USER.to_string(), None))
 }
 
-/// Whether only root can change `dir` and the way to it (see the module's
-/// comment). A sticky directory that others may write (`/tmp`) passes:
-/// they cannot rename or remove what root owns in it.
-fn only_root_controls(dir: &Path) -> bool {
-    let Ok(real) = std::fs::canonicalize(dir) else {
+/// Whether only root can reach `dir` or change the way to it (see the
+/// module's comment).
+fn sealed(dir: &Path) -> bool {
+    if !dir.is_absolute() || std::fs::canonicalize(dir).ok().as_deref() != Some(dir) {
         return false;
-    };
-    let root_owned = |p: &Path| match std::fs::symlink_metadata(p) {
-        Ok(m) if m.file_type().is_symlink() => m.uid() == 0,
-        Ok(m) => m.uid() == 0 && (m.mode() & 0o022 == 0 || m.mode() & 0o1000 != 0),
-        Err(_) => false,
-    };
-    dir.is_absolute() && dir.ancestors().chain(real.ancestors()).all(root_owned)
-}
-
-/// Whether a user with no rights of owner or group on the way can list
-/// `dir`: every directory above it searchable by others, and `dir` itself
-/// readable and searchable.
-fn others_can_list(dir: &Path) -> bool {
-    let Ok(real) = std::fs::canonicalize(dir) else {
-        return false;
-    };
-    let mode = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.permissions().mode());
-    mode(&real) & 0o005 == 0o005 && real.ancestors().skip(1).all(|p| mode(p) & 0o001 != 0)
+    }
+    let mut seal = false;
+    for p in dir.ancestors() {
+        let Ok(m) = std::fs::symlink_metadata(p) else {
+            return false;
+        };
+        let mode = m.mode();
+        let writable = mode & 0o022 != 0 && mode & 0o1000 == 0;
+        if !m.is_dir() || m.uid() != 0 || writable {
+            return false;
+        }
+        seal |= mode & 0o011 == 0;
+    }
+    seal
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
-    fn a_root_others_cannot_reach_is_told_apart() {
-        let d = crate::scratch::Scratch::new("default-user", &["open/html", "shut/html"]);
-        let chmod = |p: &str, m: u32| {
-            std::fs::set_permissions(d.join(p), std::fs::Permissions::from_mode(m)).expect(p);
-        };
-        chmod("", 0o755);
-        chmod("open", 0o711);
-        chmod("open/html", 0o755);
-        chmod("shut", 0o700);
-        assert!(others_can_list(&d.join("open/html")));
-        assert!(!others_can_list(&d.join("shut/html")));
-        chmod("open/html", 0o751);
-        assert!(!others_can_list(&d.join("open/html")));
-        assert!(!others_can_list(&d.join("missing")));
-    }
-
-    #[test]
-    fn only_a_root_owned_way_keeps_root_workers() {
+    fn only_a_root_only_root_reached_through_root_only_directories_is_sealed() {
         if !crate::sys::privs::is_root() {
             return;
         }
-        let d = crate::scratch::Scratch::new("default-user-own", &["shut/html", "theirs/html"]);
+        let d = crate::scratch::Scratch::new("default-user", &["shut/html", "open/html"]);
         let chmod = |p: &str, m: u32| {
             std::fs::set_permissions(d.join(p), std::fs::Permissions::from_mode(m)).expect(p);
         };
         chmod("", 0o755);
         chmod("shut", 0o700);
-        chmod("theirs", 0o755);
-        assert!(only_root_controls(&d.join("shut/html")));
-        // A document root another user owns, made unreadable by them.
-        let uid = Some(nix::unistd::Uid::from_raw(12345));
-        nix::unistd::chown(&d.join("theirs/html"), uid, None).expect("chown");
-        chmod("theirs/html", 0o700);
-        assert!(!only_root_controls(&d.join("theirs/html")));
-        // A link another user owns on the way to a root-only directory.
-        std::os::unix::fs::symlink(d.join("shut/html"), d.join("theirs/link")).expect("link");
-        std::os::unix::fs::lchown(d.join("theirs/link"), Some(12345), None).expect("chown link");
-        assert!(!only_root_controls(&d.join("theirs/link")));
-        // A directory on the way that others may write (not sticky).
-        chmod("theirs", 0o777);
-        std::os::unix::fs::symlink(d.join("shut/html"), d.join("theirs/rootlink")).expect("link");
-        assert!(!only_root_controls(&d.join("theirs/rootlink")));
+        chmod("open", 0o755);
+        assert!(sealed(&d.join("shut/html")));
+        assert!(!sealed(&d.join("open/html")), "others can reach it");
+        assert!(!sealed(&d.join("missing")));
+        // Group may search the seal: its members could write below.
+        chmod("shut", 0o710);
+        assert!(!sealed(&d.join("shut/html")));
+        chmod("shut", 0o700);
+        // A root someone else owns, hidden by them.
+        std::os::unix::fs::chown(d.join("open/html"), Some(12345), None).expect("chown");
+        chmod("open/html", 0o700);
+        assert!(!sealed(&d.join("open/html")));
+        // A link on the way, even root's: its target is not the path.
+        std::os::unix::fs::symlink(d.join("shut/html"), d.join("open/link")).expect("link");
+        assert!(!sealed(&d.join("open/link")));
+        // A sticky root others may add to (a shared drop directory).
+        std::fs::create_dir(d.join("shut/drop")).expect("drop");
+        chmod("shut/drop", 0o1773);
+        assert!(
+            sealed(&d.join("shut/drop")),
+            "below the seal: no one else reaches it"
+        );
+        chmod("shut", 0o1777);
+        assert!(!sealed(&d.join("shut/drop")), "no seal left on the way");
     }
 }

@@ -243,31 +243,34 @@ pub fn open_append(path: &Path) -> io::Result<File> {
 
 /// Opens a file that root only reads (the pid file, the logs
 /// `-s upgrade` watches) so that nothing planted there is followed or
-/// waited on: a symlink only if it is trusted as a log's would be (root's
-/// or ours, in a directory no one else can write), opened without
-/// blocking, and only if it is a regular file.
+/// waited on: each link on the way only if it is trusted as a log's
+/// would be (root's or ours, in a directory no one else can write), one
+/// at a time, opened without blocking, and only a regular file.
 pub fn open_to_read(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let open = |flags| {
-        std::fs::OpenOptions::new()
+    let mut path = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        let opened = std::fs::OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_NONBLOCK | flags)
-            .open(path)
-    };
-    let f = match open(libc::O_NOFOLLOW) {
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-            let dir = OwnedFd::from(File::open(parent.unwrap_or(Path::new(".")))?);
-            let link = nix::sys::stat::lstat(path)?;
-            check_trusted(&dir, &link, path)?;
-            open(0)?
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+            .open(&path);
+        let f = match opened {
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+                let parent = parent.unwrap_or(Path::new(".")).to_path_buf();
+                let dir = OwnedFd::from(File::open(&parent)?);
+                check_trusted(&dir, &nix::sys::stat::lstat(&path)?, &path)?;
+                path = parent.join(std::fs::read_link(&path)?);
+                continue;
+            }
+            other => other?,
+        };
+        if !f.metadata()?.file_type().is_file() {
+            return Err(io::Error::other("not a regular file"));
         }
-        other => other?,
-    };
-    if !f.metadata()?.file_type().is_file() {
-        return Err(io::Error::other("not a regular file"));
+        return Ok(f);
     }
-    Ok(f)
+    Err(io::Error::from_raw_os_error(libc::ELOOP))
 }
 
 /// [`open_append`], saying whether the file was created.
