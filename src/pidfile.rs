@@ -229,7 +229,7 @@ pub fn read(path: &Path) -> Result<Pid, PidFileError> {
     // must not be a link to a file we would then show, nor a FIFO or a
     // device we would wait on or read forever: the file itself, regular,
     // and only as much of it as a pid takes.
-    let f = crate::log::open::open_to_read(path).map_err(unreadable)?;
+    let f = crate::log::read_only::open_to_read(path).map_err(unreadable)?;
     let mut bytes = Vec::with_capacity(PID_BYTES + 1);
     f.take(PID_BYTES as u64 + 1)
         .read_to_end(&mut bytes)

@@ -8,6 +8,7 @@ pub mod access;
 pub mod error;
 pub mod files;
 pub mod open;
+pub mod read_only;
 pub mod time;
 
 pub use error::Level;

@@ -38,7 +38,7 @@ use nix::unistd::{Gid, Uid};
 use crate::config::Config;
 
 /// Most symlinks followed to reach one file, the kernel's own limit.
-const MAX_LINKS: usize = 40;
+pub(super) const MAX_LINKS: usize = 40;
 
 /// Why a log was refused although the system would have opened it. It
 /// travels inside an `io::Error` (kind `PermissionDenied`), so callers
@@ -138,7 +138,7 @@ fn ours(uid: u32) -> bool {
 /// world-writable (group write is the operator's choice: Debian's
 /// `/var/log` is `root:syslog 0775`), or, world-writable but sticky, when
 /// the link's owner owns it too (the kernel's `protected_symlinks` rule).
-fn check_trusted(dir: &OwnedFd, link: &FileStat, name: &Path) -> io::Result<()> {
+pub(super) fn check_trusted(dir: &OwnedFd, link: &FileStat, name: &Path) -> io::Result<()> {
     let d = fstat(dir.as_fd())?;
     let sticky_ok = d.st_mode & 0o1000 != 0 && d.st_uid == link.st_uid;
     let dir_safe = ours(d.st_uid) && (d.st_mode & 0o002 == 0 || sticky_ok);
@@ -239,38 +239,6 @@ fn parent_counting(path: &Path, links: &mut usize) -> io::Result<Parent> {
 /// processes sharing the file never interleave within a line.
 pub fn open_append(path: &Path) -> io::Result<File> {
     open_log(path).map(|o| o.file)
-}
-
-/// Opens a file that root only reads (the pid file, the logs
-/// `-s upgrade` watches) so that nothing planted there is followed or
-/// waited on: each link on the way only if it is trusted as a log's
-/// would be (root's or ours, in a directory no one else can write), one
-/// at a time, opened without blocking, and only a regular file.
-pub fn open_to_read(path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut path = path.to_path_buf();
-    for _ in 0..MAX_LINKS {
-        let opened = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-            .open(&path);
-        let f = match opened {
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-                let parent = parent.unwrap_or(Path::new(".")).to_path_buf();
-                let dir = OwnedFd::from(File::open(&parent)?);
-                check_trusted(&dir, &nix::sys::stat::lstat(&path)?, &path)?;
-                path = parent.join(std::fs::read_link(&path)?);
-                continue;
-            }
-            other => other?,
-        };
-        if !f.metadata()?.file_type().is_file() {
-            return Err(io::Error::other("not a regular file"));
-        }
-        return Ok(f);
-    }
-    Err(io::Error::from_raw_os_error(libc::ELOOP))
 }
 
 /// [`open_append`], saying whether the file was created.

@@ -38,18 +38,6 @@ fn startup_error(msg: &str, upgrade_report: &mut Option<File>) {
     }
 }
 
-/// Says so when a configuration leaves the workers root (no `user`, and a
-/// document root only root controls that `nobody` cannot list): at start
-/// and on every reload that keeps it so.
-pub(super) fn warn_if_root_workers(config: &Config) {
-    if config.user.is_none() && sys::privs::is_root() {
-        crate::warn!(
-            "the workers run as root: no \"user\" is set and \"{}\" cannot list every document root; set \"user\" to an unprivileged user",
-            crate::config::DEFAULT_USER
-        );
-    }
-}
-
 /// Starts a master and runs it until it exits.
 pub fn run(mut start: Start) -> ExitCode {
     // Nothing may interrupt the master before its signalfd exists; blocking
@@ -168,7 +156,7 @@ fn boot(start: &Start, handover: &Handover, complaint: Option<String>) -> Result
     {
         crate::info!("raised the open file limit from {before} to {after}");
     }
-    warn_if_root_workers(&config);
+    super::world::warn_if_root_workers(&config);
     if config.user.is_some() && !sys::privs::is_root() {
         crate::warn!(
             "the \"user\" key makes sense only if the master process runs with super-user privileges, ignored"

@@ -200,7 +200,7 @@ impl World {
         };
         let Checked { config, logs } =
             preflight(&self.location, purpose).map_err(|e| vec![e.to_string()])?;
-        super::start::warn_if_root_workers(&config);
+        warn_if_root_workers(&config);
         let config = Arc::new(config);
         let listeners = listen::open(
             &config.listen_addrs(),
@@ -339,5 +339,17 @@ impl World {
             return self.read_child_report();
         }
         None
+    }
+}
+
+/// Says so when a configuration leaves the workers root (no `user`, and a
+/// document root only root controls that `nobody` cannot list): at start
+/// and on every reload that keeps it so.
+pub(super) fn warn_if_root_workers(config: &Config) {
+    if config.user.is_none() && crate::sys::privs::is_root() {
+        crate::warn!(
+            "the workers run as root: no \"user\" is set and \"{}\" cannot list every document root; set \"user\" to an unprivileged user",
+            crate::config::DEFAULT_USER
+        );
     }
 }

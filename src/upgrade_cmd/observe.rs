@@ -123,7 +123,7 @@ impl LogWatch {
         let Some(mut f) = self
             .path
             .as_deref()
-            .and_then(|p| crate::log::open::open_to_read(p).ok())
+            .and_then(|p| crate::log::read_only::open_to_read(p).ok())
         else {
             return String::new();
         };

@@ -101,7 +101,7 @@ fn parse(head: &[u8]) -> Option<Answer> {
 /// from the end of an access log in the combined format.
 pub fn recent_paths(log: &Path, n: usize) -> Vec<String> {
     // As root, from a directory others may write: see `open_to_read`.
-    let Ok(mut f) = crate::log::open::open_to_read(log) else {
+    let Ok(mut f) = crate::log::read_only::open_to_read(log) else {
         return Vec::new();
     };
     use std::io::Seek;
