@@ -342,13 +342,13 @@ impl World {
     }
 }
 
-/// Says so when a configuration leaves the workers root (no `user`, and a
-/// document root only root controls that `nobody` cannot list): at start
-/// and on every reload that keeps it so.
+/// Says so when a configuration leaves the workers root (no `user`, and
+/// every document root sealed, reachable by root only: the default user's
+/// rule): at start and on every reload that keeps it so.
 pub(super) fn warn_if_root_workers(config: &Config) {
     if config.user.is_none() && crate::sys::privs::is_root() {
         crate::warn!(
-            "the workers run as root: no \"user\" is set and \"{}\" cannot list every document root; set \"user\" to an unprivileged user",
+            "the workers run as root: no \"user\" is set and every document root is reachable by root only, so \"{}\" could not serve them; set \"user\" to an unprivileged user",
             crate::config::DEFAULT_USER
         );
     }
