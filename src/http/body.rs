@@ -146,6 +146,29 @@ impl Body {
         Some(part)
     }
 
+    /// Takes every part into one buffer, reading file ranges with blocking
+    /// reads: for a small body (an error page) written in one go by a
+    /// writer outside the HTTP/1 path. The caller reports what it sent.
+    pub fn read_all(&mut self) -> std::io::Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let mut out = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
+        while let Some(part) = self.take_part() {
+            match part {
+                Part::Bytes(b) => out.extend_from_slice(&b),
+                Part::File {
+                    file,
+                    offset,
+                    remaining,
+                } => {
+                    let at = out.len();
+                    out.resize(at + usize::try_from(remaining).unwrap_or(0), 0);
+                    file.read_exact_at(&mut out[at..], offset)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Counts `n` body bytes handed to the connection by a writer that took
     /// parts with [`Body::take_part`] (the access log's `$body_bytes_sent`).
     pub fn count_sent(&mut self, n: u64) {

@@ -13,7 +13,6 @@ use tokio::net::TcpStream;
 use super::client::Client;
 use super::http1::{respond, response_head};
 use super::io::Activity;
-use crate::http::body::Part;
 
 /// Whether `stream` speaks plain HTTP (it has been answered and is to be
 /// closed), or else is left as it is, its first byte unread.
@@ -32,22 +31,10 @@ pub async fn answered(stream: &mut TcpStream, c: &Client) -> bool {
     let mut out = Vec::with_capacity(1024);
     response_head::render_head(&resp, Version::HTTP_11, false, &mut out);
     let head = out.len();
-    while let Some(part) = resp.body_mut().take_part() {
-        match part {
-            Part::Bytes(b) => out.extend_from_slice(&b),
-            // An `error_page` file for 400: small, read at once.
-            Part::File {
-                file,
-                offset,
-                remaining,
-            } => {
-                use std::os::unix::fs::FileExt;
-                let mut buf = vec![0; usize::try_from(remaining).unwrap_or(0).min(1 << 20)];
-                let got = file.read_at(&mut buf, offset).unwrap_or(0);
-                out.extend_from_slice(&buf[..got]);
-            }
-        }
-    }
+    // The page whole, however large its `error_page` file (one that
+    // cannot be read leaves the head alone, and the close ends it).
+    let body = resp.body_mut().read_all().unwrap_or_default();
+    out.extend_from_slice(&body);
     if stream.write_all(&out).await.is_ok() {
         // The access log's `$body_bytes_sent`, as for any answer.
         resp.body_mut().count_sent((out.len() - head) as u64);

@@ -3,7 +3,6 @@
 //! hit replays it with the kept bytes.
 
 use std::net::SocketAddr;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -12,7 +11,6 @@ use hyper::{Method, Request, Version};
 
 use super::{Conn, Plan, plan};
 use crate::config::{self, Source};
-use crate::http::body::Part;
 use crate::http::{Body, Lifecycle, Site};
 use crate::scratch::Scratch;
 
@@ -51,22 +49,7 @@ fn plan_get(site: &Site, uri: &str) -> Plan {
 }
 
 fn bytes(body: &mut Body) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(part) = body.take_part() {
-        match part {
-            Part::Bytes(b) => out.extend_from_slice(&b),
-            Part::File {
-                file,
-                offset,
-                remaining,
-            } => {
-                let mut buf = vec![0; usize::try_from(remaining).expect("size")];
-                file.read_exact_at(&mut buf, offset).expect("read part");
-                out.extend_from_slice(&buf);
-            }
-        }
-    }
-    out
+    body.read_all().expect("read parts")
 }
 
 #[test]
