@@ -6,23 +6,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use nix::sys::signal::Signal;
-use nix::unistd::{Uid, User};
+use nix::unistd::User;
 
-use crate::support::{Server, conf, free_port, http, wait_for};
-
-/// `nobody`, when the tests run as root (workers can switch user only
-/// then); `None` with the reason printed otherwise.
-fn nobody(test: &str) -> Option<User> {
-    if !Uid::effective().is_root() {
-        eprintln!("SKIPPED {test}: not root, workers cannot switch user here");
-        return None;
-    }
-    let u = User::from_name("nobody").ok().flatten();
-    if u.is_none() {
-        eprintln!("SKIPPED {test}: no user \"nobody\"");
-    }
-    u
-}
+use crate::support::{Server, conf, free_port, http, nobody, wait_for};
 
 /// A server whose workers run as nobody, logging every line at once.
 fn start_as_nobody(s: &mut Server, port: u16) -> nix::unistd::Pid {

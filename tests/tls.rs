@@ -1,5 +1,3 @@
-use std::process::Command;
-
 use nix::sys::signal::Signal;
 
 use crate::support::tls::{cert, curl};
@@ -197,14 +195,7 @@ add_header = {{ "Strict-Transport-Security" = "max-age=31536000" }}
         Some(format!("https://localhost:{tls_port}/other/page.txt?x=1").as_str())
     );
     // Over HTTPS the same server serves, HSTS header and all.
-    let out = Command::new("curl")
-        .args(["-sS", "-D", "-", "-o", "/dev/null", "--cacert"])
-        .arg(s.path("a.pem"))
-        .args(["--resolve", &format!("localhost:{tls_port}:127.0.0.1")])
-        .arg(format!("https://localhost:{tls_port}/"))
-        .output()
-        .expect("curl");
-    let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    let head = tls::curl_head(&s, tls_port, "--http1.1", "/");
     assert!(
         head.contains(" 200") && head.contains("strict-transport-security: max-age=31536000"),
         "{head}"
@@ -232,14 +223,7 @@ ssl_certificate_key = "a.key"
     s.wait_master();
     wait_for("the TLS port", || support::connects(tls_port).then_some(()));
     for http in ["--http1.1", "--http2"] {
-        let out = Command::new("curl")
-            .args(["-sS", "-D", "-", "-o", "/dev/null", http, "--cacert"])
-            .arg(s.path("a.pem"))
-            .args(["--resolve", &format!("localhost:{tls_port}:127.0.0.1")])
-            .arg(format!("https://localhost:{tls_port}/docs?x=1"))
-            .output()
-            .expect("curl");
-        let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+        let head = tls::curl_head(&s, tls_port, http, "/docs?x=1");
         let want = format!("location: https://localhost:{tls_port}/docs/?x=1\r\n");
         assert!(
             head.contains(" 301") && head.contains(&want),

@@ -5,22 +5,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use nix::unistd::{Uid, User};
-
-use crate::support::{Server, conf, free_port, http};
-
-/// `nobody`, when the tests run as root; `None` with the reason otherwise.
-fn nobody(test: &str) -> Option<User> {
-    if !Uid::effective().is_root() {
-        eprintln!("SKIPPED {test}: not root, workers keep the tests' user");
-        return None;
-    }
-    let u = User::from_name("nobody").ok().flatten();
-    if u.is_none() {
-        eprintln!("SKIPPED {test}: no user \"nobody\"");
-    }
-    u
-}
+use crate::support::{Server, conf, free_port, http, nobody};
 
 /// The effective uid of process `pid`.
 fn uid_of(pid: nix::unistd::Pid) -> u32 {
@@ -36,6 +21,15 @@ fn uid_of(pid: nix::unistd::Pid) -> u32 {
         .expect("uid")
 }
 
+/// A root-only secret beside the document root, and the link to it a
+/// docroot writer plants (`/leak`).
+fn plant_leak(s: &Server) {
+    let secret = s.path("root-only");
+    std::fs::write(&secret, "root only\n").expect("secret");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::os::unix::fs::symlink(&secret, s.path("html/leak")).expect("link");
+}
+
 /// A server with no `user`, its prefix opened to others (`mode`), a
 /// root-only secret beside the document root and a link to it inside.
 fn started(mode: u32) -> (Server, u16, nix::unistd::Pid) {
@@ -48,10 +42,7 @@ fn started(mode: u32) -> (Server, u16, nix::unistd::Pid) {
     };
     open("html", 0o755);
     open("html/index.html", 0o644);
-    let secret = s.path("root-only");
-    std::fs::write(&secret, "root only\n").expect("secret");
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    std::os::unix::fs::symlink(&secret, s.path("html/leak")).expect("link");
+    plant_leak(&s);
     s.config(&conf(&[port], 1, ""));
     let master = s.start(port);
     let worker = s.wait_workers(master, 1)[0];
@@ -109,10 +100,7 @@ fn a_docroot_owner_cannot_get_root_workers_back_by_hiding_the_root() {
     let port = free_port();
     let mut s = Server::new();
     std::fs::set_permissions(&s.prefix, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let secret = s.path("root-only");
-    std::fs::write(&secret, "root only\n").expect("secret");
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    std::os::unix::fs::symlink(&secret, s.path("html/leak")).expect("link");
+    plant_leak(&s);
     std::os::unix::fs::chown(s.path("html"), Some(12345), None).expect("chown");
     std::fs::set_permissions(s.path("html"), std::fs::Permissions::from_mode(0o700))
         .expect("chmod");

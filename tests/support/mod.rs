@@ -404,3 +404,18 @@ pub fn conf(ports: &[u16], workers: usize, extra: &str) -> String {
 pub fn connects(port: u16) -> bool {
     TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
+
+/// The user `nobody`, when the tests run as root (workers can switch user
+/// only then); `None`, with `test` and the reason printed as SKIPPED,
+/// otherwise.
+pub fn nobody(test: &str) -> Option<nix::unistd::User> {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("SKIPPED {test}: not root, workers cannot switch user here");
+        return None;
+    }
+    let u = nix::unistd::User::from_name("nobody").ok().flatten();
+    if u.is_none() {
+        eprintln!("SKIPPED {test}: no user \"nobody\"");
+    }
+    u
+}

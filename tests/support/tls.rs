@@ -34,6 +34,19 @@ pub fn curl(s: &Server, port: u16, host: &str, ca: &str, version: &str) -> (Stri
     (v.to_string(), format!("{body}\n").replace("\n\n", "\n"))
 }
 
+/// The response head (lowercased) curl gets for `path` from
+/// `https://localhost:port`, trusting `a.pem`, speaking `version`.
+pub fn curl_head(s: &Server, port: u16, version: &str, path: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-sS", "-D", "-", "-o", "/dev/null", version, "--cacert"])
+        .arg(s.path("a.pem"))
+        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+        .arg(format!("https://localhost:{port}{path}"))
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&out.stdout).to_ascii_lowercase()
+}
+
 /// A rustls client configuration trusting only the certificate in the
 /// prefix's `ca` file and offering the one ALPN protocol `alpn`.
 pub fn client_config(s: &Server, ca: &str, alpn: &[u8]) -> rustls::ClientConfig {
